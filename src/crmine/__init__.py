@@ -1,0 +1,7 @@
+"""crmine: data mining on CRM data."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,55 @@
+"""Small HTML building blocks shared by every section."""
+
+from __future__ import annotations
+
+import html as _html
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+_PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def plot(fig: Any, *, height: int | None = None) -> str:
+    """A plotly figure as an HTML fragment (the plotly library is bundled once per page)."""
+    if height:
+        fig.update_layout(height=height)
+    fig.update_layout(template="plotly_white", margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    return '<div class="chart">' + fig.to_html(
+        full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG
+    ) + "</div>"
+
+
+def table(df: pd.DataFrame, *, max_rows: int = 20, digits: int = 3, caption: str = "") -> str:
+    """A DataFrame as a compact HTML table (first ``max_rows`` rows)."""
+    shown = df.head(max_rows)
+    body = shown.to_html(
+        index=False, border=0, classes="data", float_format=lambda x: f"{x:,.{digits}f}",
+        na_rep="", escape=True,
+    )
+    more = f'<p class="more">{len(df) - max_rows:,} more rows not shown</p>' if len(df) > max_rows else ""
+    cap = f"<h4>{_html.escape(caption)}</h4>" if caption else ""
+    return f'<div class="table-wrap">{cap}{body}{more}</div>'
+
+
+def kpis(values: Mapping[str, object]) -> str:
+    """A row of headline figures."""
+    cells = "".join(
+        f'<div class="kpi"><div class="kpi-value">{_html.escape(_fmt(v))}</div>'
+        f'<div class="kpi-label">{_html.escape(k)}</div></div>'
+        for k, v in values.items()
+    )
+    return f'<div class="kpis">{cells}</div>'
+
+
+def note(text: str) -> str:
+    return f'<p class="note">{_html.escape(text)}</p>'
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)

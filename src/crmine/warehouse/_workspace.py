@@ -1,0 +1,221 @@
+"""A workspace: a folder with ``crmine.toml``, the warehouse file, ``models/`` and ``reports/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from crmine.config import CONFIG_FILE, Config, load_config, save_config
+from crmine.exceptions import SchemaError, WorkspaceError
+
+__all__ = ["SCHEMAS", "Workspace"]
+
+# Layers, named like dbt's; `truth` holds a synthetic company's planted ground truth and
+# `meta` the load log.
+SCHEMAS = ("raw", "staging", "core", "marts", "quarantine", "truth", "meta")
+
+
+def _split(name: str) -> tuple[str, str]:
+    if "." not in name:
+        raise SchemaError(f"table name {name!r} must be qualified by its schema, e.g. 'marts.{name}'")
+    schema, table = name.split(".", 1)
+    return schema, table
+
+
+class Workspace:
+    """An open crmine workspace.
+
+    Use :meth:`init` to create one and :meth:`open` to open an existing one. The warehouse is
+    reached through Ibis (:attr:`con`); DuckDB-specific work (file readers, transactions) goes
+    through :attr:`duck`, the same underlying connection.
+
+    Examples
+    --------
+    >>> ws = Workspace.init("/tmp/acme")                    # doctest: +SKIP
+    >>> ws.read("marts.customer_rfm").head()                # doctest: +SKIP
+    """
+
+    def __init__(self, root: Path, config: Config, *, read_only: bool = False) -> None:
+        self.root = root
+        self.config = config
+        self.read_only = read_only
+        if config.engine != "duckdb":
+            raise WorkspaceError(
+                f"{root / CONFIG_FILE}: engine {config.engine!r} is used for the feature and mining "
+                "steps through crmine.warehouse.spark_backend(); the workspace warehouse itself is "
+                "a DuckDB file. Set [warehouse] engine = \"duckdb\"."
+            )
+        self.warehouse_path = root / config.warehouse_path
+        self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=read_only)
+        self.duck: duckdb.DuckDBPyConnection = self.con.con
+        if not read_only:
+            for schema in SCHEMAS:
+                self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    # -- life cycle -------------------------------------------------------------------------
+    @classmethod
+    def init(cls, folder: str | Path, *, exist_ok: bool = True) -> Workspace:
+        """Create a workspace in ``folder`` (made if missing) and return it open."""
+        root = Path(folder).expanduser().resolve()
+        if (root / CONFIG_FILE).exists() and not exist_ok:
+            raise WorkspaceError(f"{root} is already a crmine workspace ({CONFIG_FILE} exists)")
+        root.mkdir(parents=True, exist_ok=True)
+        for sub in ("models", "reports"):
+            (root / sub).mkdir(exist_ok=True)
+        if not (root / CONFIG_FILE).exists():
+            save_config(root, Config())
+        return cls(root, load_config(root))
+
+    @classmethod
+    def open(cls, folder: str | Path = ".", *, read_only: bool = False) -> Workspace:
+        """Open the workspace in ``folder``; fails clearly when it is not one."""
+        root = Path(folder).expanduser().resolve()
+        if not (root / CONFIG_FILE).exists():
+            raise WorkspaceError(
+                f"{root} is not a crmine workspace (no {CONFIG_FILE}); "
+                f"create one with `crmine init {folder}` or pass --workspace DIR"
+            )
+        return cls(root, load_config(root), read_only=read_only)
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save_config(self) -> None:
+        save_config(self.root, self.config)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    # -- reading ----------------------------------------------------------------------------
+    def tables(self, schema: str | None = None) -> list[str]:
+        """Qualified names of the tables in the warehouse (optionally of one schema)."""
+        rows = self.duck.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database() ORDER BY 1, 2"
+        ).fetchall()
+        return [f"{s}.{t}" for s, t in rows if schema is None or s == schema]
+
+    def has_table(self, name: str) -> bool:
+        schema, table = _split(name)
+        row = self.duck.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = ? AND table_catalog = current_database()",
+            [schema, table],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def table(self, name: str) -> ibis.Table:
+        """The Ibis table ``schema.table``; a missing one names what to run to make it."""
+        schema, table = _split(name)
+        if not self.has_table(name):
+            present = ", ".join(self.tables(schema)) or "none"
+            raise SchemaError(
+                f"table {name} does not exist in {self.warehouse_path} (tables in {schema}: "
+                f"{present}); load data with `crmine ingest` or run the analysis that writes it"
+            )
+        return self.con.table(table, database=schema)
+
+    def read(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The whole table as a pandas DataFrame."""
+        t = self.table(name)
+        if columns:
+            missing = [c for c in columns if c not in t.columns]
+            if missing:
+                raise SchemaError(
+                    f"table {name} has no column(s) {missing}; columns found: {list(t.columns)}"
+                )
+            t = t.select(*columns)
+        return t.to_pandas()
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.table(name).columns)
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_table(
+        self, name: str, data: pd.DataFrame | pa.Table, *, mode: str = "replace"
+    ) -> None:
+        """Write a DataFrame/Arrow table to ``schema.table`` (``mode`` replace or append)."""
+        schema, table = _split(name)
+        if mode not in ("replace", "append"):
+            raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+        self.duck.register("_crmine_incoming", data)
+        try:
+            if mode == "append" and self.has_table(name):
+                self.duck.execute(
+                    f'INSERT INTO {schema}."{table}" BY NAME SELECT * FROM _crmine_incoming'
+                )
+            else:
+                self.duck.execute(
+                    f'CREATE OR REPLACE TABLE {schema}."{table}" AS SELECT * FROM _crmine_incoming'
+                )
+        finally:
+            self.duck.unregister("_crmine_incoming")
+
+    def write_mart(
+        self, name: str, data: pd.DataFrame, *, model_version: str | None = None
+    ) -> None:
+        """Write an analysis result to ``marts.<name>``, stamped with model version and time."""
+        frame = data.copy()
+        frame["model_version"] = model_version or "n/a"
+        frame["scored_at"] = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        self.write_table(f"marts.{name}", frame)
+
+    def upsert_customer_scores(
+        self, scores: pd.DataFrame, *, model: str, model_version: str
+    ) -> None:
+        """Merge per-customer columns into ``marts.customer_scores``.
+
+        ``scores`` has ``customer_id`` and the columns this model owns (e.g. ``p_alive``,
+        ``predicted_clv_12m``). Those columns are replaced for every customer; other models'
+        columns are kept. ``<model>_model_version`` and ``<model>_scored_at`` record provenance.
+        """
+        if "customer_id" not in scores.columns:
+            raise SchemaError(
+                f"scores from {model} need a customer_id column; columns found: {list(scores.columns)}"
+            )
+        if scores["customer_id"].duplicated().any():
+            dup = scores.loc[scores["customer_id"].duplicated(), "customer_id"].iloc[0]
+            raise SchemaError(f"scores from {model} have customer_id {dup!r} more than once")
+        new = scores.copy()
+        new["customer_id"] = new["customer_id"].astype(str)
+        new[f"{model}_model_version"] = model_version
+        new[f"{model}_scored_at"] = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        if self.has_table("marts.customer_scores"):
+            old = self.read("marts.customer_scores")
+            keep = [c for c in old.columns if c == "customer_id" or c not in new.columns]
+            new = old[keep].merge(new, on="customer_id", how="outer")
+        self.write_table("marts.customer_scores", new.sort_values("customer_id", kind="stable"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: a failure inside rolls the warehouse back to where it was."""
+        self.duck.execute("BEGIN TRANSACTION")
+        try:
+            yield self.duck
+        except BaseException:
+            self.duck.execute("ROLLBACK")
+            raise
+        else:
+            self.duck.execute("COMMIT")
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.config.settings.get(key, default)
