@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crmine.exceptions import CrmineError
@@ -86,7 +87,7 @@ def fail(exc: BaseException, *, json_mode: bool, code: int = 2) -> NoReturn:
     payload = {"error": {"type": type(exc).__name__, "message": str(exc)}}
     if json_mode:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+    err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
     raise SystemExit(code)
 
 

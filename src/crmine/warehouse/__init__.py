@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crmine.warehouse._ingest import LoadReport, ingest
+from crmine.warehouse._quality import CheckResult, QualityReport, quality_report, run_checks
 from crmine.warehouse._schema import CORE_TABLES, ENTITIES, Check, Column, CoreTable, Entity, entity
 from crmine.warehouse._workspace import SCHEMAS, Workspace
 
@@ -10,9 +12,15 @@ __all__ = [
     "ENTITIES",
     "SCHEMAS",
     "Check",
+    "CheckResult",
     "Column",
     "CoreTable",
     "Entity",
+    "LoadReport",
+    "QualityReport",
     "Workspace",
     "entity",
+    "ingest",
+    "quality_report",
+    "run_checks",
 ]

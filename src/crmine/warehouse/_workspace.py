@@ -54,7 +54,14 @@ class Workspace:
                 "a DuckDB file. Set [warehouse] engine = \"duckdb\"."
             )
         self.warehouse_path = root / config.warehouse_path
-        self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=read_only)
+        try:
+            self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise WorkspaceError(
+                f"cannot open the warehouse {self.warehouse_path}: {exc}. If another crmine "
+                "process is using it, wait for it to finish; if the file is from another "
+                "DuckDB version, re-create the workspace or export it with that version"
+            ) from exc
         self.duck: duckdb.DuckDBPyConnection = self.con.con
         if not read_only:
             for schema in SCHEMAS:

@@ -1,0 +1,110 @@
+"""``crmine demo``, ``crmine run`` and ``crmine report``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmine.cli._common import JsonOpt, WorkspaceOpt, console, emit, errors_handled, open_workspace
+
+
+def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every pipeline step with a progress line each; failures are reported, not fatal."""
+    from crmine._progress import progress_enabled
+    from crmine.pipeline import run_pipeline
+
+    def announce(step: Any) -> None:
+        if not json_out and progress_enabled():
+            console.print(f"[dim]running {step.title}…[/dim]")
+
+    results = run_pipeline(ws, only=only, on_step=announce)
+    return [{"step": r.name, "title": r.title, "ok": r.ok, "seconds": round(r.seconds, 2),
+             "summary": r.summary, "error": r.error} for r in results]
+
+
+def _render_steps(steps: list[dict[str, Any]]) -> None:
+    for s in steps:
+        mark = "[green]✓[/green]" if s["ok"] else "[red]✗[/red]"
+        extra = "" if s["ok"] else f" — {s['error'].splitlines()[0]}"
+        console.print(f"{mark} {s['title']} ({s['seconds']:.1f}s){extra}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo_cmd(
+        directory: Annotated[Path, typer.Argument(help="Workspace folder to create.")] = Path("demo-workspace"),
+        customers: Annotated[int, typer.Option("--customers", min=100, help="Number of customers.")] = 10_000,
+        seed: Annotated[int, typer.Option(help="Random seed (same seed, same company).")] = 0,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Create a synthetic company, run every analysis and write reports/index.html."""
+        from crmine._progress import track
+        from crmine.demo import build_demo_workspace
+        from crmine.report import build_report
+
+        start = time.perf_counter()
+        with errors_handled(json_out):
+            bar = iter(track(range(9), "loading the demo company", total=9))
+
+            def loaded(entity: str) -> None:
+                next(bar, None)
+
+            ws, loads = build_demo_workspace(directory, n_customers=customers, seed=seed,
+                                             on_load=loaded)
+            with ws:
+                for _ in bar:  # finish the bar for entities the generator did not produce
+                    pass
+                steps = _run_all(ws, json_out)
+                report = build_report(ws)
+        info = {
+            "workspace": str(Path(directory).resolve()),
+            "report": str(report),
+            "loads": [{"entity": r.entity, "rows_read": r.rows_read, "rows_staged": r.rows_staged,
+                       "rows_quarantined": r.rows_quarantined} for r in loads],
+            "steps": steps,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+
+        def render() -> None:
+            rows = sum(r.rows_read for r in loads)
+            console.print(f"loaded {rows:,} rows into {info['workspace']}")
+            _render_steps(steps)
+            console.print(f"report: [bold]{report}[/bold]  ({info['seconds']}s)")
+
+        emit(info, json_out, render)
+
+    @app.command("run")
+    def run_cmd(
+        only: Annotated[list[str], typer.Option("--only", help="Run only these steps (repeatable).")] = [],  # noqa: B006
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Run every analysis on the workspace (RFM first) and refresh the report."""
+        from crmine.features import build_customer_rfm
+        from crmine.report import build_report
+
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            build_customer_rfm(ws, observation_end=ws.setting("observation_end"))
+            steps = _run_all(ws, json_out, list(only) or None)
+            report = build_report(ws)
+        emit({"steps": steps, "report": str(report)}, json_out,
+             lambda: (_render_steps(steps), console.print(f"report: {report}")))
+        if any(not s["ok"] for s in steps):
+            raise typer.Exit(1)
+
+    @app.command("report")
+    def report_cmd(
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file (default: reports/index.html).")] = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Write the self-contained HTML report (works offline) from what the analyses stored."""
+        from crmine.report import build_report, sections
+
+        with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
+            path = build_report(ws, output)
+        emit({"report": str(path), "sections": [s.key for s in sections()]}, json_out,
+             lambda: console.print(f"report written: [bold]{path}[/bold]"))

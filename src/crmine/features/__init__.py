@@ -1,0 +1,7 @@
+"""Per-customer feature tables, written as Ibis expressions so they run on any engine."""
+
+from __future__ import annotations
+
+from crmine.features._rfm import TIME_UNITS, build_customer_rfm, customer_rfm
+
+__all__ = ["TIME_UNITS", "build_customer_rfm", "customer_rfm"]

@@ -1,0 +1,89 @@
+"""Definitions (DDL) of the core, quarantine and meta tables, created on first use."""
+
+from __future__ import annotations
+
+import duckdb
+
+from crmine.warehouse._schema import SQL_TYPES, Entity
+
+__all__ = ["TECHNICAL_COLUMNS", "ensure_core_table", "ensure_meta_tables", "quote"]
+
+# Columns every core row carries besides the entity's own: where it came from.
+TECHNICAL_COLUMNS = {"load_id": "VARCHAR", "source_row": "BIGINT"}
+
+# Columns some core tables add to the canonical ones.
+_ENTITY_EXTRA: dict[str, dict[str, str]] = {
+    "customers": {
+        "valid_from": "TIMESTAMP",
+        "valid_to": "TIMESTAMP",
+        "is_current": "BOOLEAN",
+        # "customers" for a row from a customer file; "orders" etc. for a placeholder made
+        # because a fact referenced a customer no customer file described yet.
+        "origin": "VARCHAR",
+    },
+    "products": {"origin": "VARCHAR"},
+    "orders": {"is_return": "BOOLEAN", "is_anonymous": "BOOLEAN"},
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS meta.loads (
+            load_id VARCHAR PRIMARY KEY, entity VARCHAR, source VARCHAR, kind VARCHAR,
+            fingerprint VARCHAR, encoding VARCHAR, delimiter VARCHAR, column_map VARCHAR,
+            started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, rows_staged BIGINT,
+            rows_quarantined BIGINT
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS quarantine.rejects (
+            load_id VARCHAR, entity VARCHAR, source VARCHAR, row_number BIGINT,
+            reason VARCHAR, column_name VARCHAR, value VARCHAR, raw_row VARCHAR
+        )
+        """
+    )
+
+
+def core_columns(entity: Entity) -> dict[str, str]:
+    """Canonical + entity-specific + technical columns of the entity's core table."""
+    cols = {c.name: SQL_TYPES[c.type] for c in entity.columns}
+    cols.update(_ENTITY_EXTRA.get(entity.name, {}))
+    cols.update(TECHNICAL_COLUMNS)
+    return cols
+
+
+def ensure_core_table(
+    con: duckdb.DuckDBPyConnection, entity: Entity, extras: dict[str, str]
+) -> dict[str, str]:
+    """Create the entity's core table if needed and add any new extra columns.
+
+    Returns the table's columns and types after the change. An existing numeric extra column
+    that now receives text is widened to VARCHAR rather than losing values.
+    """
+    table = entity.core_table
+    cols = core_columns(entity)
+    defs = ", ".join(f"{quote(n)} {t}" for n, t in cols.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({defs})")
+    schema, name = table.split(".")
+    present = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
+            [schema, name],
+        ).fetchall()
+    )
+    for col, typ in extras.items():
+        if col not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
+            present[col] = typ
+        elif present[col] != typ and typ == "VARCHAR" and col not in cols:
+            con.execute(f"ALTER TABLE {table} ALTER {quote(col)} TYPE VARCHAR")
+            present[col] = "VARCHAR"
+    return present

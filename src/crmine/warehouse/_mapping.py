@@ -1,0 +1,202 @@
+"""Recognising source columns: common names map to canonical columns without a mapping file.
+
+A source column is matched by its normalised name (lower case, no spaces/punctuation), so
+``InvoiceNo``, ``invoice_no`` and ``Invoice No`` are the same. Explicit mappings (from
+``crmine.toml`` or the command line) win over recognition. The special source name ``@row``
+numbers rows by their position in the source (for sources without an order id, e.g. CDNOW).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from crmine.exceptions import IngestError
+from crmine.warehouse._schema import Entity
+
+__all__ = ["ROW_NUMBER", "ColumnMap", "normalise_name", "resolve_columns"]
+
+ROW_NUMBER = "@row"
+
+# canonical column -> recognised source names (normalised). Entity-specific first.
+_COMMON: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customerid", "custid", "customer", "customerno", "customernumber", "clientid",
+                    "userid", "memberid", "客户id", "客户编号", "客户号", "会员id", "用户id"),
+    "order_id": ("orderid", "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderno",
+                 "ordernumber", "transactionid", "订单号", "订单编号", "订单id"),
+    "line_number": ("linenumber", "lineno", "line", "orderline", "行号"),
+    "order_ts": ("orderts", "invoicedate", "orderdate", "orderdatetime", "transactiondate",
+                 "purchasedate", "date", "datetime", "timestamp", "下单时间", "订单时间",
+                 "购买时间", "交易时间", "日期"),
+    "product_id": ("productid", "stockcode", "sku", "itemid", "productcode", "articleid",
+                   "商品id", "产品id", "商品编号", "产品编号"),
+    "product_name": ("productname", "description", "itemname", "product", "商品名称",
+                     "产品名称", "商品"),
+    "quantity": ("quantity", "qty", "units", "numberofitems", "数量", "购买数量"),
+    "unit_price": ("unitprice", "price", "单价", "价格"),
+    "unit_cost": ("unitcost", "cost", "成本"),
+    "discount": ("discount", "discountamount", "折扣", "优惠金额"),
+    "amount": ("amount", "sales", "revenue", "total", "totalamount", "linetotal", "value",
+               "金额", "订单金额", "销售额", "实付金额"),
+    "channel": ("channel", "saleschannel", "渠道", "销售渠道"),
+    "sales_method": ("salesmethod", "销售方式"),
+    "promotion_id": ("promotionid", "promoid", "promotion", "couponid", "促销id"),
+    "status": ("status", "orderstatus", "订单状态", "状态"),
+    "country": ("country", "国家"),
+    "name": ("name", "customername", "fullname", "姓名", "客户名称"),
+    "email": ("email", "emailaddress", "mail", "邮箱"),
+    "phone": ("phone", "phonenumber", "mobile", "telephone", "电话", "手机", "手机号"),
+    "gender": ("gender", "sex", "性别"),
+    "birth_date": ("birthdate", "dateofbirth", "dob", "birthday", "出生日期", "生日"),
+    "age": ("age", "年龄"),
+    "income": ("income", "annualincome", "salary", "收入", "月收入", "年收入"),
+    "occupation": ("occupation", "job", "profession", "职业"),
+    "education": ("education", "educationlevel", "学历", "教育程度"),
+    "address": ("address", "street", "地址"),
+    "city": ("city", "城市"),
+    "region": ("region", "state", "province", "省份", "地区", "省"),
+    "signup_date": ("signupdate", "registrationdate", "joindate", "createddate", "customersince",
+                    "注册时间", "注册日期"),
+    "acquisition_channel": ("acquisitionchannel", "sourcechannel", "获客渠道"),
+    "category": ("category", "productcategory", "类别", "品类", "类目"),
+    "subcategory": ("subcategory", "子类", "子品类"),
+    "brand": ("brand", "品牌"),
+    "event_id": ("eventid",),
+    "event_ts": ("eventts", "eventtime", "eventdate", "timestamp", "datetime", "date", "时间"),
+    "event_type": ("eventtype", "type", "action", "事件类型"),
+    "campaign_id": ("campaignid", "campaign", "活动id"),
+    "stage": ("stage", "funnelstage", "阶段"),
+    "duration": ("duration", "时长"),
+    "page": ("page", "url", "页面"),
+    "campaign_name": ("campaignname", "name", "活动名称"),
+    "start_date": ("startdate", "start", "开始日期"),
+    "end_date": ("enddate", "end", "结束日期"),
+    "promotion_type": ("promotiontype",),
+    "target_segment": ("targetsegment",),
+    "has_control_group": ("hascontrolgroup", "controlgroup"),
+    "group": ("group", "arm", "variant", "treatmentgroup", "segment组"),
+    "responded": ("responded", "response", "converted", "conversion"),
+    "response_ts": ("responsets", "responsedate", "conversiondate"),
+    "revenue": ("revenue", "spend"),
+    "ticket_id": ("ticketid", "caseid", "ticket", "工单号"),
+    "opened_ts": ("openedts", "opened", "createdat", "opendate", "创建时间"),
+    "closed_ts": ("closedts", "closed", "closedat", "closedate", "关闭时间"),
+    "priority": ("priority", "优先级"),
+    "is_complaint": ("iscomplaint", "complaint", "投诉"),
+    "csat": ("csat", "satisfaction", "满意度"),
+    "text": ("text", "comment", "body", "message", "内容", "描述"),
+    "subscription_id": ("subscriptionid", "contractid", "合同号"),
+    "plan": ("plan", "tariff", "套餐"),
+    "contract_type": ("contracttype", "contract", "合同类型"),
+    "monthly_charge": ("monthlycharge", "monthlycharges", "monthlyfee", "月费"),
+    "total_charges": ("totalcharges",),
+    "payment_method": ("paymentmethod", "支付方式"),
+    "churned": ("churned", "churn", "流失"),
+    "response_ts": ("responsets", "responsedate", "surveydate"),
+    "nps": ("nps",),
+}
+
+
+def normalise_name(name: str) -> str:
+    """Lower case with spaces, underscores and punctuation removed (CJK kept)."""
+    return re.sub(r"[\s_\-./()#:]+", "", name.strip().lstrip("\ufeff")).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """How the source columns of one load map onto the entity's canonical columns."""
+
+    canonical: dict[str, str]  # canonical column -> source column (or ROW_NUMBER)
+    extras: tuple[str, ...]  # source columns kept as extra attributes
+    how: dict[str, str]  # canonical column -> "mapping" | "recognised" | "same name"
+
+
+def _extra_name(source: str) -> str:
+    cleaned = re.sub(r"[^\w]+", "_", source.strip().lstrip("\ufeff")).strip("_").lower()
+    return cleaned or "column"
+
+
+def resolve_columns(
+    entity: Entity,
+    source_columns: Sequence[str],
+    mapping: Mapping[str, str] | None,
+    *,
+    source_label: str,
+) -> ColumnMap:
+    """Match ``source_columns`` to ``entity``'s canonical columns.
+
+    Raises :class:`IngestError` naming the file, the missing column and the columns found when
+    a required column cannot be matched.
+    """
+    mapping = dict(mapping or {})
+    canon_names = set(entity.column_names)
+    found: dict[str, str] = {}
+    how: dict[str, str] = {}
+    by_norm: dict[str, str] = {}
+    for col in source_columns:
+        by_norm.setdefault(normalise_name(col), col)
+
+    for src, canon in mapping.items():
+        if canon not in canon_names:
+            raise IngestError(
+                f"{source_label}: mapping {src!r} -> {canon!r}: {canon!r} is not a column of "
+                f"{entity.name}; canonical columns: {', '.join(entity.column_names)}"
+            )
+        if src != ROW_NUMBER and src not in source_columns:
+            alt = by_norm.get(normalise_name(src))
+            if alt is None:
+                raise IngestError(
+                    f"{source_label}: mapping names source column {src!r}, which is not in the "
+                    f"file; columns found: {', '.join(source_columns)}"
+                )
+            src = alt
+        found[canon] = src
+        how[canon] = "mapping"
+
+    used = set(found.values())
+    for col in entity.columns:  # exact canonical names next
+        if col.name not in found and col.name in source_columns and col.name not in used:
+            found[col.name] = col.name
+            how[col.name] = "same name"
+            used.add(col.name)
+    for col in entity.columns:  # then recognised synonyms
+        if col.name in found:
+            continue
+        for alias in (normalise_name(col.name), *_COMMON.get(col.name, ())):
+            src = by_norm.get(alias)
+            if src is not None and src not in used:
+                found[col.name] = src
+                how[col.name] = "recognised"
+                used.add(src)
+                break
+
+    missing = [c for c in entity.required if c not in found]
+    for group in entity.required_any:
+        if not any(c in found for c in group):
+            missing.append(" or ".join(group))
+    if missing:
+        raise IngestError(
+            f"{source_label}: required column(s) for {entity.name} not found: "
+            f"{', '.join(missing)}. Columns found: {', '.join(source_columns)}. Map them with "
+            f"--map SOURCE_COLUMN={missing[0].split(' or ')[0]} or in crmine.toml under "
+            f"[mappings.{entity.name}]"
+            + (f" (for sources without an order id: --map {ROW_NUMBER}=order_id)"
+               if "order_id" in missing else "")
+        )
+    extras = tuple(c for c in source_columns if c not in used)
+    return ColumnMap(found, extras, how)
+
+
+def extra_column_names(extras: Sequence[str], taken: Sequence[str]) -> dict[str, str]:
+    """Warehouse names for extra source columns: snake_case, unique, not clashing."""
+    names: dict[str, str] = {}
+    seen = set(taken)
+    for src in extras:
+        base = _extra_name(src)
+        name, i = base, 2
+        while name in seen:
+            name, i = f"{base}_{i}", i + 1
+        seen.add(name)
+        names[src] = name
+    return names

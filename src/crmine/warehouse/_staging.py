@@ -1,0 +1,232 @@
+"""Staging: typing the raw text into canonical columns and finding what breaks a rule.
+
+For each canonical column this builds a typed SQL expression over the raw table and the checks
+that send a row to quarantine, the first failing check giving the row's reason. Formats are
+detected per column on the data itself (date format, thousands separators, ids exported as
+floats), so one cheap scan per column decides, and the per-row expression stays simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from crmine.warehouse._core import quote
+from crmine.warehouse._mapping import ROW_NUMBER
+from crmine.warehouse._schema import Column, Entity
+
+__all__ = ["Check", "StagingPlan", "plan_staging"]
+
+# Tried in this order; the format parsing most values of a column wins (ties: first).
+DATE_FORMATS = (
+    "iso", "%Y%m%d", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日", "%d %b %Y", "%b %d %Y", "%d %B %Y", "%B %d, %Y",
+)  # fmt: skip
+
+_TRUE = ("true", "t", "yes", "y", "1", "1.0", "是")
+_FALSE = ("false", "f", "no", "n", "0", "0.0", "否")
+
+# Source words recognised for accepted-value columns.
+_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "status": {
+        "completed": ("completed", "complete", "paid", "shipped", "delivered", "success", "ok",
+                      "done", "closed", "fulfilled", "已完成", "完成"),
+        "returned": ("returned", "return", "refunded", "refund", "退货", "已退货"),
+        "cancelled": ("cancelled", "canceled", "cancel", "void", "voided", "取消", "已取消"),
+    },
+    "group": {
+        "treatment": ("treatment", "test", "t", "exposed", "target", "1", "true", "yes",
+                      "实验组"),
+        "control": ("control", "c", "holdout", "hold-out", "0", "false", "no", "对照组"),
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A row-level rule: when ``failed`` (SQL) holds, the row goes to quarantine."""
+
+    failed: str
+    reason: str
+    column: str
+    value: str  # SQL giving the offending raw value
+
+
+@dataclass(slots=True)
+class StagingPlan:
+    """The typed select list and the checks of one load."""
+
+    select: dict[str, str] = field(default_factory=dict)  # output column -> SQL
+    checks: list[Check] = field(default_factory=list)
+    extras: dict[str, str] = field(default_factory=dict)  # warehouse column -> SQL type
+    formats: dict[str, str] = field(default_factory=dict)  # canonical column -> detected format
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _count(con: duckdb.DuckDBPyConnection, raw: str, expr: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {raw} WHERE {expr}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _text(src: str) -> str:
+    return f"nullif(trim({quote(src)}), '')"
+
+
+def _detect_date(con: duckdb.DuckDBPyConnection, raw: str, src: str) -> str:
+    """The date format parsing the most of a sample of the column's values."""
+    sample = (
+        f"(SELECT v FROM (SELECT {_text(src)} AS v FROM {raw}) WHERE v IS NOT NULL "
+        "USING SAMPLE 20000 ROWS)"
+    )
+    counts = []
+    for fmt in DATE_FORMATS:
+        parsed = "TRY_CAST(v AS TIMESTAMP)" if fmt == "iso" else f"try_strptime(v, {_lit(fmt)})"
+        row = con.execute(f"SELECT count({parsed}) FROM {sample}").fetchone()
+        counts.append(int(row[0]) if row else 0)
+        if fmt == "iso" and counts[-1] > 0:
+            total = con.execute(f"SELECT count(*) FROM {sample}").fetchone()
+            if total and counts[-1] == total[0]:
+                return "iso"  # the common case: no need to try the rest
+    best = max(range(len(DATE_FORMATS)), key=lambda i: (counts[i], -i))
+    return DATE_FORMATS[best]
+
+
+def _date_expr(src_text: str, fmt: str, typ: str) -> str:
+    parsed = f"TRY_CAST({src_text} AS TIMESTAMP)" if fmt == "iso" else \
+        f"coalesce(try_strptime({src_text}, {_lit(fmt)}), TRY_CAST({src_text} AS TIMESTAMP))"
+    return f"CAST({parsed} AS DATE)" if typ == "date" else parsed
+
+
+def _number_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str, typ: str) -> tuple[str, str]:
+    """Typed number expression; cleans currency signs and thousands separators if needed."""
+    text = _text(src)
+    target = "BIGINT" if typ == "int" else "DOUBLE"
+    plain = f"TRY_CAST({text} AS DOUBLE)"
+    bad = _count(con, raw, f"{text} IS NOT NULL AND {plain} IS NULL")
+    expr, fmt = plain, "plain"
+    if bad:
+        stripped = f"regexp_replace({text}, '^[$€£¥￥\\s]+|\\s+$', '', 'g')"
+        candidates = {
+            # 1,234.50 and $80
+            "cleaned": f"TRY_CAST(CASE WHEN regexp_full_match({stripped}, "
+                       f"'-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') THEN replace({stripped}, ',', '') "
+                       f"ELSE {stripped} END AS DOUBLE)",
+            # 1.234,50 and 99,50 (decimal comma)
+            "decimal comma": f"TRY_CAST(CASE WHEN regexp_full_match({stripped}, "
+                             f"'-?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?|-?\\d+,\\d+') THEN "
+                             f"replace(replace({stripped}, '.', ''), ',', '.') "
+                             f"ELSE {stripped} END AS DOUBLE)",
+        }
+        for name, candidate in candidates.items():
+            failures = _count(con, raw, f"{text} IS NOT NULL AND {candidate} IS NULL")
+            if failures < bad:
+                expr, fmt, bad = candidate, name, failures
+    if target == "BIGINT":
+        expr = f"TRY_CAST(round({expr}) AS BIGINT)"
+    return expr, fmt
+
+
+def _id_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str) -> str:
+    """Ids exported as floats (``17850.0``) become ``17850``; detected once per column."""
+    text = _text(src)
+    if _count(con, raw, f"regexp_full_match({text}, '-?\\d+\\.0+')"):
+        return f"regexp_replace({text}, '^(-?\\d+)\\.0+$', '\\1')"
+    return text
+
+
+def _accepted_expr(column: str, text: str) -> str:
+    cases = " ".join(
+        f"WHEN lower({text}) IN ({', '.join(_lit(w) for w in words)}) THEN {_lit(value)}"
+        for value, words in _SYNONYMS[column].items()
+    )
+    return f"CASE {cases} END"
+
+
+def _bool_expr(text: str) -> str:
+    t = ", ".join(_lit(v) for v in _TRUE)
+    f = ", ".join(_lit(v) for v in _FALSE)
+    return f"CASE WHEN lower({text}) IN ({t}) THEN true WHEN lower({text}) IN ({f}) THEN false END"
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection, raw: str, col: Column, src: str, plan: StagingPlan
+) -> str:
+    text = _text(src)
+    if col.type == "text":
+        if col.name.endswith("_id"):
+            return _id_expr(con, raw, src)
+        if col.accepted and col.name in _SYNONYMS:
+            return _accepted_expr(col.name, text)
+        return text
+    if col.type in ("int", "float"):
+        expr, plan.formats[col.name] = _number_expr(con, raw, src, col.type)
+        return expr
+    if col.type in ("date", "timestamp"):
+        fmt = plan.formats[col.name] = _detect_date(con, raw, src)
+        return _date_expr(text, fmt, col.type)
+    return _bool_expr(text)
+
+
+_TYPE_REASON = {"int": "bad number", "float": "bad number", "date": "unparseable date",
+                "timestamp": "unparseable date", "bool": "bad boolean"}
+
+
+def plan_staging(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    raw: str,
+    canonical: dict[str, str],
+    extras: dict[str, str],
+    *,
+    source_label: str,
+    nullable_keys: tuple[str, ...] = (),
+) -> StagingPlan:
+    """Typed expressions and checks for loading ``raw`` as ``entity``.
+
+    ``canonical`` maps canonical columns to raw columns (or ``@row``); ``extras`` maps extra
+    raw columns to their warehouse names.
+    """
+    plan = StagingPlan()
+    for col in entity.columns:
+        src = canonical.get(col.name)
+        if src is None:
+            continue
+        if src == ROW_NUMBER:
+            plan.select[col.name] = f"{_lit(source_label + ':')} || CAST(_row AS VARCHAR)"
+            continue
+        expr = _typed(con, raw, col, src, plan)
+        plan.select[col.name] = expr
+        text = _text(src)
+        if col.name in entity.key or (col.required and col.name not in nullable_keys):
+            plan.checks.append(Check(f"{text} IS NULL", "missing key", col.name, text))
+        if col.type != "text":
+            plan.checks.append(
+                Check(f"{text} IS NOT NULL AND ({expr}) IS NULL", _TYPE_REASON[col.type],
+                      col.name, text)
+            )
+        elif col.accepted and col.name in _SYNONYMS:
+            plan.checks.append(
+                Check(f"{text} IS NOT NULL AND ({expr}) IS NULL", "unaccepted value", col.name,
+                      text)
+            )
+        if col.non_negative:
+            reason = "negative price" if col.name in ("unit_price", "unit_cost") else \
+                "negative value"
+            plan.checks.append(Check(f"({expr}) < 0", reason, col.name, text))
+    for src, name in extras.items():
+        text = _text(src)
+        numeric = _count(con, raw, f"{text} IS NOT NULL AND TRY_CAST({text} AS DOUBLE) IS NULL") == 0
+        has_values = _count(con, raw, f"{text} IS NOT NULL") > 0
+        if numeric and has_values:
+            plan.select[name] = f"TRY_CAST({text} AS DOUBLE)"
+            plan.extras[name] = "DOUBLE"
+        else:
+            plan.select[name] = text
+            plan.extras[name] = "VARCHAR"
+    return plan
