@@ -75,7 +75,7 @@ def load_config(folder: Path) -> Config:
     for entity_name, mapping in mappings.items():
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ConfigError(
-                f'{path}: [mappings.{entity_name}] must map source column names to canonical '
+                f"{path}: [mappings.{entity_name}] must map source column names to canonical "
                 f'column names, e.g. "Invoice No" = "order_id"'
             )
     settings = {"time_unit": "D", "currency": "USD"} | raw.pop("settings", {})

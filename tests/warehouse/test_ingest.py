@@ -53,27 +53,37 @@ def test_every_reject_reason_with_row_column_and_raw_value(workspace, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(
         "order_id,line_number,customer_id,order_ts,product_id,quantity,unit_price,status\n"
-        "1,1,C1,2024-01-05,P1,1,10,completed\n"        # row 1 ok
-        ",1,C1,2024-01-05,P1,1,10,completed\n"         # row 2 missing key
-        "2,1,C1,not a date,P1,1,10,completed\n"        # row 3 unparseable date
-        "3,1,C1,2024-01-05,P1,lots,10,completed\n"     # row 4 bad number
-        "4,1,C1,2024-01-05,P1,1,-3,completed\n"        # row 5 negative price
-        "1,1,C1,2024-01-06,P1,1,10,completed\n"        # row 6 duplicate key (1,1)
-        "5,1,C1,2024-01-05,P1,1,10,teleported\n"       # row 7 unaccepted status
-        "6,1,C2,2024-01-05,P1,1,10,shipped\n"          # row 8 ok (shipped -> completed)
+        "1,1,C1,2024-01-05,P1,1,10,completed\n"  # row 1 ok
+        ",1,C1,2024-01-05,P1,1,10,completed\n"  # row 2 missing key
+        "2,1,C1,not a date,P1,1,10,completed\n"  # row 3 unparseable date
+        "3,1,C1,2024-01-05,P1,lots,10,completed\n"  # row 4 bad number
+        "4,1,C1,2024-01-05,P1,1,-3,completed\n"  # row 5 negative price
+        "1,1,C1,2024-01-06,P1,1,10,completed\n"  # row 6 duplicate key (1,1)
+        "5,1,C1,2024-01-05,P1,1,10,teleported\n"  # row 7 unaccepted status
+        "6,1,C2,2024-01-05,P1,1,10,shipped\n"  # row 8 ok (shipped -> completed)
     )
     report = ingest(workspace, "orders", path)
     assert report.rows_read == 8
     assert report.rows_staged == 2
     assert report.rows_quarantined == 6
     assert report.rejects_by_reason == {
-        "missing key": 1, "unparseable date": 1, "bad number": 1, "negative price": 1,
-        "duplicate key": 1, "unaccepted value": 1,
+        "missing key": 1,
+        "unparseable date": 1,
+        "bad number": 1,
+        "negative price": 1,
+        "duplicate key": 1,
+        "unaccepted value": 1,
     }
     rej = _rejects(workspace)
     assert list(rej["row_number"]) == [2, 3, 4, 5, 6, 7]
-    assert list(rej["column_name"]) == ["order_id", "order_ts", "quantity", "unit_price",
-                                        "order_id+line_number", "status"]
+    assert list(rej["column_name"]) == [
+        "order_id",
+        "order_ts",
+        "quantity",
+        "unit_price",
+        "order_id+line_number",
+        "status",
+    ]
     assert list(rej["value"])[1:4] == ["not a date", "lots", "-3"]
     assert '"order_ts":"not a date"' in rej.loc[1, "raw_row"]
     assert rej["source"].unique().tolist() == ["bad.csv"]
@@ -118,12 +128,16 @@ def test_customer_history_scd2(workspace, tmp_path):
     import datetime as dt
 
     v1 = tmp_path / "customers_v1.csv"
-    v1.write_text("customer_id,city,income,loyalty_tier\nC1,Shanghai,1000,gold\nC2,Beijing,2000,silver\n")
+    v1.write_text(
+        "customer_id,city,income,loyalty_tier\nC1,Shanghai,1000,gold\nC2,Beijing,2000,silver\n"
+    )
     r1 = ingest(workspace, "customers", v1, as_of=dt.datetime(2024, 1, 1))
     assert r1.new_customers == 2 and "loyalty_tier" in r1.extras
     # C1 moved; C2 unchanged; C3 new. A source without income keeps the known income.
     v2 = tmp_path / "customers_v2.csv"
-    v2.write_text("customer_id,city,loyalty_tier\nC1,Hangzhou,gold\nC2,Beijing,silver\nC3,Chengdu,bronze\n")
+    v2.write_text(
+        "customer_id,city,loyalty_tier\nC1,Hangzhou,gold\nC2,Beijing,silver\nC3,Chengdu,bronze\n"
+    )
     r2 = ingest(workspace, "customers", v2, as_of=dt.datetime(2024, 6, 1))
     assert (r2.new_customers, r2.customer_versions) == (1, 1)
     hist = workspace.read("core.dim_customer").sort_values(["customer_id", "valid_from"])
@@ -167,12 +181,21 @@ def test_failed_load_leaves_warehouse_as_it_was(workspace, tmp_path, monkeypatch
 @pytest.mark.parametrize(
     ("encoding", "text"),
     [
-        ("gb18030", "客户ID,订单号,下单时间,金额,城市\nC1,A1,2024-03-01 10:00:00,99.5,上海\n"
-                    "C2,A2,2024-03-02 11:00:00,10,北京\n"),
-        ("utf-8-sig", "客户ID,订单号,下单时间,金额,城市\nC1,A1,2024-03-01 10:00:00,99.5,上海\n"
-                      "C2,A2,2024-03-02 11:00:00,10,北京\n"),
-        ("latin-1", "CustomerID;InvoiceNo;InvoiceDate;Amount;City\nC1;A1;01/03/2024 10:00;99,50 ;Köln\n"
-                    "C2;A2;02/03/2024 11:00;10;Zürich\nC3;A3;28/02/2024 09:00;5;Wien\n"),
+        (
+            "gb18030",
+            "客户ID,订单号,下单时间,金额,城市\nC1,A1,2024-03-01 10:00:00,99.5,上海\n"
+            "C2,A2,2024-03-02 11:00:00,10,北京\n",
+        ),
+        (
+            "utf-8-sig",
+            "客户ID,订单号,下单时间,金额,城市\nC1,A1,2024-03-01 10:00:00,99.5,上海\n"
+            "C2,A2,2024-03-02 11:00:00,10,北京\n",
+        ),
+        (
+            "latin-1",
+            "CustomerID;InvoiceNo;InvoiceDate;Amount;City\nC1;A1;01/03/2024 10:00;99,50 ;Köln\n"
+            "C2;A2;02/03/2024 11:00;10;Zürich\nC3;A3;28/02/2024 09:00;5;Wien\n",
+        ),
     ],
 )
 def test_encodings_and_recognised_headers(workspace, tmp_path, encoding, text):
@@ -194,8 +217,14 @@ def test_encodings_and_recognised_headers(workspace, tmp_path, encoding, text):
 
 
 def test_gzip_tsv_parquet_excel_and_sqlite(workspace, tmp_path):
-    frame = pd.DataFrame({"CustomerID": ["1.0", "2.0"], "Gender": ["F", "M"],
-                          "Age": [31, 45], "City": ["Shanghai", "Shenzhen"]})
+    frame = pd.DataFrame(
+        {
+            "CustomerID": ["1.0", "2.0"],
+            "Gender": ["F", "M"],
+            "Age": [31, 45],
+            "City": ["Shanghai", "Shenzhen"],
+        }
+    )
     tsv = tmp_path / "c.tsv.gz"
     with gzip.open(tsv, "wt", encoding="utf-8") as fh:
         frame.to_csv(fh, sep="\t", index=False)
@@ -204,26 +233,38 @@ def test_gzip_tsv_parquet_excel_and_sqlite(workspace, tmp_path):
     assert sorted(workspace.read("core.dim_customer")["customer_id"]) == ["1", "2"]
 
     pq = tmp_path / "p.parquet"
-    pd.DataFrame({"product_id": ["P1", "P2"], "category": ["books", "toys"],
-                  "unit_price": [9.5, 20.0]}).to_parquet(pq)
+    pd.DataFrame(
+        {"product_id": ["P1", "P2"], "category": ["books", "toys"], "unit_price": [9.5, 20.0]}
+    ).to_parquet(pq)
     assert ingest(workspace, "products", pq).rows_staged == 2
 
     xlsx = tmp_path / "campaigns.xlsx"
-    pd.DataFrame({"campaign_id": ["K1"], "channel": ["email"], "cost": [100.0],
-                  "start_date": ["2024-01-01"]}).to_excel(xlsx, index=False)
+    pd.DataFrame(
+        {"campaign_id": ["K1"], "channel": ["email"], "cost": [100.0], "start_date": ["2024-01-01"]}
+    ).to_excel(xlsx, index=False)
     assert ingest(workspace, "campaigns", xlsx).rows_staged == 1
 
     db = tmp_path / "crm.db"
     with sqlite3.connect(db) as lite:
-        lite.execute("CREATE TABLE tickets (ticket_id TEXT, customer_id TEXT, opened TEXT, "
-                     "category TEXT)")
-        lite.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?)",
-                         [("T1", "1", "2024-02-01 09:00", "billing"),
-                          ("T2", "2", "2024-02-03 09:00", "delivery")])
+        lite.execute(
+            "CREATE TABLE tickets (ticket_id TEXT, customer_id TEXT, opened TEXT, category TEXT)"
+        )
+        lite.executemany(
+            "INSERT INTO tickets VALUES (?, ?, ?, ?)",
+            [
+                ("T1", "1", "2024-02-01 09:00", "billing"),
+                ("T2", "2", "2024-02-03 09:00", "delivery"),
+            ],
+        )
     r = ingest(workspace, "tickets", f"sqlite:///{db}?table=tickets")
     assert r.rows_staged == 2 and r.kind == "sql"
-    r = ingest(workspace, "tickets", f"sqlite:///{db}",
-               query="SELECT * FROM tickets WHERE category = 'billing'", source_name="billing")
+    r = ingest(
+        workspace,
+        "tickets",
+        f"sqlite:///{db}",
+        query="SELECT * FROM tickets WHERE category = 'billing'",
+        source_name="billing",
+    )
     assert r.rows_staged == 1 and r.updated == 1  # the same ticket, replaced
 
 
@@ -250,17 +291,21 @@ def test_bad_input_names_file_and_columns_and_writes_nothing(workspace, tmp_path
     with pytest.raises(IngestError, match="not a column of orders"):
         ingest(workspace, "orders", nocol, mapping={"what": "price"})
     assert workspace.tables("core") == [] and workspace.tables("raw") == []
-    assert not workspace.has_table("meta.loads") or \
-        _count(workspace, "SELECT count(*) FROM meta.loads") == 0
+    assert (
+        not workspace.has_table("meta.loads")
+        or _count(workspace, "SELECT count(*) FROM meta.loads") == 0
+    )
 
 
 def test_dataframe_source_and_date_formats(workspace):
-    frame = pd.DataFrame({
-        "order_id": ["1", "2", "3"],
-        "customer_id": ["A", "B", "A"],
-        "order_ts": ["12/31/2023 23:10", "01/02/2024 08:00", "02/15/2024 18:45"],
-        "amount": ["$1,200.50", "$80", "$15.25"],
-    })
+    frame = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "customer_id": ["A", "B", "A"],
+            "order_ts": ["12/31/2023 23:10", "01/02/2024 08:00", "02/15/2024 18:45"],
+            "amount": ["$1,200.50", "$80", "$15.25"],
+        }
+    )
     report = ingest(workspace, "orders", frame)
     assert report.formats["order_ts"] == "%m/%d/%Y %H:%M"
     assert report.formats["amount"] == "cleaned"

@@ -37,9 +37,14 @@ def test_online_retail_every_row_accounted_for(retail):
     ).fetchone()
     assert row == (9_288, 9_288)
     assert report.columns == {
-        "order_id": "InvoiceNo", "customer_id": "CustomerID", "order_ts": "InvoiceDate",
-        "product_id": "StockCode", "product_name": "Description", "quantity": "Quantity",
-        "unit_price": "UnitPrice", "country": "Country",
+        "order_id": "InvoiceNo",
+        "customer_id": "CustomerID",
+        "order_ts": "InvoiceDate",
+        "product_id": "StockCode",
+        "product_name": "Description",
+        "quantity": "Quantity",
+        "unit_price": "UnitPrice",
+        "country": "Country",
     }
 
 
@@ -69,7 +74,8 @@ def test_online_retail_quality_report(retail):
     assert lines["duplicate_rows"] == 5_268
     cols = q.columns.set_index(["table", "column"])
     assert cols.loc[("core.fct_order_lines", "customer_id"), "null_rate"] == pytest.approx(
-        135_078 / 541_907)
+        135_078 / 541_907
+    )
     assert cols.loc[("core.fct_order_lines", "quantity"), "outliers"] > 0
     assert q.checks["passed"].all()
     assert q.rejects.to_dict("records")[0]["reason"] == "negative price"
@@ -78,8 +84,12 @@ def test_online_retail_quality_report(retail):
 def test_cdnow_master_via_mapping(tmp_path):
     path = shared_file("cdnow/CDNOW_master.txt")
     with Workspace.init(tmp_path / "cdnow") as ws:
-        ws.config.mappings["orders"] = {"date": "order_ts", "number_of_cds": "quantity",
-                                        "dollar_value": "amount", "@row": "order_id"}
+        ws.config.mappings["orders"] = {
+            "date": "order_ts",
+            "number_of_cds": "quantity",
+            "dollar_value": "amount",
+            "@row": "order_id",
+        }
         ws.save_config()
         report = ingest(ws, "orders", path)
         assert report.delimiter == " "  # whitespace-separated fixed-width columns
@@ -90,6 +100,11 @@ def test_cdnow_master_via_mapping(tmp_path):
             "round(sum(amount), 2), sum(quantity) FROM core.fct_order_lines"
         ).fetchone()
         # SOURCE.md: 23,570 customers, 1997-01-01..1998-06-30, $2,500,315.63, 167,881 CDs
-        assert row == (23_570, pd.Timestamp("1997-01-01").date(),
-                       pd.Timestamp("1998-06-30").date(), 2_500_315.63, 167_881)
+        assert row == (
+            23_570,
+            pd.Timestamp("1997-01-01").date(),
+            pd.Timestamp("1998-06-30").date(),
+            2_500_315.63,
+            167_881,
+        )
         assert ws.read("core.fct_order_lines")["customer_id"].str.len().eq(5).all()

@@ -25,8 +25,9 @@ err_console = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
     Path,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: current directory).",
-                 file_okay=False),
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder (default: current directory).", file_okay=False
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -68,12 +69,16 @@ def print_frame(df: pd.DataFrame, title: str = "", max_rows: int = 30) -> None:
     """A DataFrame as a rich table on the terminal."""
     t = Table(title=title or None, show_lines=False)
     for col in df.columns:
-        t.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
+        t.add_column(
+            str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left"
+        )
     for row in df.head(max_rows).itertuples(index=False):
         t.add_row(*(_cell(v) for v in row))
     console.print(t)
     if len(df) > max_rows:
-        console.print(f"[dim]… {len(df) - max_rows:,} more rows (use --json or export for all)[/dim]")
+        console.print(
+            f"[dim]… {len(df) - max_rows:,} more rows (use --json or export for all)[/dim]"
+        )
 
 
 def _cell(v: Any) -> str:

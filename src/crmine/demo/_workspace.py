@@ -11,8 +11,17 @@ from crmine.warehouse import LoadReport, Workspace, ingest
 __all__ = ["LOAD_ORDER", "build_demo_workspace"]
 
 # Dimensions before the facts that reference them.
-LOAD_ORDER = ("customers", "products", "orders", "campaigns", "campaign_assignments", "events",
-              "tickets", "subscriptions", "surveys")
+LOAD_ORDER = (
+    "customers",
+    "products",
+    "orders",
+    "campaigns",
+    "campaign_assignments",
+    "events",
+    "tickets",
+    "subscriptions",
+    "surveys",
+)
 
 
 def build_demo_workspace(

@@ -95,8 +95,8 @@ def customer_rfm(
     )
     # Spend of the first period is excluded from monetary_value (repeat purchases only).
     first_spend = per_period.join(
-        first, (per_period.customer_id == first.customer_id)
-        & (per_period.period == first.first_period)
+        first,
+        (per_period.customer_id == first.customer_id) & (per_period.period == first.first_period),
     ).select(customer_id=per_period.customer_id, first_spend=per_period.spend)
     if time_unit == "M":
         end_period = end_day.year() * 12 + end_day.month()
@@ -121,8 +121,15 @@ def customer_rfm(
     )
     out = rfm.join(spend, "customer_id")
     return out.select(
-        out.customer_id, out.frequency, out.recency, out.T, out.monetary_value,
-        out.orders, out.total_spend, out.first_order_ts, out.last_order_ts,
+        out.customer_id,
+        out.frequency,
+        out.recency,
+        out.T,
+        out.monetary_value,
+        out.orders,
+        out.total_spend,
+        out.first_order_ts,
+        out.last_order_ts,
         avg_basket=(out.total_spend / out.orders).cast("float64"),
         tenure_days=end_day.delta(out.first_order_ts.date(), unit="day").cast("int64"),
     ).order_by("customer_id")

@@ -12,6 +12,6 @@ Lower ``order`` runs first (segmentation before churn, CLV before the retention 
 
 from __future__ import annotations
 
-from crmine.pipeline._runner import Step, StepResult, run_pipeline, step, steps
+from crmine.pipeline._runner import Step, StepResult, all_steps, run_pipeline, step
 
-__all__ = ["Step", "StepResult", "run_pipeline", "step", "steps"]
+__all__ = ["Step", "StepResult", "all_steps", "run_pipeline", "step"]

@@ -44,7 +44,7 @@ def step(name: str, *, order: int, title: str) -> Callable[[StepFn], StepFn]:
     return register
 
 
-def steps() -> list[Step]:
+def all_steps() -> list[Step]:
     """All registered steps in run order."""
     import_plugins("crmine.pipeline.steps")
     return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))
@@ -62,7 +62,7 @@ def run_pipeline(
     A failing step is reported with its error and the rest still run, unless ``strict``.
     """
     results = []
-    for s in steps():
+    for s in all_steps():
         if only and s.name not in only:
             continue
         if on_step:
@@ -76,8 +76,13 @@ def run_pipeline(
             if strict:
                 raise
             results.append(
-                StepResult(s.name, s.title, False, time.perf_counter() - start,
-                           error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+                StepResult(
+                    s.name,
+                    s.title,
+                    False,
+                    time.perf_counter() - start,
+                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+                )
             )
             continue
         results.append(StepResult(s.name, s.title, True, time.perf_counter() - start, summary))

@@ -18,17 +18,17 @@ rebuilds the page at any time without refitting anything.
 from __future__ import annotations
 
 from crmine.report._build import build_report
-from crmine.report._registry import Section, SectionSpec, section, sections
+from crmine.report._registry import Section, SectionSpec, all_sections, section
 from crmine.report._render import kpis, note, plot, table
 
 __all__ = [
     "Section",
     "SectionSpec",
+    "all_sections",
     "build_report",
     "kpis",
     "note",
     "plot",
     "section",
-    "sections",
     "table",
 ]

@@ -39,6 +39,6 @@ def section(key: str, *, order: int, title: str) -> Callable[[SectionFn], Sectio
     return register
 
 
-def sections() -> list[SectionSpec]:
+def all_sections() -> list[SectionSpec]:
     import_plugins("crmine.report.sections")
     return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.key))

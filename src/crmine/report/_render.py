@@ -16,19 +16,32 @@ def plot(fig: Any, *, height: int | None = None) -> str:
     if height:
         fig.update_layout(height=height)
     fig.update_layout(template="plotly_white", margin={"l": 40, "r": 20, "t": 50, "b": 40})
-    return '<div class="chart">' + fig.to_html(
-        full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG
-    ) + "</div>"
+    return (
+        '<div class="chart">'
+        + fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG)
+        + "</div>"
+    )
 
 
 def table(df: pd.DataFrame, *, max_rows: int = 20, digits: int = 3, caption: str = "") -> str:
     """A DataFrame as a compact HTML table (first ``max_rows`` rows)."""
-    shown = df.head(max_rows)
+    shown = df.head(max_rows).copy()
+    for col in shown.columns:  # None in text columns would print as "None"
+        if shown[col].dtype == object:
+            shown[col] = shown[col].where(shown[col].notna(), "")
     body = shown.to_html(
-        index=False, border=0, classes="data", float_format=lambda x: f"{x:,.{digits}f}",
-        na_rep="", escape=True,
+        index=False,
+        border=0,
+        classes="data",
+        float_format=lambda x: f"{x:,.{digits}f}",
+        na_rep="",
+        escape=True,
     )
-    more = f'<p class="more">{len(df) - max_rows:,} more rows not shown</p>' if len(df) > max_rows else ""
+    more = (
+        f'<p class="more">{len(df) - max_rows:,} more rows not shown</p>'
+        if len(df) > max_rows
+        else ""
+    )
     cap = f"<h4>{_html.escape(caption)}</h4>" if caption else ""
     return f'<div class="table-wrap">{cap}{body}{more}</div>'
 

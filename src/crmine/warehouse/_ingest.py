@@ -21,7 +21,8 @@ from crmine.exceptions import CrmineError
 from crmine.warehouse._core import core_columns, ensure_core_table, ensure_meta_tables, quote
 from crmine.warehouse._mapping import extra_column_names, resolve_columns
 from crmine.warehouse._merge import APPEND_ONLY, merge_into_core
-from crmine.warehouse._schema import Entity, entity as get_entity
+from crmine.warehouse._schema import Entity
+from crmine.warehouse._schema import entity as get_entity
 from crmine.warehouse._sources import read_source
 from crmine.warehouse._staging import StagingPlan, plan_staging
 from crmine.warehouse._workspace import Workspace
@@ -60,8 +61,10 @@ class LoadReport:
 
     def summary(self) -> str:
         if self.skipped:
-            return (f"{self.source}: identical to load {self.load_id}, already in the warehouse; "
-                    "nothing changed")
+            return (
+                f"{self.source}: identical to load {self.load_id}, already in the warehouse; "
+                "nothing changed"
+            )
         reasons = ", ".join(f"{k}: {v:,}" for k, v in self.rejects_by_reason.items()) or "none"
         return (
             f"{self.entity} from {self.source} ({self.load_id}): {self.rows_read:,} rows read = "
@@ -86,13 +89,17 @@ def _derived(entity: Entity, plan: StagingPlan, mapped: set[str]) -> dict[str, s
         if "amount" in mapped:
             amount = "amount"
         elif "unit_price" in mapped:
-            amount = f"{qty} * unit_price - coalesce({'discount' if 'discount' in mapped else '0'}, 0)"
+            amount = (
+                f"{qty} * unit_price - coalesce({'discount' if 'discount' in mapped else '0'}, 0)"
+            )
         else:
             amount = "NULL::DOUBLE"
         d["amount"] = amount
         negative = f"({qty} < 0 OR ({amount}) < 0)"
         status = "status" if "status" in mapped else "NULL::VARCHAR"
-        d["status"] = f"coalesce({status}, CASE WHEN {negative} THEN 'returned' ELSE 'completed' END)"
+        d["status"] = (
+            f"coalesce({status}, CASE WHEN {negative} THEN 'returned' ELSE 'completed' END)"
+        )
         d["is_return"] = f"(coalesce({status}, '') = 'returned' OR {negative})"
         d["is_anonymous"] = "customer_id IS NULL"
         if "line_number" not in mapped:
@@ -146,7 +153,8 @@ def ingest(
     ent = get_entity(entity_name)
     started = time.perf_counter()
     label = source_name or (
-        "dataframe" if isinstance(source, pd.DataFrame)
+        "dataframe"
+        if isinstance(source, pd.DataFrame)
         else (str(source) if "://" in str(source) else Path(source).name)
     )
     full_mapping = {**ws.config.mappings.get(ent.name, {}), **(mapping or {})}
@@ -158,28 +166,43 @@ def ingest(
     valid_from = as_of or started_at
 
     with ws.transaction():
-        raw = read_source(con, source, raw_table, query=query, sheet=sheet,
-                          delimiter=delimiter, encoding=encoding)
+        raw = read_source(
+            con, source, raw_table, query=query, sheet=sheet, delimiter=delimiter, encoding=encoding
+        )
         previous = con.execute(
             "SELECT load_id FROM meta.loads WHERE entity = ? AND fingerprint = ? LIMIT 1",
             [ent.name, raw.fingerprint],
         ).fetchone()
         if previous:
             con.execute(f"DROP TABLE {raw_table}")
-            return LoadReport(previous[0], ent.name, label, raw.kind, raw.rows,
-                              0, 0, skipped=True, seconds=time.perf_counter() - started)
+            return LoadReport(
+                previous[0],
+                ent.name,
+                label,
+                raw.kind,
+                raw.rows,
+                0,
+                0,
+                skipped=True,
+                seconds=time.perf_counter() - started,
+            )
         cmap = resolve_columns(ent, raw.columns, full_mapping, source_label=label)
         taken = list(core_columns(ent))
         extra_names = extra_column_names(cmap.extras, taken)
         plan = plan_staging(
-            con, ent, raw_table, cmap.canonical, extra_names, source_label=label,
+            con,
+            ent,
+            raw_table,
+            cmap.canonical,
+            extra_names,
+            source_label=label,
             nullable_keys=("customer_id",) if ent.name == "orders" else (),
         )
-        counts = _stage(ws, ent, raw_table, plan, set(cmap.canonical), load_id, label,
-                        raw.unparsed)
+        counts = _stage(ws, ent, raw_table, plan, set(cmap.canonical), load_id, label, raw.unparsed)
         present = ensure_core_table(con, ent, plan.extras)
-        merged = merge_into_core(con, ent, f"staging.{ent.name}", present, load_id,
-                                 valid_from=valid_from)
+        merged = merge_into_core(
+            con, ent, f"staging.{ent.name}", present, load_id, valid_from=valid_from
+        )
         rows_read = raw.rows + len(raw.unparsed)
         if rows_read != counts["staged"] + counts["quarantined"]:  # a bug, never bad data
             raise CrmineError(
@@ -189,29 +212,57 @@ def ingest(
         column_map = {k: v for k, v in cmap.canonical.items()}
         con.execute(
             "INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [load_id, ent.name, label, raw.kind, raw.fingerprint, raw.encoding,
-             raw.delimiter, json.dumps(column_map), started_at,
-             dt.datetime.now(dt.UTC).replace(tzinfo=None), rows_read, counts["staged"],
-             counts["quarantined"]],
+            [
+                load_id,
+                ent.name,
+                label,
+                raw.kind,
+                raw.fingerprint,
+                raw.encoding,
+                raw.delimiter,
+                json.dumps(column_map),
+                started_at,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                rows_read,
+                counts["staged"],
+                counts["quarantined"],
+            ],
         )
         _refresh_dim_date(ws)
 
     return LoadReport(
-        load_id=load_id, entity=ent.name, source=label, kind=raw.kind, rows_read=rows_read,
-        rows_staged=counts["staged"], rows_quarantined=counts["quarantined"],
-        rejects_by_reason=counts["reasons"], anonymous_rows=counts.get("anonymous", 0),
-        return_rows=counts.get("returns", 0), inserted=merged.inserted, updated=merged.updated,
-        new_customers=merged.new_customers, customer_versions=merged.customer_versions,
+        load_id=load_id,
+        entity=ent.name,
+        source=label,
+        kind=raw.kind,
+        rows_read=rows_read,
+        rows_staged=counts["staged"],
+        rows_quarantined=counts["quarantined"],
+        rejects_by_reason=counts["reasons"],
+        anonymous_rows=counts.get("anonymous", 0),
+        return_rows=counts.get("returns", 0),
+        inserted=merged.inserted,
+        updated=merged.updated,
+        new_customers=merged.new_customers,
+        customer_versions=merged.customer_versions,
         columns={k: v for k, v in cmap.canonical.items()},
-        extras=tuple(extra_names.values()), formats=dict(plan.formats),
-        encoding=raw.encoding, delimiter=raw.delimiter,
+        extras=tuple(extra_names.values()),
+        formats=dict(plan.formats),
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
         seconds=time.perf_counter() - started,
     )
 
 
 def _stage(
-    ws: Workspace, ent: Entity, raw_table: str, plan: StagingPlan, mapped: set[str],
-    load_id: str, label: str, unparsed: tuple[tuple[int, str, str], ...],
+    ws: Workspace,
+    ent: Entity,
+    raw_table: str,
+    plan: StagingPlan,
+    mapped: set[str],
+    load_id: str,
+    label: str,
+    unparsed: tuple[tuple[int, str, str], ...],
 ) -> dict[str, Any]:
     """Type the raw rows, quarantine those breaking a rule, and stage the rest.
 
@@ -223,12 +274,23 @@ def _stage(
     derived = _derived(ent, plan, mapped)
     typed_cols = ", ".join(f"{expr} AS {quote(name)}" for name, expr in plan.select.items())
     # One pass finds the first failing check; its reason and column are looked up by index.
-    check = ("CASE " + " ".join(f"WHEN {c.failed} THEN {i}" for i, c in enumerate(plan.checks, 1))
-             + " END") if plan.checks else "NULL::INTEGER"
+    check = (
+        (
+            "CASE "
+            + " ".join(f"WHEN {c.failed} THEN {i}" for i, c in enumerate(plan.checks, 1))
+            + " END"
+        )
+        if plan.checks
+        else "NULL::INTEGER"
+    )
     replace = [f"{expr} AS {quote(name)}" for name, expr in derived.items() if name in plan.select]
     add = [f"{expr} AS {quote(name)}" for name, expr in derived.items() if name not in plan.select]
-    derived_sql = ("SELECT * " + (f"REPLACE ({', '.join(replace)})" if replace else "")
-                   + (", " + ", ".join(add) if add else "") + " FROM typed")
+    derived_sql = (
+        "SELECT * "
+        + (f"REPLACE ({', '.join(replace)})" if replace else "")
+        + (", " + ", ".join(add) if add else "")
+        + " FROM typed"
+    )
 
     # Rules applied after typing, to rows still good: (condition, reason, column, value SQL).
     late: list[tuple[str, str, str, str]] = []
@@ -244,23 +306,42 @@ def _stage(
         late.append(("d._dup > 1", "duplicate key", "+".join(key), key_value))
     if key and ent.name == "orders" and ws.has_table(ent.core_table):
         cond = " AND ".join(f"c.{quote(k)} = d.{quote(k)}" for k in key)
-        joins += (f" LEFT JOIN (SELECT DISTINCT {part}, true AS _in_core FROM {ent.core_table}) c"
-                  f" ON {cond}")
+        joins += (
+            f" LEFT JOIN (SELECT DISTINCT {part}, true AS _in_core FROM {ent.core_table}) c"
+            f" ON {cond}"
+        )
         late.append(("c._in_core", "duplicate key", "+".join(key), key_value))
     if ent.customer_ref and ws.has_table("core.dim_customer"):
         known = con.execute("SELECT count(*) FROM core.dim_customer").fetchone()
         if known and known[0]:
-            joins += (" LEFT JOIN (SELECT DISTINCT customer_id AS _known FROM core.dim_customer) k"
-                      " ON k._known = d.customer_id")
-            late.append(("d.customer_id IS NOT NULL AND k._known IS NULL", "unknown customer",
-                         "customer_id", "d.customer_id"))
+            joins += (
+                " LEFT JOIN (SELECT DISTINCT customer_id AS _known FROM core.dim_customer) k"
+                " ON k._known = d.customer_id"
+            )
+            late.append(
+                (
+                    "d.customer_id IS NOT NULL AND k._known IS NULL",
+                    "unknown customer",
+                    "customer_id",
+                    "d.customer_id",
+                )
+            )
     n_early = len(plan.checks)
     late_check = "d._check"
     for i, (cond, *_rest) in reversed(list(enumerate(late, n_early + 1))):
         late_check = f"CASE WHEN d._check IS NULL AND ({cond}) THEN {i} ELSE {late_check} END"
-    late_value = ("CASE " + " ".join(f"WHEN {late_check} = {i} THEN CAST({v} AS VARCHAR)"
-                                     for i, (_c, _r, _col, v) in enumerate(late, n_early + 1))
-                  + " END") if late else "NULL::VARCHAR"
+    late_value = (
+        (
+            "CASE "
+            + " ".join(
+                f"WHEN {late_check} = {i} THEN CAST({v} AS VARCHAR)"
+                for i, (_c, _r, _col, v) in enumerate(late, n_early + 1)
+            )
+            + " END"
+        )
+        if late
+        else "NULL::VARCHAR"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crmine_staged AS
@@ -274,9 +355,17 @@ def _stage(
     all_checks = [(c.reason, c.column) for c in plan.checks] + [(r, c) for _x, r, c, _v in late]
     reasons_sql = "[" + ", ".join(f"'{r}'" for r, _c in all_checks) + "]"
     columns_sql = "[" + ", ".join(f"'{c}'" for _r, c in all_checks) + "]"
-    early_value = ("CASE s._check " + " ".join(
-        f"WHEN {i} THEN CAST({c.value} AS VARCHAR)" for i, c in enumerate(plan.checks, 1)
-    ) + " ELSE s._late_value END") if plan.checks else "s._late_value"
+    early_value = (
+        (
+            "CASE s._check "
+            + " ".join(
+                f"WHEN {i} THEN CAST({c.value} AS VARCHAR)" for i, c in enumerate(plan.checks, 1)
+            )
+            + " ELSE s._late_value END"
+        )
+        if plan.checks
+        else "s._late_value"
+    )
     if all_checks:
         con.execute(
             f"""
@@ -296,10 +385,12 @@ def _stage(
         )
     keep = list(plan.select) + [c for c in derived if c not in plan.select]
     cols = ", ".join(quote(c) for c in keep)
-    good = (f"SELECT {cols}, '{load_id}' AS load_id, _row AS source_row FROM _crmine_staged "
-            "WHERE _check IS NULL")
+    good = (
+        f"SELECT {cols}, '{load_id}' AS load_id, _row AS source_row FROM _crmine_staged "
+        "WHERE _check IS NULL"
+    )
     if ent.name in APPEND_ONLY:
-        present = ensure_core_table(con, ent, plan.extras)
+        ensure_core_table(con, ent, plan.extras)
         targets = ", ".join(quote(c) for c in [*keep, "load_id", "source_row"])
         con.execute(f"INSERT INTO {ent.core_table} ({targets}) {good}")
         con.execute(
@@ -311,29 +402,41 @@ def _stage(
     reasons = dict(
         con.execute(
             "SELECT reason, count(*) FROM quarantine.rejects WHERE load_id = ? GROUP BY 1 "
-            "ORDER BY 2 DESC", [load_id]
+            "ORDER BY 2 DESC",
+            [load_id],
         ).fetchall()
     )
     row = con.execute(
         "SELECT count(*) FILTER (WHERE _check IS NULL), "
-        + ("count(*) FILTER (WHERE _check IS NULL AND is_anonymous), "
-           "count(*) FILTER (WHERE _check IS NULL AND is_return) "
-           if ent.name == "orders" else "0, 0 ")
+        + (
+            "count(*) FILTER (WHERE _check IS NULL AND is_anonymous), "
+            "count(*) FILTER (WHERE _check IS NULL AND is_return) "
+            if ent.name == "orders"
+            else "0, 0 "
+        )
         + "FROM _crmine_staged"
     ).fetchone()
     con.execute("DROP TABLE _crmine_staged")
     staged, anonymous, returns = (int(v) for v in row) if row else (0, 0, 0)
-    return {"staged": staged, "quarantined": int(sum(reasons.values())),
-            "reasons": {str(k): int(v) for k, v in reasons.items()},
-            "anonymous": anonymous, "returns": returns}
+    return {
+        "staged": staged,
+        "quarantined": int(sum(reasons.values())),
+        "reasons": {str(k): int(v) for k, v in reasons.items()},
+        "anonymous": anonymous,
+        "returns": returns,
+    }
 
 
 def _refresh_dim_date(ws: Workspace) -> None:
     """core.dim_date: one row per day from the first to the last date anywhere in core."""
     sources = []
-    for table, col in (("core.fct_order_lines", "order_ts"), ("core.fct_events", "event_ts"),
-                       ("core.fct_tickets", "opened_ts"), ("core.fct_subscriptions", "start_date"),
-                       ("core.fct_subscriptions", "end_date")):
+    for table, col in (
+        ("core.fct_order_lines", "order_ts"),
+        ("core.fct_events", "event_ts"),
+        ("core.fct_tickets", "opened_ts"),
+        ("core.fct_subscriptions", "start_date"),
+        ("core.fct_subscriptions", "end_date"),
+    ):
         if ws.has_table(table):
             sources.append(f"SELECT min({col})::DATE AS lo, max({col})::DATE AS hi FROM {table}")
     if not sources:
@@ -341,7 +444,7 @@ def _refresh_dim_date(ws: Workspace) -> None:
     ws.duck.execute(
         f"""
         CREATE OR REPLACE TABLE core.dim_date AS
-        WITH bounds AS (SELECT min(lo) AS lo, max(hi) AS hi FROM ({' UNION ALL '.join(sources)}))
+        WITH bounds AS (SELECT min(lo) AS lo, max(hi) AS hi FROM ({" UNION ALL ".join(sources)}))
         SELECT CAST(d AS DATE) AS date, year(d) AS year, quarter(d) AS quarter, month(d) AS month,
                monthname(d) AS month_name, weekofyear(d) AS iso_week, isodow(d) AS day_of_week,
                dayname(d) AS day_name, isodow(d) >= 6 AS is_weekend
@@ -349,4 +452,3 @@ def _refresh_dim_date(ws: Workspace) -> None:
         WHERE bounds.lo IS NOT NULL
         """
     )
-

@@ -21,24 +21,89 @@ ROW_NUMBER = "@row"
 
 # canonical column -> recognised source names (normalised). Entity-specific first.
 _COMMON: dict[str, tuple[str, ...]] = {
-    "customer_id": ("customerid", "custid", "customer", "customerno", "customernumber", "clientid",
-                    "userid", "memberid", "客户id", "客户编号", "客户号", "会员id", "用户id"),
-    "order_id": ("orderid", "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderno",
-                 "ordernumber", "transactionid", "订单号", "订单编号", "订单id"),
+    "customer_id": (
+        "customerid",
+        "custid",
+        "customer",
+        "customerno",
+        "customernumber",
+        "clientid",
+        "userid",
+        "memberid",
+        "客户id",
+        "客户编号",
+        "客户号",
+        "会员id",
+        "用户id",
+    ),
+    "order_id": (
+        "orderid",
+        "invoiceno",
+        "invoice",
+        "invoiceid",
+        "invoicenumber",
+        "orderno",
+        "ordernumber",
+        "transactionid",
+        "订单号",
+        "订单编号",
+        "订单id",
+    ),
     "line_number": ("linenumber", "lineno", "line", "orderline", "行号"),
-    "order_ts": ("orderts", "invoicedate", "orderdate", "orderdatetime", "transactiondate",
-                 "purchasedate", "date", "datetime", "timestamp", "下单时间", "订单时间",
-                 "购买时间", "交易时间", "日期"),
-    "product_id": ("productid", "stockcode", "sku", "itemid", "productcode", "articleid",
-                   "商品id", "产品id", "商品编号", "产品编号"),
-    "product_name": ("productname", "description", "itemname", "product", "商品名称",
-                     "产品名称", "商品"),
+    "order_ts": (
+        "orderts",
+        "invoicedate",
+        "orderdate",
+        "orderdatetime",
+        "transactiondate",
+        "purchasedate",
+        "date",
+        "datetime",
+        "timestamp",
+        "下单时间",
+        "订单时间",
+        "购买时间",
+        "交易时间",
+        "日期",
+    ),
+    "product_id": (
+        "productid",
+        "stockcode",
+        "sku",
+        "itemid",
+        "productcode",
+        "articleid",
+        "商品id",
+        "产品id",
+        "商品编号",
+        "产品编号",
+    ),
+    "product_name": (
+        "productname",
+        "description",
+        "itemname",
+        "product",
+        "商品名称",
+        "产品名称",
+        "商品",
+    ),
     "quantity": ("quantity", "qty", "units", "numberofitems", "数量", "购买数量"),
     "unit_price": ("unitprice", "price", "单价", "价格"),
     "unit_cost": ("unitcost", "cost", "成本"),
     "discount": ("discount", "discountamount", "折扣", "优惠金额"),
-    "amount": ("amount", "sales", "revenue", "total", "totalamount", "linetotal", "value",
-               "金额", "订单金额", "销售额", "实付金额"),
+    "amount": (
+        "amount",
+        "sales",
+        "revenue",
+        "total",
+        "totalamount",
+        "linetotal",
+        "value",
+        "金额",
+        "订单金额",
+        "销售额",
+        "实付金额",
+    ),
     "channel": ("channel", "saleschannel", "渠道", "销售渠道"),
     "sales_method": ("salesmethod", "销售方式"),
     "promotion_id": ("promotionid", "promoid", "promotion", "couponid", "促销id"),
@@ -56,8 +121,15 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "address": ("address", "street", "地址"),
     "city": ("city", "城市"),
     "region": ("region", "state", "province", "省份", "地区", "省"),
-    "signup_date": ("signupdate", "registrationdate", "joindate", "createddate", "customersince",
-                    "注册时间", "注册日期"),
+    "signup_date": (
+        "signupdate",
+        "registrationdate",
+        "joindate",
+        "createddate",
+        "customersince",
+        "注册时间",
+        "注册日期",
+    ),
     "acquisition_channel": ("acquisitionchannel", "sourcechannel", "获客渠道"),
     "category": ("category", "productcategory", "类别", "品类", "类目"),
     "subcategory": ("subcategory", "子类", "子品类"),
@@ -77,7 +149,6 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "has_control_group": ("hascontrolgroup", "controlgroup"),
     "group": ("group", "arm", "variant", "treatmentgroup", "segment组"),
     "responded": ("responded", "response", "converted", "conversion"),
-    "response_ts": ("responsets", "responsedate", "conversiondate"),
     "revenue": ("revenue", "spend"),
     "ticket_id": ("ticketid", "caseid", "ticket", "工单号"),
     "opened_ts": ("openedts", "opened", "createdat", "opendate", "创建时间"),
@@ -93,7 +164,7 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "total_charges": ("totalcharges",),
     "payment_method": ("paymentmethod", "支付方式"),
     "churned": ("churned", "churn", "流失"),
-    "response_ts": ("responsets", "responsedate", "surveydate"),
+    "response_ts": ("responsets", "responsedate", "conversiondate", "surveydate"),
     "nps": ("nps",),
 }
 
@@ -134,8 +205,8 @@ def resolve_columns(
     found: dict[str, str] = {}
     how: dict[str, str] = {}
     by_norm: dict[str, str] = {}
-    for col in source_columns:
-        by_norm.setdefault(normalise_name(col), col)
+    for name in source_columns:
+        by_norm.setdefault(normalise_name(name), name)
 
     for src, canon in mapping.items():
         if canon not in canon_names:
@@ -164,11 +235,11 @@ def resolve_columns(
         if col.name in found:
             continue
         for alias in (normalise_name(col.name), *_COMMON.get(col.name, ())):
-            src = by_norm.get(alias)
-            if src is not None and src not in used:
-                found[col.name] = src
+            match = by_norm.get(alias)
+            if match is not None and match not in used:
+                found[col.name] = match
                 how[col.name] = "recognised"
-                used.add(src)
+                used.add(match)
                 break
 
     missing = [c for c in entity.required if c not in found]
@@ -181,8 +252,11 @@ def resolve_columns(
             f"{', '.join(missing)}. Columns found: {', '.join(source_columns)}. Map them with "
             f"--map SOURCE_COLUMN={missing[0].split(' or ')[0]} or in crmine.toml under "
             f"[mappings.{entity.name}]"
-            + (f" (for sources without an order id: --map {ROW_NUMBER}=order_id)"
-               if "order_id" in missing else "")
+            + (
+                f" (for sources without an order id: --map {ROW_NUMBER}=order_id)"
+                if "order_id" in missing
+                else ""
+            )
         )
     extras = tuple(c for c in source_columns if c not in used)
     return ColumnMap(found, extras, how)

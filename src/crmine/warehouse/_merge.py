@@ -22,8 +22,15 @@ from crmine.warehouse._schema import ENTITIES, Entity
 
 __all__ = ["APPEND_ONLY", "MergeResult", "merge_into_core"]
 
-_SCD_COLUMNS = ("customer_id", "valid_from", "valid_to", "is_current", "origin", "load_id",
-                "source_row")
+_SCD_COLUMNS = (
+    "customer_id",
+    "valid_from",
+    "valid_to",
+    "is_current",
+    "origin",
+    "load_id",
+    "source_row",
+)
 _UPSERT = ("products", "campaigns", "campaign_assignments", "tickets", "subscriptions")
 # Only ever appended; ingest writes these straight into core (staging is a view of the load).
 APPEND_ONLY = ("orders", "events", "surveys")
@@ -63,8 +70,10 @@ def merge_into_core(
     updated = 0
     if ent.name in _UPSERT:
         cond = " AND ".join(f"c.{quote(k)} = s.{quote(k)}" for k in ent.key)
-        updated = _count(con, f"SELECT count(*) FROM {core} c WHERE EXISTS "
-                              f"(SELECT 1 FROM {staging} s WHERE {cond})")
+        updated = _count(
+            con,
+            f"SELECT count(*) FROM {core} c WHERE EXISTS (SELECT 1 FROM {staging} s WHERE {cond})",
+        )
         con.execute(f"DELETE FROM {core} c WHERE EXISTS (SELECT 1 FROM {staging} s WHERE {cond})")
     if ent.name not in APPEND_ONLY:
         con.execute(f"INSERT INTO {core} ({cols}) SELECT {cols} FROM {staging}")
@@ -82,7 +91,9 @@ def _merge_customers(
     con: duckdb.DuckDBPyConnection, staging: str, present: dict[str, str], valid_from: dt.datetime
 ) -> MergeResult:
     provided = [c for c in _columns(con, staging) if c not in _SCD_COLUMNS]
-    changed = " OR ".join(f"s.{quote(c)} IS DISTINCT FROM c.{quote(c)}" for c in provided) or "false"
+    changed = (
+        " OR ".join(f"s.{quote(c)} IS DISTINCT FROM c.{quote(c)}" for c in provided) or "false"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crmine_changed AS
@@ -103,8 +114,15 @@ def _merge_customers(
     select = ", ".join(
         [f"ch.{quote(c)}" for c in provided]
         + [f"p.{quote(c)}" for c in carried]
-        + ["ch.customer_id", "?::TIMESTAMP", "NULL::TIMESTAMP", "true", "'customers'",
-           "ch.load_id", "ch.source_row"]
+        + [
+            "ch.customer_id",
+            "?::TIMESTAMP",
+            "NULL::TIMESTAMP",
+            "true",
+            "'customers'",
+            "ch.load_id",
+            "ch.source_row",
+        ]
     )
     target = ", ".join(quote(c) for c in [*provided, *carried, *_SCD_COLUMNS])
     con.execute(
@@ -118,8 +136,9 @@ def _merge_customers(
         [valid_from, valid_from],
     )
     con.execute("DROP TABLE _crmine_changed")
-    return MergeResult(inserted=new, updated=versions, new_customers=new,
-                       customer_versions=versions)
+    return MergeResult(
+        inserted=new, updated=versions, new_customers=new, customer_versions=versions
+    )
 
 
 def _placeholder_customers(
@@ -128,8 +147,13 @@ def _placeholder_customers(
     """Customers referenced by a fact but described by no customer file yet."""
     ensure_core_table(con, ENTITIES["customers"], {})
     staged = _columns(con, staging)
-    ts = {"orders": "order_ts", "events": "event_ts", "tickets": "opened_ts",
-          "subscriptions": "start_date", "surveys": "response_ts"}.get(ent.name)
+    ts = {
+        "orders": "order_ts",
+        "events": "event_ts",
+        "tickets": "opened_ts",
+        "subscriptions": "start_date",
+        "surveys": "response_ts",
+    }.get(ent.name)
     since = f"min({ts})" if ts in staged else "now()"
     country = f"arg_max(country, {ts})" if "country" in staged and ts in staged else "NULL"
     before = _count(con, "SELECT count(*) FROM core.dim_customer")

@@ -28,17 +28,24 @@ def _check_sql(table: str, check: Check) -> tuple[str, str]:
     where = f"WHERE {check.where}" if check.where else ""
     cols = ", ".join(quote(c) for c in check.columns)
     if check.kind == "unique":
-        base = (f"SELECT {cols}, count(*) AS n FROM {table} {where} GROUP BY {cols} "
-                "HAVING count(*) > 1")
+        base = (
+            f"SELECT {cols}, count(*) AS n FROM {table} {where} GROUP BY {cols} HAVING count(*) > 1"
+        )
         return f"SELECT coalesce(sum(n), 0) FROM ({base})", f"{base} LIMIT 1"
     if check.kind == "not_null":
         cond = " OR ".join(f"{quote(c)} IS NULL" for c in check.columns)
         cond = f"({cond})" + (f" AND ({check.where})" if check.where else "")
-        return f"SELECT count(*) FROM {table} WHERE {cond}", f"SELECT * FROM {table} WHERE {cond} LIMIT 1"
+        return (
+            f"SELECT count(*) FROM {table} WHERE {cond}",
+            f"SELECT * FROM {table} WHERE {cond} LIMIT 1",
+        )
     values = ", ".join("'" + v.replace("'", "''") + "'" for v in check.values)
     col = quote(check.columns[0])
     cond = f"{col} IS NOT NULL AND {col} NOT IN ({values})"
-    return f"SELECT count(*) FROM {table} WHERE {cond}", f"SELECT {col} FROM {table} WHERE {cond} LIMIT 1"
+    return (
+        f"SELECT count(*) FROM {table} WHERE {cond}",
+        f"SELECT {col} FROM {table} WHERE {cond} LIMIT 1",
+    )
 
 
 def run_checks(ws: Workspace) -> list[CheckResult]:
@@ -58,10 +65,16 @@ def run_checks(ws: Workspace) -> list[CheckResult]:
             if failures:
                 ex = ws.duck.execute(example_sql).fetchone()
                 example = repr(ex) if ex else ""
-            label = check.kind + (f" ({', '.join(check.values)})" if check.values else "") + \
-                (f" where {check.where}" if check.where else "")
-            results.append(CheckResult(spec.name, label, ", ".join(check.columns), failures,
-                                       failures == 0, example))
+            label = (
+                check.kind
+                + (f" ({', '.join(check.values)})" if check.values else "")
+                + (f" where {check.where}" if check.where else "")
+            )
+            results.append(
+                CheckResult(
+                    spec.name, label, ", ".join(check.columns), failures, failures == 0, example
+                )
+            )
     return results
 
 
@@ -124,19 +137,27 @@ def _profile_table(ws: Workspace, name: str) -> tuple[dict[str, object], list[di
                 f"SELECT '{col}' AS column, '{typ}' AS type, "
                 f"count(*) FILTER (WHERE {q} IS NULL) / count(*) AS null_rate, "
                 f"count(DISTINCT {q}) AS distinct, "
-                + (f"CAST(min({q}) AS VARCHAR) AS min, CAST(max({q}) AS VARCHAR) AS max, "
-                   if ordered else "NULL AS min, NULL AS max, ")
-                + (f"(SELECT count(*) FROM {name}, (SELECT quantile_cont({q}, 0.25) AS q1, "
-                   f"quantile_cont({q}, 0.75) AS q3 FROM {name}) b WHERE {q} < q1 - 3 * (q3 - q1) "
-                   f"OR {q} > q3 + 3 * (q3 - q1)) AS outliers"
-                   if numeric else "NULL::BIGINT AS outliers")
+                + (
+                    f"CAST(min({q}) AS VARCHAR) AS min, CAST(max({q}) AS VARCHAR) AS max, "
+                    if ordered
+                    else "NULL AS min, NULL AS max, "
+                )
+                + (
+                    f"(SELECT count(*) FROM {name}, (SELECT quantile_cont({q}, 0.25) AS q1, "
+                    f"quantile_cont({q}, 0.75) AS q3 FROM {name}) b WHERE {q} < q1 - 3 * (q3 - q1) "
+                    f"OR {q} > q3 + 3 * (q3 - q1)) AS outliers"
+                    if numeric
+                    else "NULL::BIGINT AS outliers"
+                )
                 + f" FROM {name}"
             )
         frame = ws.duck.execute(" UNION ALL ".join(parts)).df()
         per_column = [{"table": name, **r} for r in frame.to_dict(orient="records")]
     schema, table = name.split(".", 1)
-    return ({"schema": schema, "table": table, "rows": n, "columns": len(cols),
-             "duplicate_rows": dup}, per_column)
+    return (
+        {"schema": schema, "table": table, "rows": n, "columns": len(cols), "duplicate_rows": dup},
+        per_column,
+    )
 
 
 def quality_report(ws: Workspace, *, schemas: tuple[str, ...] = ("core", "marts")) -> QualityReport:

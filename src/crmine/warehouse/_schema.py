@@ -278,9 +278,7 @@ def entity(name: str) -> Entity:
                "subscription": "subscriptions", "survey": "surveys"}  # fmt: skip
     key = aliases.get(name, name)
     if key not in ENTITIES:
-        raise SchemaError(
-            f"unknown entity {name!r}; choose one of: {', '.join(ENTITIES)}"
-        )
+        raise SchemaError(f"unknown entity {name!r}; choose one of: {', '.join(ENTITIES)}")
     return ENTITIES[key]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import os
 import re
 import sqlite3
 import tempfile
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crmine.exceptions import IngestError
 
@@ -107,12 +110,12 @@ def fingerprint_file(path: Path) -> str:
 def _transcode(path: Path, encoding: str) -> Path:
     """A temporary UTF-8 copy of a text file in another encoding (DuckDB reads UTF-8)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    tmp = tempfile.NamedTemporaryFile(prefix="crmine-", suffix=".csv", delete=False)
-    with opener(path, "rb") as src, open(tmp.name, "w", encoding="utf-8", newline="") as dst:
+    fd, name = tempfile.mkstemp(prefix="crmine-", suffix=".csv")
+    with opener(path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
         reader = codecs.getreader(encoding)(src)
         for chunk in iter(lambda: reader.read(1 << 22), ""):
             dst.write(chunk)
-    return Path(tmp.name)
+    return Path(name)
 
 
 def _sql_str(value: str) -> str:
@@ -146,18 +149,26 @@ def read_source(
     if suffixes and suffixes[-1] in (".xlsx", ".xlsm"):
         return _read_excel(con, path, raw_table, sheet)
     if suffixes and suffixes[-1] == ".xls":
-        raise IngestError(f"{path}: the old binary .xls format is not supported; save it as .xlsx or CSV")
+        raise IngestError(
+            f"{path}: the old binary .xls format is not supported; save it as .xlsx or CSV"
+        )
     return _read_text(con, path, raw_table, delimiter=delimiter, encoding=encoding)
 
 
 def _read_text(
-    con: duckdb.DuckDBPyConnection, path: Path, raw_table: str, *,
-    delimiter: str | None, encoding: str | None,
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    raw_table: str,
+    *,
+    delimiter: str | None,
+    encoding: str | None,
 ) -> RawSource:
     try:
         sample = _open_bytes(path)
     except (OSError, EOFError) as exc:
-        raise IngestError(f"{path}: cannot be read ({exc}); is it a valid text or .gz file?") from exc
+        raise IngestError(
+            f"{path}: cannot be read ({exc}); is it a valid text or .gz file?"
+        ) from exc
     if not sample.strip():
         raise IngestError(f"{path} is empty: nothing to load")
     if b"\x00" in sample[:4096]:
@@ -199,16 +210,27 @@ def _read_whitespace(
     con: duckdb.DuckDBPyConnection, path: Path, readable: Path, raw_table: str, enc: str, fp: str
 ) -> RawSource:
     """Whitespace-separated columns (fixed width, e.g. CDNOW): split each line on blanks."""
-    frame = pd.read_csv(readable, sep=r"\s+", dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig" if enc == "utf-8-sig" else "utf-8",
-                        compression="gzip" if readable.suffix == ".gz" else None)
+    frame = pd.read_csv(
+        readable,
+        sep=r"\s+",
+        dtype=str,
+        keep_default_na=False,
+        encoding="utf-8-sig" if enc == "utf-8-sig" else "utf-8",
+        compression="gzip" if readable.suffix == ".gz" else None,
+    )
     _register_frame(con, frame, raw_table)
     return _describe(con, raw_table, fp, "text", enc, " ", ())
 
 
 def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_table: str) -> None:
-    text = frame.astype("string")
-    text.columns = [str(c) for c in text.columns]
+    """Store ``frame`` as text, every value as it would appear in a CSV export."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        columns.append(column.cast(pa.string()))
+    text = pa.table(columns, names=[str(c) for c in frame.columns])
     con.register("_crmine_frame", text)
     try:
         con.execute(
@@ -222,11 +244,7 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_tab
 def _read_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_table: str) -> RawSource:
     h = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(",".join(map(str, frame.columns)).encode())
-    text = frame.copy()
-    for col in text.columns:  # datetimes as ISO text so they parse back exactly
-        if pd.api.types.is_datetime64_any_dtype(text[col]):
-            text[col] = text[col].dt.strftime("%Y-%m-%d %H:%M:%S").where(text[col].notna())
-    _register_frame(con, text, raw_table)
+    _register_frame(con, frame, raw_table)
     return _describe(con, raw_table, h.hexdigest(), "dataframe", None, None, ())
 
 
@@ -247,8 +265,9 @@ def _read_excel(
     con: duckdb.DuckDBPyConnection, path: Path, raw_table: str, sheet: str | int | None
 ) -> RawSource:
     try:
-        frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str,
-                              engine="openpyxl")
+        frame = pd.read_excel(
+            path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl"
+        )
     except ValueError as exc:
         raise IngestError(f"{path}: sheet {sheet!r} not found or unreadable ({exc})") from exc
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
@@ -285,8 +304,13 @@ def _read_database(
 
 
 def _describe(
-    con: duckdb.DuckDBPyConnection, raw_table: str, fp: str, kind: str,
-    enc: str | None, delim: str | None, unparsed: tuple[tuple[int, str, str], ...],
+    con: duckdb.DuckDBPyConnection,
+    raw_table: str,
+    fp: str,
+    kind: str,
+    enc: str | None,
+    delim: str | None,
+    unparsed: tuple[tuple[int, str, str], ...],
 ) -> RawSource:
     cols = tuple(r[0] for r in con.execute(f"DESCRIBE {raw_table}").fetchall() if r[0] != "_row")
     row = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()

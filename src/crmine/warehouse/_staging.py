@@ -32,14 +32,25 @@ _FALSE = ("false", "f", "no", "n", "0", "0.0", "否")
 # Source words recognised for accepted-value columns.
 _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "status": {
-        "completed": ("completed", "complete", "paid", "shipped", "delivered", "success", "ok",
-                      "done", "closed", "fulfilled", "已完成", "完成"),
+        "completed": (
+            "completed",
+            "complete",
+            "paid",
+            "shipped",
+            "delivered",
+            "success",
+            "ok",
+            "done",
+            "closed",
+            "fulfilled",
+            "已完成",
+            "完成",
+        ),
         "returned": ("returned", "return", "refunded", "refund", "退货", "已退货"),
         "cancelled": ("cancelled", "canceled", "cancel", "void", "voided", "取消", "已取消"),
     },
     "group": {
-        "treatment": ("treatment", "test", "t", "exposed", "target", "1", "true", "yes",
-                      "实验组"),
+        "treatment": ("treatment", "test", "t", "exposed", "target", "1", "true", "yes", "实验组"),
         "control": ("control", "c", "holdout", "hold-out", "0", "false", "no", "对照组"),
     },
 }
@@ -98,8 +109,11 @@ def _detect_date(con: duckdb.DuckDBPyConnection, raw: str, src: str) -> str:
 
 
 def _date_expr(src_text: str, fmt: str, typ: str) -> str:
-    parsed = f"TRY_CAST({src_text} AS TIMESTAMP)" if fmt == "iso" else \
-        f"coalesce(try_strptime({src_text}, {_lit(fmt)}), TRY_CAST({src_text} AS TIMESTAMP))"
+    parsed = (
+        f"TRY_CAST({src_text} AS TIMESTAMP)"
+        if fmt == "iso"
+        else f"coalesce(try_strptime({src_text}, {_lit(fmt)}), TRY_CAST({src_text} AS TIMESTAMP))"
+    )
     return f"CAST({parsed} AS DATE)" if typ == "date" else parsed
 
 
@@ -115,13 +129,13 @@ def _number_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str, typ: str) -
         candidates = {
             # 1,234.50 and $80
             "cleaned": f"TRY_CAST(CASE WHEN regexp_full_match({stripped}, "
-                       f"'-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') THEN replace({stripped}, ',', '') "
-                       f"ELSE {stripped} END AS DOUBLE)",
+            f"'-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') THEN replace({stripped}, ',', '') "
+            f"ELSE {stripped} END AS DOUBLE)",
             # 1.234,50 and 99,50 (decimal comma)
             "decimal comma": f"TRY_CAST(CASE WHEN regexp_full_match({stripped}, "
-                             f"'-?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?|-?\\d+,\\d+') THEN "
-                             f"replace(replace({stripped}, '.', ''), ',', '.') "
-                             f"ELSE {stripped} END AS DOUBLE)",
+            f"'-?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?|-?\\d+,\\d+') THEN "
+            f"replace(replace({stripped}, '.', ''), ',', '.') "
+            f"ELSE {stripped} END AS DOUBLE)",
         }
         for name, candidate in candidates.items():
             failures = _count(con, raw, f"{text} IS NOT NULL AND {candidate} IS NULL")
@@ -173,8 +187,13 @@ def _typed(
     return _bool_expr(text)
 
 
-_TYPE_REASON = {"int": "bad number", "float": "bad number", "date": "unparseable date",
-                "timestamp": "unparseable date", "bool": "bad boolean"}
+_TYPE_REASON = {
+    "int": "bad number",
+    "float": "bad number",
+    "date": "unparseable date",
+    "timestamp": "unparseable date",
+    "bool": "bad boolean",
+}
 
 
 def plan_staging(
@@ -207,21 +226,29 @@ def plan_staging(
             plan.checks.append(Check(f"{text} IS NULL", "missing key", col.name, text))
         if col.type != "text":
             plan.checks.append(
-                Check(f"{text} IS NOT NULL AND ({expr}) IS NULL", _TYPE_REASON[col.type],
-                      col.name, text)
+                Check(
+                    f"{text} IS NOT NULL AND ({expr}) IS NULL",
+                    _TYPE_REASON[col.type],
+                    col.name,
+                    text,
+                )
             )
         elif col.accepted and col.name in _SYNONYMS:
             plan.checks.append(
-                Check(f"{text} IS NOT NULL AND ({expr}) IS NULL", "unaccepted value", col.name,
-                      text)
+                Check(
+                    f"{text} IS NOT NULL AND ({expr}) IS NULL", "unaccepted value", col.name, text
+                )
             )
         if col.non_negative:
-            reason = "negative price" if col.name in ("unit_price", "unit_cost") else \
-                "negative value"
+            reason = (
+                "negative price" if col.name in ("unit_price", "unit_cost") else "negative value"
+            )
             plan.checks.append(Check(f"({expr}) < 0", reason, col.name, text))
     for src, name in extras.items():
         text = _text(src)
-        numeric = _count(con, raw, f"{text} IS NOT NULL AND TRY_CAST({text} AS DOUBLE) IS NULL") == 0
+        numeric = (
+            _count(con, raw, f"{text} IS NOT NULL AND TRY_CAST({text} AS DOUBLE) IS NULL") == 0
+        )
         has_values = _count(con, raw, f"{text} IS NOT NULL") > 0
         if numeric and has_values:
             plan.select[name] = f"TRY_CAST({text} AS DOUBLE)"

@@ -25,7 +25,9 @@ SCHEMAS = ("raw", "staging", "core", "marts", "quarantine", "truth", "meta")
 
 def _split(name: str) -> tuple[str, str]:
     if "." not in name:
-        raise SchemaError(f"table name {name!r} must be qualified by its schema, e.g. 'marts.{name}'")
+        raise SchemaError(
+            f"table name {name!r} must be qualified by its schema, e.g. 'marts.{name}'"
+        )
     schema, table = name.split(".", 1)
     return schema, table
 
@@ -49,9 +51,10 @@ class Workspace:
         self.read_only = read_only
         if config.engine != "duckdb":
             raise WorkspaceError(
-                f"{root / CONFIG_FILE}: engine {config.engine!r} is used for the feature and mining "
-                "steps through crmine.warehouse.spark_backend(); the workspace warehouse itself is "
-                "a DuckDB file. Set [warehouse] engine = \"duckdb\"."
+                f"{root / CONFIG_FILE}: engine {config.engine!r}: a workspace warehouse is a "
+                "DuckDB file; Spark runs the same feature expressions on a Spark session "
+                "(crmine.features.customer_rfm over ibis.pyspark.connect(session)). "
+                'Set [warehouse] engine = "duckdb".'
             )
         self.warehouse_path = root / config.warehouse_path
         try:
@@ -63,6 +66,8 @@ class Workspace:
                 "DuckDB version, re-create the workspace or export it with that version"
             ) from exc
         self.duck: duckdb.DuckDBPyConnection = self.con.con
+        # crmine draws its own progress; DuckDB's bar would garble --json and logs.
+        self.duck.execute("SET enable_progress_bar = false")
         if not read_only:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -197,7 +202,8 @@ class Workspace:
         """
         if "customer_id" not in scores.columns:
             raise SchemaError(
-                f"scores from {model} need a customer_id column; columns found: {list(scores.columns)}"
+                f"scores from {model} need a customer_id column; "
+                f"columns found: {list(scores.columns)}"
             )
         if scores["customer_id"].duplicated().any():
             dup = scores.loc[scores["customer_id"].duplicated(), "customer_id"].iloc[0]

@@ -21,8 +21,17 @@ def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dic
             console.print(f"[dim]running {step.title}…[/dim]")
 
     results = run_pipeline(ws, only=only, on_step=announce)
-    return [{"step": r.name, "title": r.title, "ok": r.ok, "seconds": round(r.seconds, 2),
-             "summary": r.summary, "error": r.error} for r in results]
+    return [
+        {
+            "step": r.name,
+            "title": r.title,
+            "ok": r.ok,
+            "seconds": round(r.seconds, 2),
+            "summary": r.summary,
+            "error": r.error,
+        }
+        for r in results
+    ]
 
 
 def _render_steps(steps: list[dict[str, Any]]) -> None:
@@ -35,14 +44,18 @@ def _render_steps(steps: list[dict[str, Any]]) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
-        directory: Annotated[Path, typer.Argument(help="Workspace folder to create.")] = Path("demo-workspace"),
-        customers: Annotated[int, typer.Option("--customers", min=100, help="Number of customers.")] = 10_000,
+        directory: Annotated[Path, typer.Argument(help="Workspace folder to create.")] = Path(
+            "demo-workspace"
+        ),
+        customers: Annotated[
+            int, typer.Option("--customers", min=100, help="Number of customers.")
+        ] = 10_000,
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same company).")] = 0,
         json_out: JsonOpt = False,
     ) -> None:
         """Create a synthetic company, run every analysis and write reports/index.html."""
         from crmine._progress import track
-        from crmine.demo import build_demo_workspace
+        from crmine.demo._workspace import build_demo_workspace
         from crmine.report import build_report
 
         start = time.perf_counter()
@@ -52,8 +65,9 @@ def register(app: typer.Typer) -> None:
             def loaded(entity: str) -> None:
                 next(bar, None)
 
-            ws, loads = build_demo_workspace(directory, n_customers=customers, seed=seed,
-                                             on_load=loaded)
+            ws, loads = build_demo_workspace(
+                directory, n_customers=customers, seed=seed, on_load=loaded
+            )
             with ws:
                 for _ in bar:  # finish the bar for entities the generator did not produce
                     pass
@@ -62,8 +76,15 @@ def register(app: typer.Typer) -> None:
         info = {
             "workspace": str(Path(directory).resolve()),
             "report": str(report),
-            "loads": [{"entity": r.entity, "rows_read": r.rows_read, "rows_staged": r.rows_staged,
-                       "rows_quarantined": r.rows_quarantined} for r in loads],
+            "loads": [
+                {
+                    "entity": r.entity,
+                    "rows_read": r.rows_read,
+                    "rows_staged": r.rows_staged,
+                    "rows_quarantined": r.rows_quarantined,
+                }
+                for r in loads
+            ],
             "steps": steps,
             "seconds": round(time.perf_counter() - start, 1),
         }
@@ -78,7 +99,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run_cmd(
-        only: Annotated[list[str], typer.Option("--only", help="Run only these steps (repeatable).")] = [],  # noqa: B006
+        only: Annotated[
+            list[str], typer.Option("--only", help="Run only these steps (repeatable).")
+        ] = [],  # noqa: B006
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -90,21 +113,31 @@ def register(app: typer.Typer) -> None:
             build_customer_rfm(ws, observation_end=ws.setting("observation_end"))
             steps = _run_all(ws, json_out, list(only) or None)
             report = build_report(ws)
-        emit({"steps": steps, "report": str(report)}, json_out,
-             lambda: (_render_steps(steps), console.print(f"report: {report}")))
+
+        def render() -> None:
+            _render_steps(steps)
+            console.print(f"report: {report}")
+
+        emit({"steps": steps, "report": str(report)}, json_out, render)
         if any(not s["ok"] for s in steps):
             raise typer.Exit(1)
 
     @app.command("report")
     def report_cmd(
-        output: Annotated[Path | None, typer.Option("--output", "-o", help="HTML file (default: reports/index.html).")] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option("--output", "-o", help="HTML file (default: reports/index.html)."),
+        ] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Write the self-contained HTML report (works offline) from what the analyses stored."""
-        from crmine.report import build_report, sections
+        from crmine.report import all_sections, build_report
 
         with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
             path = build_report(ws, output)
-        emit({"report": str(path), "sections": [s.key for s in sections()]}, json_out,
-             lambda: console.print(f"report written: [bold]{path}[/bold]"))
+        emit(
+            {"report": str(path), "sections": [s.key for s in all_sections()]},
+            json_out,
+            lambda: console.print(f"report written: [bold]{path}[/bold]"),
+        )

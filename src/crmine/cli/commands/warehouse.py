@@ -24,7 +24,10 @@ def _parse_maps(items: list[str]) -> dict[str, str]:
     mapping = {}
     for item in items:
         if "=" not in item:
-            raise IngestError(f"--map {item!r}: write SOURCE_COLUMN=canonical_column, e.g. --map 'Invoice No=order_id'")
+            raise IngestError(
+                f"--map {item!r}: write SOURCE_COLUMN=canonical_column, "
+                "e.g. --map 'Invoice No=order_id'"
+            )
         src, canon = item.rsplit("=", 1)
         mapping[src.strip()] = canon.strip()
     return mapping
@@ -33,15 +36,43 @@ def _parse_maps(items: list[str]) -> dict[str, str]:
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
-        entity: Annotated[str, typer.Argument(help="customers, products, orders, events, campaigns, campaign_assignments, tickets, subscriptions or surveys.")],
-        source: Annotated[str, typer.Argument(help="CSV/TSV/text (.gz ok), Parquet, .xlsx, or sqlite:///file.db?table=NAME.")],
-        map_: Annotated[list[str], typer.Option("--map", help="SOURCE_COLUMN=canonical_column (repeatable); @row=order_id numbers rows.")] = [],  # noqa: B006
+        entity: Annotated[
+            str,
+            typer.Argument(
+                help="customers, products, orders, events, campaigns, campaign_assignments, "
+                "tickets, subscriptions or surveys."
+            ),
+        ],
+        source: Annotated[
+            str,
+            typer.Argument(
+                help="CSV/TSV/text (.gz ok), Parquet, .xlsx, or sqlite:///file.db?table=NAME."
+            ),
+        ],
+        map_: Annotated[
+            list[str],
+            typer.Option(
+                "--map",
+                help="SOURCE_COLUMN=canonical_column (repeatable); @row=order_id numbers rows.",
+            ),
+        ] = [],  # noqa: B006
         query: Annotated[str | None, typer.Option(help="SQL query for a database source.")] = None,
-        sheet: Annotated[str | None, typer.Option(help="Excel sheet name (default: the first).")] = None,
-        delimiter: Annotated[str | None, typer.Option(help="Field delimiter (default: detected).")] = None,
-        encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected: utf-8, gb18030, latin-1).")] = None,
-        source_name: Annotated[str | None, typer.Option(help="Name recorded for the source.")] = None,
-        save_mapping: Annotated[bool, typer.Option(help="Remember --map in crmine.toml for this entity.")] = False,
+        sheet: Annotated[
+            str | None, typer.Option(help="Excel sheet name (default: the first).")
+        ] = None,
+        delimiter: Annotated[
+            str | None, typer.Option(help="Field delimiter (default: detected).")
+        ] = None,
+        encoding: Annotated[
+            str | None,
+            typer.Option(help="Text encoding (default: detected: utf-8, gb18030, latin-1)."),
+        ] = None,
+        source_name: Annotated[
+            str | None, typer.Option(help="Name recorded for the source.")
+        ] = None,
+        save_mapping: Annotated[
+            bool, typer.Option(help="Remember --map in crmine.toml for this entity.")
+        ] = False,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -53,9 +84,17 @@ def register(app: typer.Typer) -> None:
             mapping = _parse_maps(map_)
             with open_workspace(workspace) as ws:
                 with stage(f"loading {entity} from {source}"):
-                    report = ingest(ws, entity, source, mapping=mapping, query=query,
-                                    sheet=sheet, delimiter=delimiter, encoding=encoding,
-                                    source_name=source_name)
+                    report = ingest(
+                        ws,
+                        entity,
+                        source,
+                        mapping=mapping,
+                        query=query,
+                        sheet=sheet,
+                        delimiter=delimiter,
+                        encoding=encoding,
+                        source_name=source_name,
+                    )
                 if save_mapping and mapping:
                     ws.config.mappings.setdefault(report.entity, {}).update(mapping)
                     ws.save_config()
@@ -63,11 +102,19 @@ def register(app: typer.Typer) -> None:
         def render() -> None:
             console.print(report.summary())
             if report.rows_quarantined:
-                console.print("  inspect rejects: [bold]crmine quality[/bold] or table quarantine.rejects")
+                console.print(
+                    "  inspect rejects: [bold]crmine quality[/bold] or table quarantine.rejects"
+                )
             if report.entity == "orders" and not report.skipped:
-                console.print(f"  anonymous lines kept: {report.anonymous_rows:,}; returns flagged: {report.return_rows:,}; new customers: {report.new_customers:,}")
+                console.print(
+                    f"  anonymous lines kept: {report.anonymous_rows:,}; returns flagged: "
+                    f"{report.return_rows:,}; new customers: {report.new_customers:,}"
+                )
             if report.customer_versions:
-                console.print(f"  customers with changed attributes (new SCD2 versions): {report.customer_versions:,}")
+                console.print(
+                    "  customers with changed attributes (new SCD2 versions): "
+                    f"{report.customer_versions:,}"
+                )
 
         emit(asdict(report), json_out, render)
 
@@ -78,8 +125,13 @@ def register(app: typer.Typer) -> None:
 
         with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
             q = quality_report(ws)
-        data = {"tables": q.tables, "columns": q.columns, "rejects": q.rejects, "loads": q.loads,
-                "checks": q.checks}
+        data = {
+            "tables": q.tables,
+            "columns": q.columns,
+            "rejects": q.rejects,
+            "loads": q.loads,
+            "checks": q.checks,
+        }
 
         def render() -> None:
             print_frame(q.tables, "Tables")
@@ -107,11 +159,19 @@ def register(app: typer.Typer) -> None:
 
         def render() -> None:
             for r in results:
-                mark = "[green]PASS[/green]" if r.passed else f"[red]FAIL[/red] ({r.failures:,} rows, e.g. {r.example})"
+                mark = (
+                    "[green]PASS[/green]"
+                    if r.passed
+                    else f"[red]FAIL[/red] ({r.failures:,} rows, e.g. {r.example})"
+                )
                 console.print(f"{mark} {r.table}: {r.check} ({r.columns})")
             console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
 
-        emit({"checks": rows, "passed": len(results) - len(failed), "failed": len(failed)}, json_out, render)
+        emit(
+            {"checks": rows, "passed": len(results) - len(failed), "failed": len(failed)},
+            json_out,
+            render,
+        )
         if failed:
             raise typer.Exit(1)
 

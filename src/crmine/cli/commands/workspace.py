@@ -13,16 +13,25 @@ from crmine.cli._common import JsonOpt, console, emit, errors_handled
 def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(
-        directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path("."),
+        directory: Annotated[
+            Path, typer.Argument(help="Folder to create the workspace in.")
+        ] = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Create a workspace: crmine.toml, warehouse.duckdb, models/ and reports/."""
         from crmine.warehouse import Workspace
 
-        with errors_handled(json_out):
-            with Workspace.init(directory) as ws:
-                info = {"workspace": str(ws.root), "warehouse": str(ws.warehouse_path),
-                        "tables": ws.tables()}
-        emit(info, json_out, lambda: console.print(
-            f"Workspace ready in [bold]{info['workspace']}[/bold]\n"
-            f"  next: crmine ingest orders FILE --workspace {directory}"))
+        with errors_handled(json_out), Workspace.init(directory) as ws:
+            info = {
+                "workspace": str(ws.root),
+                "warehouse": str(ws.warehouse_path),
+                "tables": ws.tables(),
+            }
+        emit(
+            info,
+            json_out,
+            lambda: console.print(
+                f"Workspace ready in [bold]{info['workspace']}[/bold]\n"
+                f"  next: crmine ingest orders FILE --workspace {directory}"
+            ),
+        )

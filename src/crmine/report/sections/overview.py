@@ -35,19 +35,34 @@ def overview(ws: Workspace) -> Section | None:
         FROM core.fct_order_lines GROUP BY 1 ORDER BY 1
         """
     ).df()
-    fig = px.bar(monthly, x="month", y="revenue", title="Revenue by month",
-                 hover_data=["orders", "active_customers"])
+    fig = px.bar(
+        monthly,
+        x="month",
+        y="revenue",
+        title="Revenue by month",
+        hover_data=["orders", "active_customers"],
+    )
     tables = []
     for name in ws.tables("core"):
         n = con.execute(f"SELECT count(*) FROM {name}").fetchone()
         tables.append({"table": name, "rows": int(n[0]) if n else 0})
     import pandas as pd
 
-    body = kpis({
-        "customers": int(customers or 0), "orders": int(orders or 0), "order lines": int(lines),
-        "revenue": float(revenue or 0.0), "anonymous lines": int(anon or 0),
-        "return lines": int(returns or 0), "period": f"{first} … {last}",
-    }) + plot(fig, height=340) + table(pd.DataFrame(tables), caption="Core tables")
+    body = (
+        kpis(
+            {
+                "customers": int(customers or 0),
+                "orders": int(orders or 0),
+                "order lines": int(lines),
+                "revenue": float(revenue or 0.0),
+                "anonymous lines": int(anon or 0),
+                "return lines": int(returns or 0),
+                "period": f"{first} … {last}",
+            }
+        )
+        + plot(fig, height=340)
+        + table(pd.DataFrame(tables), caption="Core tables")
+    )
     parts = [body]
     if ws.has_table("core.dim_customer"):
         by_country = con.execute(
@@ -55,7 +70,19 @@ def overview(ws: Workspace) -> Section | None:
             "FROM core.dim_customer WHERE is_current GROUP BY 1 ORDER BY 2 DESC LIMIT 15"
         ).df()
         if len(by_country) > 1:
-            parts.append(plot(px.bar(by_country, x="country", y="customers",
-                                     title="Customers by country (top 15)"), height=300))
-    return Section("".join(parts), summary=f"{int(customers or 0):,} customers, "
-                   f"{int(orders or 0):,} orders from {first} to {last}")
+            parts.append(
+                plot(
+                    px.bar(
+                        by_country,
+                        x="country",
+                        y="customers",
+                        title="Customers by country (top 15)",
+                    ),
+                    height=300,
+                )
+            )
+    return Section(
+        "".join(parts),
+        summary=f"{int(customers or 0):,} customers, "
+        f"{int(orders or 0):,} orders from {first} to {last}",
+    )

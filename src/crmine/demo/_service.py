@@ -1,0 +1,222 @@
+"""Service tickets with free text, and survey responses (NPS) driven by complaints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmine.demo._customers import CustomerLatent
+from crmine.demo._spec import DAYS, SEGMENTS, START
+from crmine.demo._util import days_to_ts, shop_hours
+
+__all__ = [
+    "NPS_COMPLAINT_EFFECT",
+    "cancellation_tickets",
+    "make_surveys",
+    "make_tickets",
+    "ticket_frame",
+]
+
+TICKET_CATEGORIES = ("billing", "delivery", "product_quality", "technical", "account",
+                     "cancellation")
+CATEGORY_MIX = np.array([0.18, 0.30, 0.22, 0.15, 0.12, 0.03])
+COMPLAINT_PROB = np.array([0.55, 0.65, 0.75, 0.35, 0.15, 0.30])
+TICKET_CHANNELS = ("phone", "chat", "email", "app", "store")
+TICKET_CHANNEL_MIX = np.array([0.35, 0.30, 0.20, 0.10, 0.05])
+PRIORITIES = ("low", "medium", "high", "urgent")
+# Mean hours to close per priority (log-normal around it).
+CLOSE_HOURS = np.array([60.0, 30.0, 12.0, 4.0])
+NPS_COMPLAINT_EFFECT = -1.3  # NPS points per complaint before the survey
+
+TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # category: (complaint texts, neutral texts)
+    "billing": (
+        ("I was charged twice for order {order}, please refund {amount} yuan.",
+         "My bill this month is {amount} yuan higher than it should be.",
+         "You charged my card again after I asked you to stop. Very disappointed.",
+         "The discount was not applied to order {order}, I paid {amount} yuan too much."),
+        ("Can you send me the invoice for order {order}?",
+         "How do I change the card used for my monthly payment?",
+         "Please explain the {amount} yuan item on my last statement."),
+    ),
+    "delivery": (
+        ("Order {order} is {days} days late and nobody answers my messages.",
+         "The parcel arrived damaged, the box was crushed.",
+         "Courier marked order {order} as delivered but I never received it.",
+         "Third time my delivery is late this month, this is unacceptable."),
+        ("Can I change the delivery address for order {order}?",
+         "When will order {order} arrive? The tracking has not updated for {days} days.",
+         "Please deliver after 6pm, nobody is home during the day."),
+    ),
+    "product_quality": (
+        ("The {product} stopped working after {days} days.",
+         "The {product} I received is not the same as in the pictures, poor quality.",
+         "The {product} has a defect, I want a replacement or a refund.",
+         "Bad quality: the {product} broke the first time I used it."),
+        ("How do I clean the {product}?",
+         "Is the {product} covered by the warranty if I use it abroad?"),
+    ),
+    "technical": (
+        ("The app crashes every time I try to pay, I could not place my order.",
+         "I cannot log in to the app for {days} days now, fix it please.",
+         "Your website keeps showing an error at checkout."),
+        ("How do I turn on notifications in the app?",
+         "The app asks me to update, is the new version safe?",
+         "How can I link my WeChat account to the app?"),
+    ),
+    "account": (
+        ("Someone changed my account details without my permission.",
+         "My loyalty points disappeared from my account."),
+        ("Please update my phone number on my account.",
+         "How do I reset my password?",
+         "I want to change the email address of my account."),
+    ),
+    "cancellation": (
+        ("Cancel my subscription now, your service has been terrible.",
+         "I want to cancel, I have complained {days} times and nothing changed."),
+        ("I would like to cancel my subscription at the end of this month.",
+         "Please stop my membership, I do not use it enough.",
+         "How do I cancel my plan? I am moving abroad."),
+    ),
+}
+
+SURVEY_TEXT = {
+    "promoter": ("Great service and fast delivery, I recommend you to my friends.",
+                 "Love the products, quality is excellent.",
+                 "Always a good experience, the app is easy to use.",
+                 "Excellent value, will keep buying here."),
+    "passive": ("Good overall, but delivery could be faster.",
+                "Products are fine, prices are a bit high.",
+                "OK experience, nothing special.",
+                "Decent service, the app sometimes is slow."),
+    "detractor": ("Customer service did not solve my problem.",
+                  "Too many delivery problems lately.",
+                  "Quality has gone down, I am thinking of switching.",
+                  "I complained several times and nobody cared."),
+}
+
+
+def make_tickets(rng: np.random.Generator, customers: pd.DataFrame,
+                 lat: CustomerLatent, products: pd.DataFrame) -> pd.DataFrame:
+    """Tickets as an internal frame (customer index ``cust``, time ``t`` in days, …).
+
+    A customer's tickets are a Poisson process over their life at their segment's monthly
+    rate times a personal frailty (some customers contact service much more than others).
+    """
+    rate = np.array([s.ticket_rate for s in SEGMENTS])[lat.segment] / 30.44 * lat.ticket_frailty
+    counts = rng.poisson(rate * (DAYS - lat.t0))
+    cust = np.repeat(np.arange(len(lat.t0)), counts)
+    t = lat.t0[cust] + rng.random(len(cust)) * (DAYS - lat.t0[cust])
+    t = np.clip(np.floor(t) + shop_hours(rng, len(cust)), lat.t0[cust], DAYS - 1e-3)
+    category = rng.choice(len(TICKET_CATEGORIES), size=len(cust), p=CATEGORY_MIX)
+    return _ticket_details(rng, cust, t, category, products)
+
+
+def _ticket_details(rng: np.random.Generator, cust: np.ndarray, t: np.ndarray,
+                    category: np.ndarray, products: pd.DataFrame,
+                    complaint: np.ndarray | None = None) -> pd.DataFrame:
+    m = len(cust)
+    if complaint is None:
+        complaint = rng.random(m) < COMPLAINT_PROB[category]
+    priority = np.where(
+        complaint,
+        rng.choice(4, size=m, p=[0.10, 0.40, 0.35, 0.15]),
+        rng.choice(4, size=m, p=[0.45, 0.45, 0.08, 0.02]),
+    )
+    hours = CLOSE_HOURS[priority] * np.exp(rng.normal(0.0, 0.6, m))
+    closed = t + hours / 24.0
+    closed = np.where(closed < DAYS, closed, np.nan)
+    csat = np.where(
+        complaint,
+        rng.choice([1, 2, 3, 4, 5], size=m, p=[0.30, 0.30, 0.20, 0.15, 0.05]),
+        rng.choice([1, 2, 3, 4, 5], size=m, p=[0.03, 0.07, 0.20, 0.40, 0.30]),
+    ).astype(float)
+    csat[(rng.random(m) < 0.3) | np.isnan(closed)] = np.nan  # not everyone answers
+
+    pick = rng.random(m)
+    order_no = rng.integers(1, 99_999_999, m)
+    amount = rng.integers(20, 800, m)
+    days = rng.integers(2, 15, m)
+    prod = products["product_name"].to_numpy()[rng.integers(0, len(products), m)]
+    texts = []
+    for i in range(m):  # one sentence per ticket (tens of thousands at most)
+        pool = TEMPLATES[TICKET_CATEGORIES[category[i]]][0 if complaint[i] else 1]
+        texts.append(pool[int(pick[i] * len(pool))].format(
+            order=f"O{order_no[i]:08d}", amount=amount[i], days=days[i], product=prod[i]))
+    return pd.DataFrame({
+        "cust": cust, "t": t, "closed_t": closed,
+        "category": np.array(TICKET_CATEGORIES)[category],
+        "channel": np.array(TICKET_CHANNELS)[
+            rng.choice(len(TICKET_CHANNELS), size=m, p=TICKET_CHANNEL_MIX)],
+        "priority": np.array(PRIORITIES)[priority],
+        "is_complaint": complaint, "csat": csat, "text": texts,
+    })  # fmt: skip
+
+
+def cancellation_tickets(rng: np.random.Generator, cust: np.ndarray, t: np.ndarray,
+                         products: pd.DataFrame) -> pd.DataFrame:
+    """The "please cancel" contacts some churners make (not complaints)."""
+    category = np.full(len(cust), TICKET_CATEGORIES.index("cancellation"))
+    return _ticket_details(rng, cust, t, category, products,
+                           complaint=np.zeros(len(cust), bool))
+
+
+def ticket_frame(internal: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """The canonical ``tickets`` table from the internal frame, in time order."""
+    internal = internal.sort_values(["t", "cust"], kind="stable", ignore_index=True)
+    return pd.DataFrame({
+        "ticket_id": [f"T{i:07d}" for i in range(1, len(internal) + 1)],
+        "customer_id": customers["customer_id"].to_numpy()[internal["cust"].to_numpy()],
+        "opened_ts": days_to_ts(internal["t"], START),
+        "closed_ts": days_to_ts(internal["closed_t"], START),
+        "category": internal["category"].to_numpy(),
+        "channel": internal["channel"].to_numpy(),
+        "priority": internal["priority"].to_numpy(),
+        "is_complaint": internal["is_complaint"].to_numpy(dtype=bool),
+        "csat": internal["csat"].to_numpy(dtype=float),
+        "text": internal["text"].to_numpy(),
+    })  # fmt: skip
+
+
+def make_surveys(rng: np.random.Generator, customers: pd.DataFrame, lat: CustomerLatent,
+                 tickets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Survey responses of ~25% of customers and ``truth["nps_drivers"]``.
+
+    NPS = segment base + ``NPS_COMPLAINT_EFFECT`` per complaint the customer made before
+    answering + noise, clipped to 0–10.
+    """
+    n = len(lat.t0)
+    who = np.flatnonzero(rng.random(n) < 0.25)
+    who = np.r_[who, who[rng.random(len(who)) < 0.08]]  # a few answer twice
+    t = lat.t0[who] + rng.random(len(who)) * (DAYS - lat.t0[who])
+    t = np.clip(np.floor(t) + shop_hours(rng, len(who)), lat.t0[who], DAYS - 1e-3)
+
+    comp = tickets[tickets["is_complaint"]]
+    key = np.sort(comp["cust"].to_numpy() * 10_000.0 + comp["t"].to_numpy())
+    n_before = (np.searchsorted(key, who * 10_000.0 + t)
+                - np.searchsorted(key, who * 10_000.0))
+    base = np.array([s.nps_base for s in SEGMENTS])[lat.segment[who]]
+    nps = np.clip(np.round(base + NPS_COMPLAINT_EFFECT * n_before + rng.normal(0, 1.4, len(who))),
+                  0, 10)
+    csat = np.clip(np.round(nps / 2.0 + rng.normal(0.0, 0.6, len(who))), 1, 5)
+    band = np.where(nps >= 9, "promoter", np.where(nps >= 7, "passive", "detractor"))
+    pick = rng.random(len(who))
+    text = [SURVEY_TEXT[b][int(u * len(SURVEY_TEXT[b]))] for b, u in zip(band, pick, strict=True)]
+    text_arr = np.array(text, dtype=object)
+    text_arr[rng.random(len(who)) < 0.2] = None  # many respondents leave the comment empty
+
+    order = np.argsort(t, kind="stable")
+    surveys = pd.DataFrame({
+        "customer_id": customers["customer_id"].to_numpy()[who[order]],
+        "response_ts": days_to_ts(t[order], START),
+        "nps": nps[order].astype(float),
+        "csat": csat[order].astype(float),
+        "text": text_arr[order],
+    })
+    drivers = pd.DataFrame(
+        [{"feature": "n_complaints", "effect": NPS_COMPLAINT_EFFECT,
+          "unit": "NPS points per complaint ticket before the response"}]
+        + [{"feature": f"segment={s.name}", "effect": s.nps_base,
+            "unit": "mean NPS without complaints"} for s in SEGMENTS]
+    )
+    return surveys, drivers
