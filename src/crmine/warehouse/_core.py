@@ -6,7 +6,13 @@ import duckdb
 
 from crmine.warehouse._schema import SQL_TYPES, Entity
 
-__all__ = ["TECHNICAL_COLUMNS", "ensure_core_table", "ensure_meta_tables", "quote"]
+__all__ = [
+    "DIMENSION_ONLY",
+    "TECHNICAL_COLUMNS",
+    "ensure_core_table",
+    "ensure_meta_tables",
+    "quote",
+]
 
 # Columns every core row carries besides the entity's own: where it came from.
 TECHNICAL_COLUMNS = {"load_id": "VARCHAR", "source_row": "BIGINT"}
@@ -24,6 +30,11 @@ _ENTITY_EXTRA: dict[str, dict[str, str]] = {
     "products": {"origin": "VARCHAR"},
     "orders": {"is_return": "BOOLEAN", "is_anonymous": "BOOLEAN"},
 }
+
+
+# Source columns that describe a dimension rather than the fact: used to fill the dimension
+# (a product's name), not repeated on every fact row.
+DIMENSION_ONLY: dict[str, tuple[str, ...]] = {"orders": ("product_name",)}
 
 
 def quote(name: str) -> str:
@@ -53,7 +64,8 @@ def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def core_columns(entity: Entity) -> dict[str, str]:
     """Canonical + entity-specific + technical columns of the entity's core table."""
-    cols = {c.name: SQL_TYPES[c.type] for c in entity.columns}
+    skip = DIMENSION_ONLY.get(entity.name, ())
+    cols = {c.name: SQL_TYPES[c.type] for c in entity.columns if c.name not in skip}
     cols.update(_ENTITY_EXTRA.get(entity.name, {}))
     cols.update(TECHNICAL_COLUMNS)
     return cols

@@ -201,8 +201,15 @@ def ingest(
         counts = _stage(ws, ent, raw_table, plan, set(cmap.canonical), load_id, label, raw.unparsed)
         present = ensure_core_table(con, ent, plan.extras)
         merged = merge_into_core(
-            con, ent, f"staging.{ent.name}", present, load_id, valid_from=valid_from
+            con,
+            ent,
+            f"staging.{ent.name}",
+            present,
+            load_id,
+            valid_from=valid_from,
+            staged="(SELECT * FROM _crmine_staged WHERE _check IS NULL)",
         )
+        con.execute("DROP TABLE _crmine_staged")
         rows_read = raw.rows + len(raw.unparsed)
         if rows_read != counts["staged"] + counts["quarantined"]:  # a bug, never bad data
             raise CrmineError(
@@ -384,13 +391,15 @@ def _stage(
             [load_id, ent.name, label, line, error[:500], json.dumps({"line": text})],
         )
     keep = list(plan.select) + [c for c in derived if c not in plan.select]
+    if ent.name in APPEND_ONLY:
+        present = ensure_core_table(con, ent, plan.extras)
+        keep = [c for c in keep if c in present]
     cols = ", ".join(quote(c) for c in keep)
     good = (
         f"SELECT {cols}, '{load_id}' AS load_id, _row AS source_row FROM _crmine_staged "
         "WHERE _check IS NULL"
     )
     if ent.name in APPEND_ONLY:
-        ensure_core_table(con, ent, plan.extras)
         targets = ", ".join(quote(c) for c in [*keep, "load_id", "source_row"])
         con.execute(f"INSERT INTO {ent.core_table} ({targets}) {good}")
         con.execute(
@@ -416,7 +425,6 @@ def _stage(
         )
         + "FROM _crmine_staged"
     ).fetchone()
-    con.execute("DROP TABLE _crmine_staged")
     staged, anonymous, returns = (int(v) for v in row) if row else (0, 0, 0)
     return {
         "staged": staged,

@@ -44,8 +44,8 @@ class MergeResult:
     customer_versions: int = 0
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
@@ -61,8 +61,13 @@ def merge_into_core(
     load_id: str,
     *,
     valid_from: dt.datetime,
+    staged: str | None = None,
 ) -> MergeResult:
-    """Merge ``staging`` (this load's good rows) into the entity's core table."""
+    """Merge ``staging`` (this load's good rows) into the entity's core table.
+
+    ``staged`` is a relation with every staged column, including those the core table does
+    not keep (a product's name on an order line); placeholder dimension rows come from it.
+    """
     if ent.name == "customers":
         return _merge_customers(con, staging, present, valid_from)
     core = ent.core_table
@@ -79,11 +84,12 @@ def merge_into_core(
         con.execute(f"INSERT INTO {core} ({cols}) SELECT {cols} FROM {staging}")
     inserted = _count(con, f"SELECT count(*) FROM {staging}") - updated
     new_customers = 0
-    staged = _columns(con, staging)
-    if "customer_id" in staged:
-        new_customers = _placeholder_customers(con, ent, staging, load_id)
-    if ent.name == "orders" and "product_id" in staged:
-        _placeholder_products(con, staging, load_id)
+    source = staged or staging
+    columns = _columns(con, source)
+    if "customer_id" in columns:
+        new_customers = _placeholder_customers(con, ent, source, load_id)
+    if ent.name == "orders" and "product_id" in columns:
+        _placeholder_products(con, source, load_id)
     return MergeResult(inserted=inserted, updated=updated, new_customers=new_customers)
 
 

@@ -93,7 +93,7 @@ class QualityReport:
     rejects
         Quarantined rows by entity and reason.
     loads
-        The load log (meta.loads).
+        The load log (meta.loads) with the exact duplicate rows of each source.
     checks
         Results of :func:`run_checks`.
     """
@@ -160,6 +160,30 @@ def _profile_table(ws: Workspace, name: str) -> tuple[dict[str, object], list[di
     )
 
 
+def _loads(ws: Workspace) -> pd.DataFrame:
+    """The load log, with the exact duplicate rows each source had (counted on its raw copy)."""
+    if not ws.has_table("meta.loads"):
+        return pd.DataFrame()
+    loads = ws.duck.execute(
+        "SELECT load_id, entity, source, kind, rows_read, rows_staged, rows_quarantined, "
+        "finished_at FROM meta.loads ORDER BY load_id"
+    ).df()
+    duplicates = []
+    for load_id, entity in zip(loads["load_id"], loads["entity"], strict=True):
+        raw = f"raw.{entity}__{load_id.lower()}"
+        if not ws.has_table(raw):
+            duplicates.append(None)
+            continue
+        cols = ", ".join(quote(c) for c in ws.columns(raw) if c != "_row")
+        row = ws.duck.execute(
+            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {raw} "
+            f"GROUP BY {cols} HAVING count(*) > 1)"
+        ).fetchone()
+        duplicates.append(int(row[0]) if row else 0)
+    loads.insert(7, "duplicate_rows", duplicates)
+    return loads
+
+
 def quality_report(ws: Workspace, *, schemas: tuple[str, ...] = ("core", "marts")) -> QualityReport:
     """Profile the tables of ``schemas``, the quarantine and the load log."""
     tables, columns = [], []
@@ -177,13 +201,6 @@ def quality_report(ws: Workspace, *, schemas: tuple[str, ...] = ("core", "marts"
         if ws.has_table("quarantine.rejects")
         else pd.DataFrame(columns=["entity", "reason", "rows", "column", "example_value"])
     )
-    loads = (
-        ws.duck.execute(
-            "SELECT load_id, entity, source, kind, rows_read, rows_staged, rows_quarantined, "
-            "finished_at FROM meta.loads ORDER BY load_id"
-        ).df()
-        if ws.has_table("meta.loads")
-        else pd.DataFrame()
-    )
+    loads = _loads(ws)
     checks = pd.DataFrame([asdict(r) for r in run_checks(ws)])
     return QualityReport(pd.DataFrame(tables), pd.DataFrame(columns), rejects, loads, checks)
