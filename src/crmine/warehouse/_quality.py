@@ -168,7 +168,7 @@ def _loads(ws: Workspace) -> pd.DataFrame:
         "SELECT load_id, entity, source, kind, rows_read, rows_staged, rows_quarantined, "
         "finished_at FROM meta.loads ORDER BY load_id"
     ).df()
-    duplicates = []
+    duplicates: list[int | None] = []
     for load_id, entity in zip(loads["load_id"], loads["entity"], strict=True):
         raw = f"raw.{entity}__{load_id.lower()}"
         if not ws.has_table(raw):
