@@ -27,6 +27,12 @@ def test_online_retail_every_row_accounted_for(retail):
     assert report.rows_read == 541_909
     assert report.rows_staged + report.rows_quarantined == 541_909
     assert report.rejects_by_reason == {"negative price": 2}
+    rejects = ws.read("quarantine.rejects")
+    # row numbers point at the source rows: the two "Adjust bad debt" invoices
+    source = pd.read_csv(shared_file("online_retail/online_retail.csv.gz"), dtype=str)
+    bad = source.index[source["InvoiceNo"].isin(["A563186", "A563187"])] + 1
+    assert sorted(rejects["row_number"]) == sorted(bad.tolist())
+    assert all('"StockCode":"B"' in raw for raw in rejects["raw_row"])
     # 135,080 lines without CustomerID, minus the two bad-debt lines (also anonymous)
     assert report.anonymous_rows == 135_078
     # cancellations (InvoiceNo C…, negative quantity) kept and flagged as returns

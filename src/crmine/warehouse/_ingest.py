@@ -279,6 +279,10 @@ def _stage(
     """
     con = ws.duck
     derived = _derived(ent, plan, mapped)
+    # Row ids of a table made inside the open transaction start at a large offset; they are
+    # contiguous and in source order, so the source row number is rowid - first + 1.
+    first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {raw_table}").fetchone()
+    first_rowid = int(first[0]) if first else 0
     typed_cols = ", ".join(f"{expr} AS {quote(name)}" for name, expr in plan.select.items())
     # One pass finds the first failing check; its reason and column are looked up by index.
     check = (
@@ -352,7 +356,8 @@ def _stage(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crmine_staged AS
-        WITH typed AS (SELECT _row, {check} AS _check, {typed_cols} FROM {raw_table}),
+        WITH typed AS (SELECT rowid - {first_rowid} + 1 AS _row, {check} AS _check, {typed_cols}
+                       FROM {raw_table}),
         derived AS ({derived_sql}),
         d AS (SELECT *{rank} FROM derived)
         SELECT d.* REPLACE ({late_check} AS _check), {late_value} AS _late_value
@@ -381,7 +386,7 @@ def _stage(
                    {columns_sql}[s._check], {early_value}, to_json(r)::VARCHAR
             FROM (SELECT _row, _check, _late_value FROM _crmine_staged
                   WHERE _check IS NOT NULL) s
-            JOIN {raw_table} r ON r._row = s._row
+            JOIN {raw_table} r ON r.rowid - {first_rowid} + 1 = s._row
             """,
             [label],
         )

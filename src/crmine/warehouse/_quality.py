@@ -174,7 +174,7 @@ def _loads(ws: Workspace) -> pd.DataFrame:
         if not ws.has_table(raw):
             duplicates.append(None)
             continue
-        cols = ", ".join(quote(c) for c in ws.columns(raw) if c != "_row")
+        cols = ", ".join(quote(c) for c in ws.columns(raw))
         row = ws.duck.execute(
             f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {raw} "
             f"GROUP BY {cols} HAVING count(*) > 1)"

@@ -132,7 +132,11 @@ def read_source(
     delimiter: str | None = None,
     encoding: str | None = None,
 ) -> RawSource:
-    """Load ``source`` into ``raw_table`` (all text) with a 1-based ``_row`` column."""
+    """Load ``source`` into ``raw_table``, all text, rows in source order.
+
+    A row's 1-based number in the source follows from the raw table's ``rowid`` (DuckDB keeps
+    insertion order); no column is added, so the raw table is exactly what was read.
+    """
     if isinstance(source, pd.DataFrame):
         return _read_frame(con, source, raw_table)
     text = str(source)
@@ -186,7 +190,7 @@ def _read_text(
         if delim is None:
             return _read_whitespace(con, path, readable, raw_table, enc, fp)
         con.execute(
-            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT row_number() OVER () AS _row, * "
+            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT * "
             f"FROM read_csv({_sql_str(str(readable))}, all_varchar = true, header = true, "
             f"delim = {_sql_str(delim)}, quote = '\"', escape = '\"', null_padding = true, "
             "store_rejects = true, rejects_table = '_crmine_rejects', "
@@ -233,10 +237,7 @@ def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_tab
     text = pa.table(columns, names=[str(c) for c in frame.columns])
     con.register("_crmine_frame", text)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {raw_table} AS "
-            "SELECT row_number() OVER () AS _row, * FROM _crmine_frame"
-        )
+        con.execute(f"CREATE OR REPLACE TABLE {raw_table} AS SELECT * FROM _crmine_frame")
     finally:
         con.unregister("_crmine_frame")
 
@@ -253,7 +254,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, raw_table: str) ->
         cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()
         casts = ", ".join(f'CAST("{c[0]}" AS VARCHAR) AS "{c[0]}"' for c in cols)
         con.execute(
-            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT row_number() OVER () AS _row, {casts} "
+            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT {casts} "
             f"FROM read_parquet({_sql_str(str(path))})"
         )
     except duckdb.Error as exc:
@@ -312,7 +313,7 @@ def _describe(
     delim: str | None,
     unparsed: tuple[tuple[int, str, str], ...],
 ) -> RawSource:
-    cols = tuple(r[0] for r in con.execute(f"DESCRIBE {raw_table}").fetchall() if r[0] != "_row")
+    cols = tuple(r[0] for r in con.execute(f"DESCRIBE {raw_table}").fetchall())
     row = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()
     rows = int(row[0]) if row else 0
     return RawSource(raw_table, cols, rows, fp, kind, enc, delim, unparsed)
