@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from crmine.warehouse._ingest import LoadReport, ingest
 from crmine.warehouse._quality import CheckResult, QualityReport, quality_report, run_checks
-from crmine.warehouse._schema import CORE_TABLES, ENTITIES, Check, Column, CoreTable, Entity, entity
+from crmine.warehouse._schema import (
+    CORE_TABLES,
+    ENTITIES,
+    MART_TABLES,
+    Check,
+    Column,
+    CoreTable,
+    Entity,
+    entity,
+)
 from crmine.warehouse._workspace import SCHEMAS, Workspace
 
 __all__ = [
     "CORE_TABLES",
     "ENTITIES",
+    "MART_TABLES",
     "SCHEMAS",
     "Check",
     "CheckResult",

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from crmine.warehouse._core import quote
-from crmine.warehouse._schema import CORE_TABLES, Check
+from crmine.warehouse._schema import CORE_TABLES, MART_TABLES, Check
 from crmine.warehouse._workspace import Workspace
 
 __all__ = ["CheckResult", "QualityReport", "quality_report", "run_checks"]
@@ -49,9 +49,9 @@ def _check_sql(table: str, check: Check) -> tuple[str, str]:
 
 
 def run_checks(ws: Workspace) -> list[CheckResult]:
-    """Run every declared check (unique, not null, accepted values) on the core tables present."""
+    """Run every declared check (unique, not null, accepted values) on the tables present."""
     results = []
-    for spec in CORE_TABLES:
+    for spec in (*CORE_TABLES, *MART_TABLES):
         if not ws.has_table(spec.name):
             continue
         present = set(ws.columns(spec.name))

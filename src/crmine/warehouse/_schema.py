@@ -16,6 +16,7 @@ from typing import Literal
 __all__ = [
     "CORE_TABLES",
     "ENTITIES",
+    "MART_TABLES",
     "Check",
     "Column",
     "CoreTable",
@@ -365,4 +366,20 @@ CORE_TABLES: tuple[CoreTable, ...] = (
         "one row per survey response",
         (Check("not_null", ("customer_id", "response_ts")),),
     ),
+)
+
+
+# Marts written by crmine itself: their grain is checked as the core tables' is.
+MART_TABLES: tuple[CoreTable, ...] = tuple(
+    CoreTable(
+        name,
+        "one row per customer",
+        (Check("unique", ("customer_id",)), Check("not_null", ("customer_id",))),
+    )
+    for name in (
+        "marts.customer_rfm",
+        "marts.customer_features",
+        "marts.customer_scores",
+        "marts.customer_segments",
+    )
 )
