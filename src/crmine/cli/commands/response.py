@@ -1,0 +1,225 @@
+"""``crmine response train | score | uplift``: response and uplift models."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from crmine.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    errors_handled,
+    open_workspace,
+    print_frame,
+)
+from crmine.cli.commands.campaigns import DataOpt, _control_value, read_flat
+
+IdOpt = Annotated[list[str] | None, typer.Option("--id-column",
+                  help="Column(s) that identify rows: kept out of the features.")]  # fmt: skip
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default "
+                     "WORKSPACE/models/response.pkl).", dir_okay=False)]  # fmt: skip
+
+
+def _model_path(model: Path | None, workspace: Path) -> Path:
+    return model if model is not None else workspace / "models" / "response.pkl"
+
+
+def _features(frame: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in drop if c in frame.columns])
+
+
+def register(app: typer.Typer) -> None:
+    resp = typer.Typer(help="Who responds to a campaign, and who responds because of it.",
+                       no_args_is_help=True)  # fmt: skip
+    app.add_typer(resp, name="response")
+
+    @resp.command("train")
+    def train(
+        data: DataOpt = None,
+        target: Annotated[str | None, typer.Option("--target", "-t",
+                          help="Response column of --data (yes/no, 1/0).")] = None,
+        id_column: IdOpt = None,
+        exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Columns to leave "
+                           "out (e.g. duration, known only after the call).")] = None,
+        model: ModelOpt = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Fit the response model on --data (saved to --model), else the response and uplift
+        models on the workspace's past campaigns (scores written to marts)."""
+        from crmine.exceptions import ConfigError
+        from crmine.response import ResponseModel, gains_table
+        from crmine.response._workspace import run_response
+
+        with errors_handled(json_out):
+            if data is not None:
+                if not target:
+                    raise ConfigError("--target COLUMN is required with --data")
+                frame = read_flat(data)
+                if target not in frame.columns:
+                    raise ConfigError(f"{data}: no target column {target!r}; columns found: "
+                                      f"{list(frame.columns)}")
+                drop = [target, *(id_column or []), *(exclude or [])]
+                X = _features(frame, drop)
+                m = ResponseModel().fit(X, frame[target])
+                path = _model_path(model, workspace)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "wb") as fh:
+                    pickle.dump({"response": m, "features": list(X.columns),
+                                 "id_columns": id_column or []}, fh)
+                gains = gains_table(frame[target], m.predict_score(X))
+                info = {"model": str(path), "rows": len(frame), "features": list(X.columns),
+                        "base_rate": m.base_rate_,
+                        "training_top_decile_lift": float(gains.loc[0, "lift"])}
+            else:
+                with open_workspace(workspace) as ws:
+                    run = run_response(ws)
+                    info = {"model": str(ws.models_dir / "response.pkl"), **run.summary()}
+        emit(info, json_out, lambda: console.print_json(data=_plain(info)))
+
+    @resp.command("score")
+    def score(
+        data: DataOpt = None,
+        model: ModelOpt = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write scores to this "
+                       ".csv/.parquet file.", dir_okay=False)] = None,
+        top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+        cost_per_contact: Annotated[float | None, typer.Option(
+            help="With --margin: keep only the prospects worth contacting.")] = None,
+        margin: Annotated[float | None, typer.Option(
+            help="Profit of one response before the contact cost.")] = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Response probability per row of --data with a saved model, else the workspace's
+        customer scores (marts.uplift_scores). With --cost-per-contact and --margin: the
+        target list, cut at the depth that maximises expected profit."""
+        from crmine.exceptions import ConfigError
+        from crmine.response import expected_profit
+        from crmine.response._workspace import load_models
+
+        with errors_handled(json_out):
+            if data is not None:
+                saved = load_models(_model_path(model, workspace))
+                frame = read_flat(data)
+                ids = saved.get("id_columns") or []
+                result = frame[[c for c in ids if c in frame.columns]].copy()
+                result["response_score"] = saved["response"].predict_score(frame)
+                if "uplift" in saved:
+                    result["uplift"] = saved["uplift"].predict_uplift(frame)
+                result = result.sort_values("response_score", ascending=False)
+            else:
+                with open_workspace(workspace) as ws:
+                    result = ws.read("marts.uplift_scores").sort_values(
+                        "response_score", ascending=False)
+            if (cost_per_contact is None) != (margin is None):
+                raise ConfigError("give both --cost-per-contact and --margin, or neither")
+            if cost_per_contact is not None and margin is not None:
+                pc = expected_profit(result["response_score"].to_numpy(),
+                                     cost_per_contact=cost_per_contact, margin=margin)
+                result = result.head(pc.best_contacted).assign(
+                    expected_profit=lambda d: margin * d["response_score"] - cost_per_contact)
+            if out is not None:
+                if out.suffix.lower() == ".parquet":
+                    result.to_parquet(out, index=False)
+                else:
+                    result.to_csv(out, index=False)
+        emit(result.head(top) if out is None else {"written": str(out), "rows": len(result)},
+             json_out, lambda: print_frame(result.head(top), title="Response scores"))
+
+    @resp.command("uplift")
+    def uplift(
+        data: DataOpt = None,
+        treatment: Annotated[str | None, typer.Option("--treatment", "-t",
+                             help="Arm column of --data.")] = None,
+        outcome: Annotated[str | None, typer.Option("--outcome", "-y",
+                           help="0/1 outcome column of --data.")] = None,
+        control: Annotated[str | None, typer.Option("--control", "-c",
+                           help="Value of the arm column that marks the control group.")] = None,
+        treated: Annotated[str | None, typer.Option(help="Arm value to model against control "
+                           "(default: every non-control row).")] = None,
+        learner: Annotated[str, typer.Option(
+            help="two-model or class-transformation.")] = "two-model",
+        id_column: IdOpt = None,
+        exclude: Annotated[list[str] | None, typer.Option("--exclude",
+                           help="Columns to leave out (other outcomes).")] = None,
+        test_size: Annotated[float, typer.Option(help="Held-out share for the Qini.")] = 0.3,
+        top: Annotated[int, typer.Option(help="Persuadables to show.")] = 20,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Uplift model with its held-out Qini and the persuadables list: on --data (a
+        randomised test), else the workspace's scores."""
+        from sklearn.model_selection import train_test_split
+
+        from crmine.exceptions import ConfigError
+        from crmine.response import (
+            ClassTransformationUplift,
+            TwoModelUplift,
+            persuadables,
+            qini_curve,
+            uplift_at_k,
+        )
+
+        with errors_handled(json_out):
+            if data is not None:
+                if not (treatment and outcome and control is not None):
+                    raise ConfigError("--data needs --treatment COL, --outcome COL and "
+                                      "--control VALUE")
+                if learner not in ("two-model", "class-transformation"):
+                    raise ConfigError(f"--learner must be two-model or class-transformation, "
+                                      f"not {learner!r}")
+                frame = read_flat(data)
+                for col in (treatment, outcome):
+                    if col not in frame.columns:
+                        raise ConfigError(f"{data}: no column {col!r}; columns found: "
+                                          f"{list(frame.columns)}")
+                ctrl = _control_value(frame[treatment], control)
+                if treated is not None:
+                    frame = frame[frame[treatment].isin([ctrl, _control_value(frame[treatment],
+                                                                                treated)])]
+                w = (frame[treatment] != ctrl).astype(int).to_numpy()
+                y = frame[outcome].to_numpy()
+                X = _features(frame, [treatment, outcome, *(id_column or []), *(exclude or [])])
+                Xtr, Xte, wtr, wte, ytr, yte = train_test_split(
+                    X, w, y, test_size=test_size, random_state=0, stratify=w)
+                cls = TwoModelUplift if learner == "two-model" else ClassTransformationUplift
+                u_te = cls().fit(Xtr, wtr, ytr).predict_uplift(Xte)
+                q = qini_curve(yte, wte, u_te)
+                final = cls().fit(X, w, y)
+                u = final.predict_uplift(X)
+                ids = (frame[id_column[0]] if id_column else frame.index).to_numpy()
+                pers = persuadables(ids, u, top=top)
+                info = {"rows": len(frame), "learner": learner,
+                        "holdout_qini_area": q.area, "holdout_qini_coefficient": q.coefficient,
+                        "holdout_uplift_at_30pct": uplift_at_k(yte, wte, u_te, k=0.3),
+                        "holdout_average_uplift": float(yte[wte == 1].mean()
+                                                        - yte[wte == 0].mean()),
+                        "persuadables": pers}
+            else:
+                with open_workspace(workspace) as ws:
+                    m = ws.read("marts.response_metrics").set_index("metric")["value"]
+                    s = ws.read("marts.uplift_scores")
+                pers = s[s["uplift_class"] == "persuadable"].sort_values(
+                    "uplift", ascending=False).head(top)
+                info = {**{k: float(v) for k, v in m.items()}, "persuadables": pers}
+
+        def render() -> None:
+            console.print_json(data=_plain({k: v for k, v in info.items()
+                                            if k != "persuadables"}))
+            print_frame(info["persuadables"], title="Persuadables (highest uplift first)")
+
+        emit(info, json_out, render)
+
+
+def _plain(d: dict) -> dict:
+    from crmine.cli._common import to_jsonable
+
+    out: dict = to_jsonable(d)
+    return out
