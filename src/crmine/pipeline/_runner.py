@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmine._plugins import import_plugins
-from crmine.warehouse import Workspace
+from crmine.warehouse import ENTITIES, Workspace
 
 StepFn = Callable[[Workspace], dict[str, Any]]
+
+
+# A required input: a table, or a tuple of tables any one of which will do.
+Requirement = str | tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +23,18 @@ class Step:
     order: int
     title: str
     fn: StepFn
+    requires: tuple[Requirement, ...] = ()
+
+    def missing(self, ws: Workspace) -> str | None:
+        """Why the step cannot run on ``ws`` (its inputs are absent), or None."""
+        for need in self.requires:
+            options = (need,) if isinstance(need, str) else need
+            if not any(ws.has_table(t) for t in options):
+                entities = " or ".join(
+                    f"`crmine ingest {_ENTITY_OF.get(t, t.split('.')[-1])} FILE`" for t in options
+                )
+                return f"needs {' or '.join(options)}: load it with {entities}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +45,24 @@ class StepResult:
     seconds: float
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    skipped: str | None = None  # why the step did not run (its inputs are absent)
 
 
 _STEPS: dict[str, Step] = {}
+_ENTITY_OF = {e.core_table: name for name, e in ENTITIES.items()}
 
 
-def step(name: str, *, order: int, title: str) -> Callable[[StepFn], StepFn]:
-    """Register ``fn`` as the pipeline step ``name``."""
+def step(
+    name: str, *, order: int, title: str, requires: tuple[Requirement, ...] = ()
+) -> Callable[[StepFn], StepFn]:
+    """Register ``fn`` as the pipeline step ``name``.
+
+    ``requires`` lists the tables the step reads; when one is absent the step is skipped
+    with a message saying what to load, instead of failing.
+    """
 
     def register(fn: StepFn) -> StepFn:
-        _STEPS[name] = Step(name, order, title, fn)
+        _STEPS[name] = Step(name, order, title, fn, requires)
         return fn
 
     return register
@@ -64,6 +88,10 @@ def run_pipeline(
     results = []
     for s in all_steps():
         if only and s.name not in only:
+            continue
+        reason = s.missing(ws)
+        if reason:
+            results.append(StepResult(s.name, s.title, True, 0.0, skipped=reason))
             continue
         if on_step:
             on_step(s)

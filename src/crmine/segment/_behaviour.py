@@ -50,7 +50,7 @@ def _shares(lines: pd.DataFrame, level: str, measure: str) -> pd.DataFrame:
     out["share"] = out["value"] / seg_total.replace(0, np.nan)
     overall = out.groupby(level)["value"].sum()
     overall_share = (overall / overall.sum()).rename("overall_share")
-    out = out.merge(overall_share, left_on=level, right_index=True)
+    out = out.merge(overall_share.reset_index(), on=level)
     out["index"] = 100 * out["share"] / out["overall_share"].replace(0, np.nan)
     return out.drop(columns="overall_share").sort_values(["segment", level]).reset_index(drop=True)
 
@@ -162,7 +162,8 @@ def workspace_behaviour(ws: Any, segments: pd.DataFrame, *, segment: str = "clus
     else:
         disc = pd.DataFrame(columns=["segment", "revenue", "discount", "discount_rate",
                                      "discounted_line_share"])
-    chans = (_shares(frames["channel"], "channel", "n").rename(
+    chans = (_shares(frames["channel"].assign(channel=lambda f: f["channel"].fillna("(none)")),
+                     "channel", "n").rename(
         columns={"value": "orders", "share": "order_share"}) if "channel" in frames else
         pd.DataFrame(columns=["segment", "channel", "orders", "order_share", "index"]))
     season = _shares(frames["month"], "month", "amount").rename(

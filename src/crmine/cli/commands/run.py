@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from crmine.cli._common import JsonOpt, WorkspaceOpt, console, emit, errors_handled, open_workspace
 
@@ -29,6 +30,7 @@ def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dic
             "seconds": round(r.seconds, 2),
             "summary": r.summary,
             "error": r.error,
+            "skipped": r.skipped,
         }
         for r in results
     ]
@@ -36,8 +38,11 @@ def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dic
 
 def _render_steps(steps: list[dict[str, Any]]) -> None:
     for s in steps:
+        if s["skipped"]:
+            console.print(f"[yellow]–[/yellow] {s['title']}: skipped, {escape(s['skipped'])}")
+            continue
         mark = "[green]✓[/green]" if s["ok"] else "[red]✗[/red]"
-        extra = "" if s["ok"] else f" — {s['error'].splitlines()[0]}"
+        extra = "" if s["ok"] else f" — {escape(s['error'].splitlines()[0])}"
         console.print(f"{mark} {s['title']} ({s['seconds']:.1f}s){extra}")
 
 

@@ -8,7 +8,12 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("marketing", order=60, title="Marketing effectiveness")
+@step(
+    "marketing",
+    order=60,
+    title="Marketing effectiveness",
+    requires=(("core.fct_events", "core.campaign_assignments"),),
+)
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.marketing._workspace import run_marketing
 

@@ -8,7 +8,12 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("response", order=65, title="Campaign response and uplift")
+@step(
+    "response",
+    order=65,
+    title="Campaign response and uplift",
+    requires=("core.campaign_assignments",),
+)
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.response._workspace import run_response
 
