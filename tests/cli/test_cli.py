@@ -121,3 +121,17 @@ def test_help_lists_every_command():
     assert code == 0
     for command in ("init", "ingest", "quality", "check", "tables", "rfm", "report", "demo", "run"):
         assert command in out
+
+
+def test_demo_refuses_to_overwrite_a_real_workspace(tmp_path):
+    ws = tmp_path / "real"
+    run("init", str(ws))
+    (tmp_path / "orders.csv").write_text(ORDERS_CSV)
+    run("ingest", "orders", str(tmp_path / "orders.csv"), "-w", str(ws))
+    code, out, _ = run("demo", str(ws), "--customers", "200", "--json")
+    assert code == 2
+    assert "not a demo" in json.loads(out)["error"]["message"]
+    from crmine.warehouse import Workspace
+
+    with Workspace.open(ws, read_only=True) as w:
+        assert w.read("core.fct_order_lines").shape[0] == 5

@@ -6,6 +6,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from crmine.config import CONFIG_FILE, load_config
+from crmine.exceptions import WorkspaceError
 from crmine.warehouse import LoadReport, Workspace, ingest
 
 __all__ = ["LOAD_ORDER", "build_demo_workspace"]
@@ -41,6 +43,11 @@ def build_demo_workspace(
     from crmine.features import build_customer_rfm
 
     root = Path(folder)
+    if (root / CONFIG_FILE).exists() and "demo_seed" not in load_config(root).settings:
+        raise WorkspaceError(
+            f"{root} holds a crmine workspace that is not a demo; the demo would replace its "
+            "warehouse. Choose another folder for the demo."
+        )
     if overwrite and (root / "warehouse.duckdb").exists():
         (root / "warehouse.duckdb").unlink()
         for sub in ("models", "reports"):
