@@ -192,7 +192,7 @@ LEAK = ("social", "visit")  # (channel, stage whose rate from the previous stage
 CHURN_BASE_HAZARD = 0.0085
 CHURN_CONTRACT_EFFECT = {"month-to-month": 1.3, "one_year": 0.5, "two_year": 0.0}
 CHURN_EFFECTS: dict[str, float] = {
-    "n_complaints": 0.7,  # per complaint ticket in the previous 90 days
+    "n_complaints": 1.5,  # per complaint ticket in the previous 90 days
     "monthly_charge": 0.015,  # per CNY above 60
     "tenure_months": -0.035,  # per month since the subscription started
 }

@@ -4,7 +4,7 @@ Each month of an active subscription the customer churns with probability
 ``1 - exp(-h)``, where::
 
     h = CHURN_BASE_HAZARD * exp(effect[contract_type]
-                                + 0.7   * complaints in the previous 90 days
+                                + 1.5   * complaints in the previous 90 days
                                 + 0.015 * (monthly_charge - 60)
                                 - 0.035 * tenure_months)
 
@@ -55,7 +55,9 @@ def make_subscriptions(rng: np.random.Generator, customers: pd.DataFrame,
 
     plan_p = np.array([s.plan_mix for s in SEGMENTS])[lat.segment[cust]]
     plan = choice_rows(rng, plan_p)
-    charge = np.round(np.array(PLAN_CHARGE)[plan] + rng.normal(0.0, 8.0, m), 0) - 0.1
+    # a wide spread within each plan keeps the charge, not the plan, the driver
+    charge = np.round(np.array(PLAN_CHARGE)[plan] + rng.normal(0.0, 20.0, m), 0)
+    charge = np.maximum(charge, 10.0) - 0.1
     contract = rng.choice(len(CONTRACT_TYPES), size=m, p=CONTRACT_MIX)
     payment = rng.choice(len(PAYMENT_METHODS), size=m, p=PAYMENT_MIX)
 

@@ -8,7 +8,9 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("churn", order=40, title="Churn prediction and retention")
+# Contracts with end dates, or failing that purchases (churn = no purchase in the window).
+@step("churn", order=40, title="Churn prediction and retention",
+      requires=(("core.fct_subscriptions", "core.fct_order_lines"),))
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.churn import run_churn
 

@@ -1,0 +1,211 @@
+"""``crmine churn train | score | explain``: churn risk for a flat customer table or a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from crmine.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    errors_handled,
+    open_workspace,
+    print_frame,
+)
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", "-d", help="Flat customer table (CSV, Parquet or Excel), one row "
+                 "per customer. Without it the workspace's warehouse is used.", dir_okay=False),
+]  # fmt: skip
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    from crmine.exceptions import IngestError
+
+    if not path.exists():
+        raise IngestError(f"file {path} not found")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".xlsx", ".xls"):
+        return pd.read_excel(path)
+    if suffix in (".csv", ".txt", ".tsv"):
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    raise IngestError(f"{path}: read .csv, .tsv, .parquet or .xlsx files, not {suffix!r}")
+
+
+def _models_dir(workspace: Path) -> Path:
+    return workspace / "models"
+
+
+def _id_column(model: Any, frame: pd.DataFrame) -> str | None:
+    ids = [c for c, why in model.plan_.excluded.items()
+           if why.startswith("identifier") and c in frame.columns]  # fmt: skip
+    return ids[0] if ids else None
+
+
+def register(app: typer.Typer) -> None:
+    churn = typer.Typer(help="Churn risk, its drivers and the retention list.",
+                        no_args_is_help=True)  # fmt: skip
+    app.add_typer(churn, name="churn")
+
+    @churn.command("train")
+    def train(
+        data: DataOpt = None,
+        target: Annotated[str | None, typer.Option("--target", "-t",
+                          help="Churn flag column of --data (Yes/No, 1/0, True/False).")] = None,
+        method: Annotated[str, typer.Option(help="auto, tree, logistic or boosting.")] = "auto",
+        id_column: Annotated[list[str] | None, typer.Option("--id-column",
+                             help="Column(s) that identify customers (never features).")] = None,
+        cutoff: Annotated[str | None, typer.Option(help="Workspace mode: last cut-off date "
+                          "(default: data end − window).")] = None,
+        window: Annotated[int, typer.Option(help="Workspace mode: churn window in days.")] = 90,
+        snapshots: Annotated[int, typer.Option(help="Workspace mode: cut-offs stacked.")] = 6,
+        cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Fit a churn model on --data/--target or the workspace; save it under models/churn/."""
+        from crmine.churn import ChurnModel, run_churn, save_churn_model
+        from crmine.exceptions import ConfigError
+
+        with errors_handled(json_out):
+            if data is not None:
+                if not target:
+                    raise ConfigError("--target COLUMN is required with --data (the churn flag)")
+                frame = _read_table(data)
+                model = ChurnModel(method=method, cv=cv, id_columns=id_column)  # type: ignore[arg-type]
+                model.fit(frame, target)
+                folder = save_churn_model(model, _models_dir(workspace))
+                info = {"model": str(folder), **model.summary(), "notes": model.notes_}
+            else:
+                with open_workspace(workspace) as ws:
+                    run = run_churn(ws, method=method, cutoff=cutoff, window_days=window,  # type: ignore[arg-type]
+                                    snapshots=snapshots, cv=cv)  # fmt: skip
+                    model = run.model
+                    info = {"model": str(run.model_dir), **run.summary(), "notes": model.notes_}
+
+        def render() -> None:
+            console.print(f"[bold]Churn model[/bold] saved to {info['model']}")
+            print_frame(model.comparison_.round(4), title="Methods compared (cross-validated)")
+            if model.evaluation_ is not None:
+                print_frame(model.evaluation_.metrics, title="Held-out evaluation")
+            print_frame(model.rules_[["rule"]].head(5), title="Riskiest rules")
+            print_frame(model.drivers_[["feature", "importance", "direction", "detail"]].head(8),
+                        title="Drivers")  # fmt: skip
+            for note in info["notes"]:
+                console.print(f"[dim]note: {note}[/dim]")
+
+        emit(info, json_out, render)
+
+    @churn.command("score")
+    def score(
+        data: DataOpt = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write scores to this "
+                       ".csv/.parquet file (flat mode).", dir_okay=False)] = None,
+        version: Annotated[str | None, typer.Option(help="Model version (default latest).")] = None,
+        top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Score --data, or the workspace's current customers (into marts), with reasons."""
+        from crmine.churn import load_churn_model, score_workspace
+
+        with errors_handled(json_out):
+            if data is not None:
+                model, meta = load_churn_model(_models_dir(workspace), version=version)
+                frame = _read_table(data)
+                scores = model.explain(frame)
+                id_col = _id_column(model, frame)
+                if id_col:
+                    scores.insert(0, id_col, frame[id_col].to_numpy())
+                scores = scores.sort_values("churn_risk", ascending=False)
+                if out is not None:
+                    if out.suffix.lower() == ".parquet":
+                        scores.to_parquet(out, index=False)
+                    else:
+                        scores.to_csv(out, index=False)
+                info: dict[str, Any] = {"version": meta["version"], "customers": len(scores),
+                                        "mean_risk": float(scores["churn_risk"].mean()),
+                                        "out": str(out) if out else None,
+                                        "top": scores.head(top)}  # fmt: skip
+            else:
+                with open_workspace(workspace) as ws:
+                    result = score_workspace(ws, version=version)
+                scores = result.scores.sort_values("churn_risk", ascending=False)
+                info = {"version": result.version, "customers": len(scores),
+                        "mean_risk": float(scores["churn_risk"].mean()),
+                        "retention_targets": result.retention.best_customers,
+                        "retention_expected_profit": result.retention.max_profit,
+                        "top": scores.head(top)}  # fmt: skip
+
+        def render() -> None:
+            console.print(f"Scored {info['customers']:,} customers with model {info['version']}"
+                          f" (mean churn risk {info['mean_risk']:.1%})")  # fmt: skip
+            print_frame(info["top"], title="Riskiest customers")
+            if info.get("out"):
+                console.print(f"scores written to {info['out']}")
+
+        emit(info, json_out, render)
+
+    @churn.command("explain")
+    def explain(
+        data: DataOpt = None,
+        customer: Annotated[str | None, typer.Option(help="Explain one customer (id).")] = None,
+        version: Annotated[str | None, typer.Option(help="Model version (default latest).")] = None,
+        top: Annotated[int, typer.Option(help="Drivers/rules to show.")] = 10,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Why customers leave: drivers, rules and (--customer) one customer's reasons."""
+        from crmine.churn import load_churn_model
+        from crmine.exceptions import DataError
+
+        with errors_handled(json_out):
+            model, meta = load_churn_model(_models_dir(workspace), version=version)
+            info: dict[str, Any] = {
+                "version": meta["version"], "method": model.method_,
+                "cutoff": meta.get("cutoff"), "window_days": meta.get("window_days"),
+                "drivers": model.drivers_.head(top), "rules": model.rules_.head(top),
+            }  # fmt: skip
+            if customer is not None:
+                if data is not None:
+                    frame = _read_table(data)
+                    id_col = _id_column(model, frame)
+                    if id_col is None:
+                        raise DataError(f"{data} has no identifier column to find {customer!r}")
+                    row = frame[frame[id_col].astype(str) == customer]
+                    if row.empty:
+                        raise DataError(f"customer {customer!r} not found in {id_col} of {data}")
+                    why = model.explain(row).iloc[0]
+                    info["customer"] = {"customer_id": customer,
+                                        "churn_risk": float(why["churn_risk"]),
+                                        "churn_reasons": why["churn_reasons"]}  # fmt: skip
+                else:
+                    with open_workspace(workspace) as ws:
+                        scores = ws.read("marts.customer_scores")
+                    row = scores[scores["customer_id"] == customer]
+                    if row.empty or "churn_risk" not in row or row["churn_risk"].isna().all():
+                        raise DataError(f"customer {customer!r} has no churn score; run "
+                                        "`crmine churn score` first")  # fmt: skip
+                    info["customer"] = {"customer_id": customer,
+                                        "churn_risk": float(row["churn_risk"].iloc[0]),
+                                        "churn_reasons": row["churn_reasons"].iloc[0]}  # fmt: skip
+
+        def render() -> None:
+            console.print(f"[bold]Churn model {info['version']}[/bold] ({info['method']})")
+            print_frame(info["drivers"][["feature", "importance", "direction", "detail"]],
+                        title="Why customers leave (permutation importance)")  # fmt: skip
+            print_frame(info["rules"][["rule"]], title="Rules, riskiest first")
+            if "customer" in info:
+                c = info["customer"]
+                console.print(f"Customer {c['customer_id']}: churn risk {c['churn_risk']:.1%} — "
+                              f"{c['churn_reasons']}")  # fmt: skip
+
+        emit(info, json_out, render)
