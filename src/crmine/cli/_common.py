@@ -105,6 +105,34 @@ def errors_handled(json_mode: bool) -> Iterator[None]:
         fail(exc, json_mode=json_mode)
 
 
+def read_flat_file(path: Path) -> pd.DataFrame:
+    """A flat table (CSV/TSV/text, optionally .gz; Parquet; Excel) for the ``--data`` options.
+
+    Encoding and delimiter are detected as ``crmine ingest`` does (European exports use ';').
+    """
+    import gzip
+
+    from crmine.exceptions import IngestError
+    from crmine.warehouse._sources import detect_encoding, sniff_delimiter
+
+    if not path.exists():
+        raise IngestError(f"file {path} not found; check the path (cwd: {Path.cwd()})")
+    name = path.name.lower()
+    stem = name.removesuffix(".gz")
+    if stem.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if stem.endswith((".xlsx", ".xlsm")):
+        return pd.read_excel(path)
+    if not stem.endswith((".csv", ".tsv", ".txt")):
+        raise IngestError(f"{path}: give a .csv, .tsv, .txt, .parquet or .xlsx file")
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        sample = fh.read(1 << 16)
+    encoding = detect_encoding(sample)
+    sep = sniff_delimiter(sample.decode(encoding, errors="ignore"))
+    return pd.read_csv(path, sep=sep if sep is not None else r"\s+", encoding=encoding)
+
+
 def open_workspace(folder: Path, *, read_only: bool = False) -> Any:
     from crmine.warehouse import Workspace
 

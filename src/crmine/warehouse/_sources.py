@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from crmine.exceptions import IngestError
 
-__all__ = ["RawSource", "detect_encoding", "read_source"]
+__all__ = ["RawSource", "detect_encoding", "read_source", "sniff_delimiter"]
 
 _SAMPLE_BYTES = 1 << 20
 _DELIMITERS = (",", "\t", ";", "|")
@@ -77,7 +77,7 @@ def detect_encoding(sample: bytes) -> str:
     return "gb18030" if runs and odd / len(runs) < 0.1 else "latin-1"
 
 
-def _sniff_delimiter(text: str) -> str | None:
+def sniff_delimiter(text: str) -> str | None:
     """The field delimiter, or None for whitespace-separated columns (e.g. CDNOW)."""
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     if not lines:
@@ -184,7 +184,7 @@ def _read_text(
     if enc not in ("utf-8", "utf-8-sig"):
         readable = _transcode(path, enc)
     sample_text = sample.decode(enc if enc != "utf-8" else "utf-8", errors="ignore")
-    delim = delimiter if delimiter is not None else _sniff_delimiter(sample_text)
+    delim = delimiter if delimiter is not None else sniff_delimiter(sample_text)
     fp = fingerprint_file(path)
     try:
         if delim is None:

@@ -16,6 +16,7 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    read_flat_file,
 )
 
 DataOpt = Annotated[
@@ -23,25 +24,6 @@ DataOpt = Annotated[
     typer.Option("--data", "-d", help="Flat table (CSV, TSV, Parquet or Excel). Without it the "
                  "workspace's warehouse is used.", dir_okay=False),
 ]  # fmt: skip
-
-
-def read_flat(path: Path) -> pd.DataFrame:
-    """A flat file as a DataFrame (shared by the campaign and response commands)."""
-    from crmine.exceptions import IngestError
-
-    if not path.exists():
-        raise IngestError(f"file {path} not found")
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path)
-    if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz", ".txt.gz"):
-        if "tsv" in suffix:
-            return pd.read_csv(path, sep="\t")
-        # Sniff the separator: European exports (UCI Bank Marketing) use ';'.
-        return pd.read_csv(path, sep=None, engine="python")
-    raise IngestError(f"{path}: read .csv, .tsv, .parquet or .xlsx files, not {suffix!r}")
 
 
 def _control_value(values: pd.Series, control: str) -> Any:
@@ -105,7 +87,7 @@ def register(app: typer.Typer) -> None:
                 if not (treatment and outcome and control is not None):
                     raise ConfigError("--data needs --treatment COL, --outcome COL and "
                                       "--control VALUE")
-                frame = read_flat(data)
+                frame = read_flat_file(data)
                 if treatment not in frame.columns:
                     from crmine.exceptions import MissingColumnError
 

@@ -16,6 +16,7 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    read_flat_file,
 )
 
 DataOpt = Annotated[
@@ -23,21 +24,6 @@ DataOpt = Annotated[
     typer.Option("--data", "-d", help="Flat customer table (CSV, Parquet or Excel), one row "
                  "per customer. Without it the workspace's warehouse is used.", dir_okay=False),
 ]  # fmt: skip
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    from crmine.exceptions import IngestError
-
-    if not path.exists():
-        raise IngestError(f"file {path} not found")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    raise IngestError(f"{path}: read .csv, .tsv, .parquet or .xlsx files, not {suffix!r}")
 
 
 def _models_dir(workspace: Path) -> Path:
@@ -79,7 +65,7 @@ def register(app: typer.Typer) -> None:
             if data is not None:
                 if not target:
                     raise ConfigError("--target COLUMN is required with --data (the churn flag)")
-                frame = _read_table(data)
+                frame = read_flat_file(data)
                 model = ChurnModel(method=method, cv=cv, id_columns=id_column)  # type: ignore[arg-type]
                 model.fit(frame, target)
                 folder = save_churn_model(model, _models_dir(workspace))
@@ -120,7 +106,7 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             if data is not None:
                 model, meta = load_churn_model(_models_dir(workspace), version=version)
-                frame = _read_table(data)
+                frame = read_flat_file(data)
                 scores = model.explain(frame)
                 id_col = _id_column(model, frame)
                 if id_col:
@@ -176,7 +162,7 @@ def register(app: typer.Typer) -> None:
             }  # fmt: skip
             if customer is not None:
                 if data is not None:
-                    frame = _read_table(data)
+                    frame = read_flat_file(data)
                     id_col = _id_column(model, frame)
                     if id_col is None:
                         raise DataError(f"{data} has no identifier column to find {customer!r}")

@@ -17,8 +17,9 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    read_flat_file,
 )
-from crmine.cli.commands.campaigns import DataOpt, _control_value, read_flat
+from crmine.cli.commands.campaigns import DataOpt, _control_value
 
 IdOpt = Annotated[list[str] | None, typer.Option("--id-column",
                   help="Column(s) that identify rows: kept out of the features.")]  # fmt: skip
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             if data is not None:
                 if not target:
                     raise ConfigError("--target COLUMN is required with --data")
-                frame = read_flat(data)
+                frame = read_flat_file(data)
                 if target not in frame.columns:
                     raise ConfigError(f"{data}: no target column {target!r}; columns found: "
                                       f"{list(frame.columns)}")
@@ -107,7 +108,7 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             if data is not None:
                 saved = load_models(_model_path(model, workspace))
-                frame = read_flat(data)
+                frame = read_flat_file(data)
                 ids = saved.get("id_columns") or []
                 result = frame[[c for c in ids if c in frame.columns]].copy()
                 result["response_score"] = saved["response"].predict_score(frame)
@@ -175,7 +176,7 @@ def register(app: typer.Typer) -> None:
                 if learner not in ("two-model", "class-transformation"):
                     raise ConfigError(f"--learner must be two-model or class-transformation, "
                                       f"not {learner!r}")
-                frame = read_flat(data)
+                frame = read_flat_file(data)
                 for col in (treatment, outcome):
                     if col not in frame.columns:
                         raise ConfigError(f"{data}: no column {col!r}; columns found: "
