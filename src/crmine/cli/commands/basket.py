@@ -53,13 +53,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Mine association rules from the workspace's orders (sorted by lift)."""
         from crmine.basket import mine_rules, rules_as_text, workspace_baskets
+        from crmine.basket._workspace import resolve_min_support
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            support = min_support if min_support is not None else float(
-                ws.setting("basket_min_support", 0.001))
             confidence = min_confidence if min_confidence is not None else float(
                 ws.setting("basket_min_confidence", 0.05))
             baskets = workspace_baskets(ws, level=level, per=per)  # type: ignore[arg-type]
+            support = resolve_min_support(ws, min_support, baskets.tolist(), max_len)
             mined = mine_rules(baskets.tolist(), support, confidence, max_len=max_len,
                                filters={"lift": min_lift}, prune_redundant=prune)
         rules = rules_as_text(mined.rules)

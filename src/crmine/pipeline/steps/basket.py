@@ -8,7 +8,12 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("basket", order=50, title="Cross-sell: association rules and next-best products")
+@step(
+    "basket",
+    order=50,
+    title="Cross-sell: association rules and next-best products",
+    requires=("core.fct_order_lines",),
+)
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.basket import evaluate_workspace, score_workspace
 
