@@ -51,6 +51,14 @@ def test_demo_loads_everything_and_every_analysis_succeeds(demo_run):
         truth = ws.read("truth.customers")
         assert len(truth) == 1500 and truth["segment"].nunique() >= 4
         assert ws.has_table("marts.customer_rfm")
+        # analyses build on each other: campaign KPIs and the funnel by the segments found
+        kpis = ws.read("marts.campaign_kpis")
+        assert {"campaign", "channel", "segment", "period"} <= set(kpis["level"])
+        assert "segment" in set(ws.read("marts.funnel")["dimension"])
+        scores = ws.read("marts.customer_scores")
+        for column in ("rfm_segment", "cluster", "p_alive", "predicted_clv_12m", "churn_risk",
+                       "next_best_products", "response_score", "uplift"):
+            assert column in scores.columns, column
 
 
 def test_report_has_a_section_per_analysis(demo_run):

@@ -50,9 +50,17 @@ class MarketingResult:
 
 
 def _segments(ws: Any) -> pd.DataFrame | None:
-    """Customer segments from the segmentation step, when it has run."""
-    if ws.has_table("marts.customer_scores") and "segment" in ws.columns("marts.customer_scores"):
-        return ws.read("marts.customer_scores", columns=["customer_id", "segment"])
+    """Customer segments from the segmentation step, when it has run: the named RFM segment
+    (readable by a marketer), else the cluster."""
+    if not ws.has_table("marts.customer_scores"):
+        return None
+    columns = ws.columns("marts.customer_scores")
+    for name in ("rfm_segment", "cluster", "segment"):
+        if name in columns:
+            seg = ws.read("marts.customer_scores", columns=["customer_id", name])
+            seg = seg.rename(columns={name: "segment"})
+            seg["segment"] = seg["segment"].astype("string")
+            return seg.dropna()
     return None
 
 
