@@ -312,3 +312,23 @@ def test_dataframe_source_and_date_formats(workspace):
     lines = workspace.read("core.fct_order_lines").sort_values("order_id")
     assert lines["amount"].tolist() == [1200.5, 80.0, 15.25]
     assert lines["order_ts"].iloc[0] == pd.Timestamp("2023-12-31 23:10")
+
+
+def test_unparseable_lines_are_quarantined_and_row_numbers_stay_true(workspace, tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text(
+        "order_id,customer_id,order_ts,amount\n"
+        "1,C1,2024-01-01,10\n"
+        "2,C1,2024-01-02,10,surplus,fields\n"  # row 2: more fields than the header
+        "3,C2,2024-01-03,10\n"
+        "4,C2,2024-01-04,10,x,y\n"  # row 4
+        "5,C3,not a date,10\n"  # row 5: parsed, then rejected for its date
+    )
+    report = ingest(workspace, "orders", path)
+    assert (report.rows_read, report.rows_staged, report.rows_quarantined) == (5, 2, 3)
+    rej = _rejects(workspace)
+    assert rej["row_number"].tolist() == [2, 4, 5]
+    assert rej["reason"].tolist() == ["unparseable line", "unparseable line", "unparseable date"]
+    assert '"order_id":"5"' in rej.loc[2, "raw_row"] and "_source_row" not in rej.loc[2, "raw_row"]
+    staged = workspace.read("core.fct_order_lines").sort_values("order_id")
+    assert staged["source_row"].tolist() == [1, 3]

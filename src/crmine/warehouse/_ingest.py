@@ -283,6 +283,13 @@ def _stage(
     # contiguous and in source order, so the source row number is rowid - first + 1.
     first = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {raw_table}").fetchone()
     first_rowid = int(first[0]) if first else 0
+    parsed = f"(rowid - {first_rowid} + 1)"  # position among the rows the reader parsed
+    # Lines the CSV reader rejected are not in the raw table: the k-th of them (data row e_k)
+    # shifts every parsed row from position e_k - (k - 1) on by one more.
+    gaps = [row - k for k, (row, _text, _error) in enumerate(sorted(unparsed))]
+    source_row = (
+        f"{parsed} + list_count(list_filter({gaps}, g -> g <= {parsed}))" if gaps else parsed
+    )
     typed_cols = ", ".join(f"{expr} AS {quote(name)}" for name, expr in plan.select.items())
     # One pass finds the first failing check; its reason and column are looked up by index.
     check = (
@@ -356,7 +363,7 @@ def _stage(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crmine_staged AS
-        WITH typed AS (SELECT rowid - {first_rowid} + 1 AS _row, {check} AS _check, {typed_cols}
+        WITH typed AS (SELECT {source_row} AS _row, {check} AS _check, {typed_cols}
                        FROM {raw_table}),
         derived AS ({derived_sql}),
         d AS (SELECT *{rank} FROM derived)
@@ -383,10 +390,11 @@ def _stage(
             f"""
             INSERT INTO quarantine.rejects
             SELECT '{load_id}', '{ent.name}', ?, s._row, {reasons_sql}[s._check],
-                   {columns_sql}[s._check], {early_value}, to_json(r)::VARCHAR
+                   {columns_sql}[s._check], {early_value}, to_json(r._raw)::VARCHAR
             FROM (SELECT _row, _check, _late_value FROM _crmine_staged
                   WHERE _check IS NOT NULL) s
-            JOIN {raw_table} r ON r.rowid - {first_rowid} + 1 = s._row
+            JOIN (SELECT {source_row} AS _source_row, raw_row AS _raw, * FROM {raw_table} raw_row) r
+              ON r._source_row = s._row
             """,
             [label],
         )

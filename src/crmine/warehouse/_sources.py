@@ -189,17 +189,21 @@ def _read_text(
     try:
         if delim is None:
             return _read_whitespace(con, path, readable, raw_table, enc, fp)
+        # A line with the wrong number of fields (an unquoted delimiter in a text field, a cut
+        # line) is quarantined as an unparseable line rather than padded or widened.
         con.execute(
             f"CREATE OR REPLACE TABLE {raw_table} AS SELECT * "
             f"FROM read_csv({_sql_str(str(readable))}, all_varchar = true, header = true, "
-            f"delim = {_sql_str(delim)}, quote = '\"', escape = '\"', null_padding = true, "
+            f"delim = {_sql_str(delim)}, quote = '\"', escape = '\"', null_padding = false, "
             "store_rejects = true, rejects_table = '_crmine_rejects', "
             "rejects_scan = '_crmine_reject_scans', normalize_names = false)"
         )
         unparsed = tuple(
             (int(r[0]), str(r[1]), str(r[2]))
             for r in con.execute(
-                "SELECT line - 1, csv_line, error_message FROM _crmine_rejects ORDER BY line"
+                # one row per bad line, whatever number of errors the reader reported for it
+                "SELECT line - 1, any_value(csv_line), string_agg(DISTINCT error_message, '; ') "
+                "FROM _crmine_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         )
     except duckdb.Error as exc:
