@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from crmine.clv._base import Histories, TransactionModel, group_rows
 from crmine.clv._bgnbd import _as_T
@@ -67,6 +67,45 @@ def _log_terms(
     return base, alive, died
 
 
+# Gauss-Legendre rule for the integral form of the "died" term (see _died_moments).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
+# Where v^(p-1) has fallen below exp(-_CUT) of its peak the integrand is left out: the
+# remaining interval holds at most _CUT e-folds, which the rule resolves to machine precision.
+_CUT = 40.0
+
+
+def _died_moments(
+    r: float, alpha: float, s: float, beta: float, x: FloatArray, tx: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Means of log(alpha+tau), 1/(alpha+tau), log(beta+tau), 1/(beta+tau) under
+    ``f(tau) = (alpha+tau)^-(r+x) (beta+tau)^-(s+1)`` on ``[tx, T]``.
+
+    The "died in (tx, T]" term is ``s * integral of f``, so the derivatives of its log are
+    minus these means times the exponents: the gradient is analytic, only the averaging is
+    numerical. With ``v = (alpha+tx)/(alpha+tau)`` the integrand is
+    ``v^(p-1) (1 + kappa v)^-(s+1)`` on ``[(alpha+tx)/(alpha+T), 1]``, ``p = r+s+x``,
+    ``kappa = (beta-alpha)/(alpha+tx)``: smooth, so 32 Gauss-Legendre nodes give the means to
+    about 1e-14 (checked against adaptive quadrature in the tests).
+    """
+    p = (r + s + x)[:, None]
+    a_tx = (alpha + tx)[:, None]
+    kappa = (beta - alpha) / a_tx
+    v_lo = np.minimum(a_tx / (alpha + T)[:, None], 1.0 - 1e-12)  # tx = T: no mass, any finite
+    cut = np.exp(-_CUT / np.maximum(p - 1.0, 1e-12))
+    v_lo = np.where(p > 1.0, np.maximum(v_lo, cut), v_lo)
+    v = v_lo + (1.0 - v_lo) * (_GL_X + 1.0) / 2.0
+    log_w = np.log(_GL_W) + (p - 1.0) * np.log(v) - (s + 1.0) * np.log1p(kappa * v)
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    inv_v_kappa = 1.0 / v + kappa  # (beta + tau) / (alpha + tx)
+    log_a_tx = np.log(a_tx[:, 0])
+    mean_log_alpha = log_a_tx - (w * np.log(v)).sum(axis=1)
+    mean_inv_alpha = (w * v).sum(axis=1) / a_tx[:, 0]
+    mean_log_beta = log_a_tx + (w * np.log(inv_v_kappa)).sum(axis=1)
+    mean_inv_beta = (w / inv_v_kappa).sum(axis=1) / a_tx[:, 0]
+    return mean_log_alpha, mean_inv_alpha, mean_log_beta, mean_inv_beta
+
+
 def _distinct_pairs(
     x: FloatArray, tx: FloatArray, T: FloatArray
 ) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
@@ -110,16 +149,42 @@ class ParetoNBDModel(TransactionModel):
     """
 
     _param_names = ("r", "alpha", "s", "beta")
+    _has_gradient = True
 
-    def _loglik(self, params: FloatArray, data: Histories) -> FloatArray:
+    def _grad(self, params: FloatArray, data: Histories) -> FloatArray:
+        """Analytic gradient: the log-likelihood is ``base + log(alive + died)``, and the
+        derivatives of ``log died`` are means under the integrand (:func:`_died_moments`)."""
+        r, alpha, s, beta = params
+        x, tx, T = data.frequency, data.recency, data.T
+        _, alive, died = _log_terms(params, x, tx, T, self._pairs(data))
+        w_died = np.exp(died - np.logaddexp(alive, died))
+        w_alive = 1.0 - w_died
+        m_log_a, m_inv_a, m_log_b, m_inv_b = _died_moments(r, alpha, s, beta, x, tx, T)
+        d_r = (
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - w_alive * np.log(alpha + T)
+            - w_died * m_log_a
+        )
+        d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_died * m_inv_a)
+        d_s = np.log(beta) - w_alive * np.log(beta + T) + w_died * (1.0 / s - m_log_b)
+        d_beta = s / beta - w_alive * s / (beta + T) - w_died * (s + 1.0) * m_inv_b
+        return np.vstack([d_r, d_alpha, d_s, d_beta])
+
+    @staticmethod
+    def _pairs(data: Histories) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
         if "pair_x" not in data.extra:  # computed once per fit, reused by every evaluation
             px, pt, inverse = _distinct_pairs(data.frequency, data.recency, data.T)
             data.extra.update(pair_x=px, pair_t=pt, pair_inverse=inverse.astype(np.float64))
-        pairs = (
+        return (
             data.extra["pair_x"],
             data.extra["pair_t"],
             data.extra["pair_inverse"].astype(np.intp),
         )
+
+    def _loglik(self, params: FloatArray, data: Histories) -> FloatArray:
+        pairs = self._pairs(data)
         base, alive, died = _log_terms(params, data.frequency, data.recency, data.T, pairs)
         return np.asarray(base + np.logaddexp(alive, died))
 
