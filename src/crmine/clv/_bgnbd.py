@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,25 @@ def _simulate_counts(
     pos = x > 0
     tx[pos] = T[pos] * rng.beta(x[pos], n[pos] - x[pos] + 1)
     return pd.DataFrame({"frequency": x.astype(np.float64), "recency": tx, "T": T})
+
+
+def _simulate_bg(
+    params: Sequence[float],
+    n_customers: int,
+    T: float | FloatArray,
+    seed: int | None,
+    *,
+    first_death: int,
+) -> pd.DataFrame:
+    """Beta-geometric dropout on Poisson purchasing: a customer drops out after the J-th
+    repeat purchase, ``J ~ Geometric(p) - 1 + first_death`` (BG/NBD: 1, MBG/NBD: 0)."""
+    r, alpha, a, b = params
+    rng = np.random.default_rng(seed)
+    Tarr = _as_T(n_customers, T)
+    lam = rng.gamma(r, 1 / alpha, n_customers)
+    p = rng.beta(a, b, n_customers)
+    deaths = rng.geometric(p) - 1 + first_death
+    return _simulate_counts(lam, Tarr, deaths.astype(np.float64), rng)
 
 
 class BetaGeoModel(TransactionModel):
@@ -253,13 +273,8 @@ class BetaGeoModel(TransactionModel):
         self, n_customers: int, T: float | FloatArray, *, seed: int | None = None
     ) -> pd.DataFrame:
         """Draw RFM summaries of ``n_customers`` customers observed for ``T`` time units each."""
-        r, alpha, a, b = self._p()
-        rng = np.random.default_rng(seed)
-        Tarr = _as_T(n_customers, T)
-        lam = rng.gamma(r, 1 / alpha, n_customers)
-        p = rng.beta(a, b, n_customers)
-        deaths = rng.geometric(p)  # dies right after the J-th repeat purchase, J >= 1
-        return _simulate_counts(lam, Tarr, deaths.astype(np.float64), rng)
+        # dies right after the J-th repeat purchase, J >= 1
+        return _simulate_bg(self._p(), n_customers, T, seed, first_death=1)
 
 
 class ModifiedBetaGeoModel(BetaGeoModel):
@@ -347,10 +362,5 @@ class ModifiedBetaGeoModel(BetaGeoModel):
     def simulate(
         self, n_customers: int, T: float | FloatArray, *, seed: int | None = None
     ) -> pd.DataFrame:
-        r, alpha, a, b = self._p()
-        rng = np.random.default_rng(seed)
-        Tarr = _as_T(n_customers, T)
-        lam = rng.gamma(r, 1 / alpha, n_customers)
-        p = rng.beta(a, b, n_customers)
-        deaths = rng.geometric(p) - 1  # may drop out right after the first purchase
-        return _simulate_counts(lam, Tarr, deaths.astype(np.float64), rng)
+        # may drop out right after the first purchase (J >= 0)
+        return _simulate_bg(self._p(), n_customers, T, seed, first_death=0)

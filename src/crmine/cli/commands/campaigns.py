@@ -19,6 +19,13 @@ from crmine.cli._common import (
     read_flat_file,
 )
 
+TreatmentOpt = Annotated[
+    str | None, typer.Option("--treatment", "-t", help="Arm column of --data.")
+]
+ControlOpt = Annotated[
+    str | None,
+    typer.Option("--control", "-c", help="Value of the arm column that marks the control group."),
+]
 DataOpt = Annotated[
     Path | None,
     typer.Option("--data", "-d", help="Flat table (CSV, TSV, Parquet or Excel). Without it the "
@@ -51,26 +58,43 @@ def register(app: typer.Typer) -> None:
         from crmine.marketing import campaign_kpis
         from crmine.marketing._workspace import load_contacts
 
-        keys = {"campaign": "campaign_id", "channel": "channel", "segment": "segment",
-                "period": "period"}
+        keys = {
+            "campaign": "campaign_id",
+            "channel": "channel",
+            "segment": "segment",
+            "period": "period",
+        }
         with errors_handled(json_out):
             if by not in keys:
                 raise ConfigError(f"--by must be one of {', '.join(keys)}; got {by!r}")
             with open_workspace(workspace) as ws:
                 k = campaign_kpis(load_contacts(ws), by=keys[by], period=period)
-        cols = [keys[by], "contacts", "sends", "opens", "clicks", "conversions", "ctr",
-                "conversion_rate", "cost", "revenue", "roi", "roas", "cpa"]
+        cols = [
+            keys[by],
+            "contacts",
+            "sends",
+            "opens",
+            "clicks",
+            "conversions",
+            "ctr",
+            "conversion_rate",
+            "cost",
+            "revenue",
+            "roi",
+            "roas",
+            "cpa",
+        ]
         emit(k, json_out, lambda: print_frame(k[cols], title=f"Campaign KPIs by {by}"))
 
     @camp.command("effect")
     def effect_cmd(
         data: DataOpt = None,
-        treatment: Annotated[str | None, typer.Option("--treatment", "-t",
-                             help="Arm column of --data.")] = None,
-        outcome: Annotated[str | None, typer.Option("--outcome", "-y",
-                           help="Outcome column of --data (0/1 or amount).")] = None,
-        control: Annotated[str | None, typer.Option("--control", "-c",
-                           help="Value of the arm column that marks the control group.")] = None,
+        treatment: TreatmentOpt = None,
+        outcome: Annotated[
+            str | None,
+            typer.Option("--outcome", "-y", help="Outcome column of --data (0/1 or amount)."),
+        ] = None,
+        control: ControlOpt = None,
         method: Annotated[str, typer.Option(help="auto, proportion, welch or bootstrap.")] = "auto",
         correction: Annotated[str, typer.Option(help="holm, bonferroni, fdr_bh or none.")] = "holm",
         workspace: WorkspaceOpt = Path("."),
@@ -85,36 +109,70 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             if data is not None:
                 if not (treatment and outcome and control is not None):
-                    raise ConfigError("--data needs --treatment COL, --outcome COL and "
-                                      "--control VALUE")
+                    raise ConfigError(
+                        "--data needs --treatment COL, --outcome COL and --control VALUE"
+                    )
                 frame = read_flat_file(data)
                 if treatment not in frame.columns:
                     from crmine.exceptions import MissingColumnError
 
-                    raise MissingColumnError(f"{data}: no column {treatment!r}; columns found: "
-                                             f"{list(frame.columns)}")
-                res = treatment_effect(frame, treatment, outcome,
-                                       _control_value(frame[treatment], control),
-                                       method=method, correction=correction)  # type: ignore[arg-type]
+                    raise MissingColumnError(
+                        f"{data}: no column {treatment!r}; columns found: {list(frame.columns)}"
+                    )
+                res = treatment_effect(
+                    frame,
+                    treatment,
+                    outcome,
+                    _control_value(frame[treatment], control),
+                    method=method,  # type: ignore[arg-type]
+                    correction=correction,  # type: ignore[arg-type]
+                )
                 res = res.reset_index()
                 title = f"Effect on {outcome} vs {treatment} = {control}"
-                cols = [treatment, "n_treatment", "treatment_mean", "control_mean", "difference",
-                        "ci_low", "ci_high", "statistic", "p_value", "p_adjusted", "prob_best"]
+                cols = [
+                    treatment,
+                    "n_treatment",
+                    "treatment_mean",
+                    "control_mean",
+                    "difference",
+                    "ci_low",
+                    "ci_high",
+                    "statistic",
+                    "p_value",
+                    "p_adjusted",
+                    "prob_best",
+                ]
             else:
                 with open_workspace(workspace) as ws:
                     res = channel_effects(load_contacts(ws), correction=correction)  # type: ignore[arg-type]
                 title = "Channel effects (conversion uplift over control, ROI)"
-                cols = ["channel", "contacts", "conversion_rate", "uplift", "uplift_ci_low",
-                        "uplift_ci_high", "p_adjusted", "roi", "roi_ci_low", "roi_ci_high",
-                        "prob_best_roi"]
+                cols = [
+                    "channel",
+                    "contacts",
+                    "conversion_rate",
+                    "uplift",
+                    "uplift_ci_low",
+                    "uplift_ci_high",
+                    "p_adjusted",
+                    "roi",
+                    "roi_ci_low",
+                    "roi_ci_high",
+                    "prob_best_roi",
+                ]
         emit(res, json_out, lambda: print_frame(res[cols], title=title))
 
     @camp.command("budget")
     def budget_cmd(
-        budget: Annotated[float | None, typer.Option(help="Total budget to split (default: "
-                          "the current average spend per campaign round).")] = None,
-        outcome: Annotated[str, typer.Option(help="Maximise conversions or revenue.")
-                           ] = "conversions",
+        budget: Annotated[
+            float | None,
+            typer.Option(
+                help="Total budget to split (default: "
+                "the current average spend per campaign round)."
+            ),
+        ] = None,
+        outcome: Annotated[
+            str, typer.Option(help="Maximise conversions or revenue.")
+        ] = "conversions",
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -132,17 +190,24 @@ def register(app: typer.Typer) -> None:
                 hist = _budget_history(load_contacts(ws))
             curves = ResponseCurves().fit(hist, outcome_col=outcome)
             res = curves.allocate(budget)
-        info = {"budget": res.budget, "expected_current": res.expected_current,
-                "expected_optimal": res.expected_optimal, "expected_gain": res.expected_gain,
-                "gain_interval": [res.gain_ci_low, res.gain_ci_high],
-                "prob_gain_positive": res.prob_gain_positive,
-                "allocation": res.allocation, "curves": curves.params_.reset_index()}
+        info = {
+            "budget": res.budget,
+            "expected_current": res.expected_current,
+            "expected_optimal": res.expected_optimal,
+            "expected_gain": res.expected_gain,
+            "gain_interval": [res.gain_ci_low, res.gain_ci_high],
+            "prob_gain_positive": res.prob_gain_positive,
+            "allocation": res.allocation,
+            "curves": curves.params_.reset_index(),
+        }
 
         def render() -> None:
             print_frame(res.allocation.round(3), title=f"Budget split of {res.budget:,.2f}")
-            console.print(f"Expected {outcome} {res.expected_current:,.1f} → "
-                          f"{res.expected_optimal:,.1f} (gain {res.expected_gain:,.1f}, 90% "
-                          f"interval {res.gain_ci_low:,.1f} to {res.gain_ci_high:,.1f})")
+            console.print(
+                f"Expected {outcome} {res.expected_current:,.1f} → "
+                f"{res.expected_optimal:,.1f} (gain {res.expected_gain:,.1f}, 90% "
+                f"interval {res.gain_ci_low:,.1f} to {res.gain_ci_high:,.1f})"
+            )
 
         emit(info, json_out, render)
 
@@ -168,8 +233,9 @@ def register(app: typer.Typer) -> None:
 
     @camp.command("attribution")
     def attribution_cmd(
-        lookback_days: Annotated[float, typer.Option(help="Touches up to this many days "
-                                 "before a conversion count.")] = 30,
+        lookback_days: Annotated[
+            float, typer.Option(help="Touches up to this many days before a conversion count.")
+        ] = 30,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -181,8 +247,13 @@ def register(app: typer.Typer) -> None:
             with open_workspace(workspace) as ws:
                 att = _attribution(ws.read("core.fct_events"), lookback_days)
             if att.empty:
-                raise DataError("no conversions with touches before them in core.fct_events "
-                                "(stage 'convert' and channel needed)")
+                raise DataError(
+                    "no conversions with touches before them in core.fct_events "
+                    "(stage 'convert' and channel needed)"
+                )
         wide = att.pivot(index="channel", columns="model", values="conversions").reset_index()
-        emit(att, json_out, lambda: print_frame(wide.round(2),
-                                                title="Conversions credited per channel"))
+        emit(
+            att,
+            json_out,
+            lambda: print_frame(wide.round(2), title="Conversions credited per channel"),
+        )

@@ -19,7 +19,7 @@ from crmine.cli._common import (
     print_frame,
     read_flat_file,
 )
-from crmine.cli.commands.campaigns import DataOpt, _control_value
+from crmine.cli.commands.campaigns import ControlOpt, DataOpt, TreatmentOpt, _control_value
 
 IdOpt = Annotated[list[str] | None, typer.Option("--id-column",
                   help="Column(s) that identify rows: kept out of the features.")]  # fmt: skip
@@ -43,11 +43,17 @@ def register(app: typer.Typer) -> None:
     @resp.command("train")
     def train(
         data: DataOpt = None,
-        target: Annotated[str | None, typer.Option("--target", "-t",
-                          help="Response column of --data (yes/no, 1/0).")] = None,
+        target: Annotated[
+            str | None,
+            typer.Option("--target", "-t", help="Response column of --data (yes/no, 1/0)."),
+        ] = None,
         id_column: IdOpt = None,
-        exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Columns to leave "
-                           "out (e.g. duration, known only after the call).")] = None,
+        exclude: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--exclude", help="Columns to leave out (e.g. duration, known only after the call)."
+            ),
+        ] = None,
         model: ModelOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
@@ -64,20 +70,27 @@ def register(app: typer.Typer) -> None:
                     raise ConfigError("--target COLUMN is required with --data")
                 frame = read_flat_file(data)
                 if target not in frame.columns:
-                    raise ConfigError(f"{data}: no target column {target!r}; columns found: "
-                                      f"{list(frame.columns)}")
+                    raise ConfigError(
+                        f"{data}: no target column {target!r}; columns found: {list(frame.columns)}"
+                    )
                 drop = [target, *(id_column or []), *(exclude or [])]
                 X = _features(frame, drop)
                 m = ResponseModel().fit(X, frame[target])
                 path = _model_path(model, workspace)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(path, "wb") as fh:
-                    pickle.dump({"response": m, "features": list(X.columns),
-                                 "id_columns": id_column or []}, fh)
+                    pickle.dump(
+                        {"response": m, "features": list(X.columns), "id_columns": id_column or []},
+                        fh,
+                    )
                 gains = gains_table(frame[target], m.predict_score(X))
-                info = {"model": str(path), "rows": len(frame), "features": list(X.columns),
-                        "base_rate": m.base_rate_,
-                        "training_top_decile_lift": float(gains.loc[0, "lift"])}
+                info = {
+                    "model": str(path),
+                    "rows": len(frame),
+                    "features": list(X.columns),
+                    "base_rate": m.base_rate_,
+                    "training_top_decile_lift": float(gains.loc[0, "lift"]),
+                }
             else:
                 with open_workspace(workspace) as ws:
                     run = run_response(ws)
@@ -88,13 +101,20 @@ def register(app: typer.Typer) -> None:
     def score(
         data: DataOpt = None,
         model: ModelOpt = None,
-        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write scores to this "
-                       ".csv/.parquet file.", dir_okay=False)] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out", "-o", help="Write scores to this .csv/.parquet file.", dir_okay=False
+            ),
+        ] = None,
         top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
-        cost_per_contact: Annotated[float | None, typer.Option(
-            help="With --margin: keep only the prospects worth contacting.")] = None,
-        margin: Annotated[float | None, typer.Option(
-            help="Profit of one response before the contact cost.")] = None,
+        cost_per_contact: Annotated[
+            float | None,
+            typer.Option(help="With --margin: keep only the prospects worth contacting."),
+        ] = None,
+        margin: Annotated[
+            float | None, typer.Option(help="Profit of one response before the contact cost.")
+        ] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -118,38 +138,52 @@ def register(app: typer.Typer) -> None:
             else:
                 with open_workspace(workspace) as ws:
                     result = ws.read("marts.uplift_scores").sort_values(
-                        "response_score", ascending=False)
+                        "response_score", ascending=False
+                    )
             if (cost_per_contact is None) != (margin is None):
                 raise ConfigError("give both --cost-per-contact and --margin, or neither")
             if cost_per_contact is not None and margin is not None:
-                pc = expected_profit(result["response_score"].to_numpy(),
-                                     cost_per_contact=cost_per_contact, margin=margin)
+                pc = expected_profit(
+                    result["response_score"].to_numpy(),
+                    cost_per_contact=cost_per_contact,
+                    margin=margin,
+                )
                 result = result.head(pc.best_contacted).assign(
-                    expected_profit=lambda d: margin * d["response_score"] - cost_per_contact)
+                    expected_profit=lambda d: margin * d["response_score"] - cost_per_contact
+                )
             if out is not None:
                 if out.suffix.lower() == ".parquet":
                     result.to_parquet(out, index=False)
                 else:
                     result.to_csv(out, index=False)
-        emit(result.head(top) if out is None else {"written": str(out), "rows": len(result)},
-             json_out, lambda: print_frame(result.head(top), title="Response scores"))
+        emit(
+            result.head(top) if out is None else {"written": str(out), "rows": len(result)},
+            json_out,
+            lambda: print_frame(result.head(top), title="Response scores"),
+        )
 
     @resp.command("uplift")
     def uplift(
         data: DataOpt = None,
-        treatment: Annotated[str | None, typer.Option("--treatment", "-t",
-                             help="Arm column of --data.")] = None,
-        outcome: Annotated[str | None, typer.Option("--outcome", "-y",
-                           help="0/1 outcome column of --data.")] = None,
-        control: Annotated[str | None, typer.Option("--control", "-c",
-                           help="Value of the arm column that marks the control group.")] = None,
-        treated: Annotated[str | None, typer.Option(help="Arm value to model against control "
-                           "(default: every non-control row).")] = None,
-        learner: Annotated[str, typer.Option(
-            help="two-model or class-transformation.")] = "two-model",
+        treatment: TreatmentOpt = None,
+        outcome: Annotated[
+            str | None, typer.Option("--outcome", "-y", help="0/1 outcome column of --data.")
+        ] = None,
+        control: ControlOpt = None,
+        treated: Annotated[
+            str | None,
+            typer.Option(
+                help="Arm value to model against control (default: every non-control row)."
+            ),
+        ] = None,
+        learner: Annotated[
+            str, typer.Option(help="two-model or class-transformation.")
+        ] = "two-model",
         id_column: IdOpt = None,
-        exclude: Annotated[list[str] | None, typer.Option("--exclude",
-                           help="Columns to leave out (other outcomes).")] = None,
+        exclude: Annotated[
+            list[str] | None,
+            typer.Option("--exclude", help="Columns to leave out (other outcomes)."),
+        ] = None,
         test_size: Annotated[float, typer.Option(help="Held-out share for the Qini.")] = 0.3,
         top: Annotated[int, typer.Option(help="Persuadables to show.")] = 20,
         workspace: WorkspaceOpt = Path("."),
@@ -171,25 +205,30 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             if data is not None:
                 if not (treatment and outcome and control is not None):
-                    raise ConfigError("--data needs --treatment COL, --outcome COL and "
-                                      "--control VALUE")
+                    raise ConfigError(
+                        "--data needs --treatment COL, --outcome COL and --control VALUE"
+                    )
                 if learner not in ("two-model", "class-transformation"):
-                    raise ConfigError(f"--learner must be two-model or class-transformation, "
-                                      f"not {learner!r}")
+                    raise ConfigError(
+                        f"--learner must be two-model or class-transformation, not {learner!r}"
+                    )
                 frame = read_flat_file(data)
                 for col in (treatment, outcome):
                     if col not in frame.columns:
-                        raise ConfigError(f"{data}: no column {col!r}; columns found: "
-                                          f"{list(frame.columns)}")
+                        raise ConfigError(
+                            f"{data}: no column {col!r}; columns found: {list(frame.columns)}"
+                        )
                 ctrl = _control_value(frame[treatment], control)
                 if treated is not None:
-                    frame = frame[frame[treatment].isin([ctrl, _control_value(frame[treatment],
-                                                                                treated)])]
+                    frame = frame[
+                        frame[treatment].isin([ctrl, _control_value(frame[treatment], treated)])
+                    ]
                 w = (frame[treatment] != ctrl).astype(int).to_numpy()
                 y = frame[outcome].to_numpy()
                 X = _features(frame, [treatment, outcome, *(id_column or []), *(exclude or [])])
                 Xtr, Xte, wtr, wte, ytr, yte = train_test_split(
-                    X, w, y, test_size=test_size, random_state=0, stratify=w)
+                    X, w, y, test_size=test_size, random_state=0, stratify=w
+                )
                 cls = TwoModelUplift if learner == "two-model" else ClassTransformationUplift
                 u_te = cls().fit(Xtr, wtr, ytr).predict_uplift(Xte)
                 q = qini_curve(yte, wte, u_te)
@@ -197,23 +236,28 @@ def register(app: typer.Typer) -> None:
                 u = final.predict_uplift(X)
                 ids = (frame[id_column[0]] if id_column else frame.index).to_numpy()
                 pers = persuadables(ids, u, top=top)
-                info = {"rows": len(frame), "learner": learner,
-                        "holdout_qini_area": q.area, "holdout_qini_coefficient": q.coefficient,
-                        "holdout_uplift_at_30pct": uplift_at_k(yte, wte, u_te, k=0.3),
-                        "holdout_average_uplift": float(yte[wte == 1].mean()
-                                                        - yte[wte == 0].mean()),
-                        "persuadables": pers}
+                info = {
+                    "rows": len(frame),
+                    "learner": learner,
+                    "holdout_qini_area": q.area,
+                    "holdout_qini_coefficient": q.coefficient,
+                    "holdout_uplift_at_30pct": uplift_at_k(yte, wte, u_te, k=0.3),
+                    "holdout_average_uplift": float(yte[wte == 1].mean() - yte[wte == 0].mean()),
+                    "persuadables": pers,
+                }
             else:
                 with open_workspace(workspace) as ws:
                     m = ws.read("marts.response_metrics").set_index("metric")["value"]
                     s = ws.read("marts.uplift_scores")
-                pers = s[s["uplift_class"] == "persuadable"].sort_values(
-                    "uplift", ascending=False).head(top)
+                pers = (
+                    s[s["uplift_class"] == "persuadable"]
+                    .sort_values("uplift", ascending=False)
+                    .head(top)
+                )
                 info = {**{k: float(v) for k, v in m.items()}, "persuadables": pers}
 
         def render() -> None:
-            console.print_json(data=_plain({k: v for k, v in info.items()
-                                            if k != "persuadables"}))
+            console.print_json(data=_plain({k: v for k, v in info.items() if k != "persuadables"}))
             print_frame(info["persuadables"], title="Persuadables (highest uplift first)")
 
         emit(info, json_out, render)
