@@ -209,15 +209,16 @@ def score_workspace(
     gap = float(max_gap_days if max_gap_days is not None
                 else ws.setting("basket_max_gap_days", 60))
     lines = workspace_lines(ws)
-    support = resolve_min_support(ws, min_support, workspace_baskets(
-        ws, level="product", per="order", lines=lines).tolist(), max_len)
+    product_baskets = workspace_baskets(ws, level="product", per="order", lines=lines).tolist()
+    support = resolve_min_support(ws, min_support, product_baskets, max_len)
     names = _names(ws)
     marts = []
     product_rules = None
     n_orders = 0
     for level in ("product", *_covered_levels(ws, levels, lines)):
-        baskets = workspace_baskets(ws, level=level, per="order", lines=lines)
-        mined = mine_rules(baskets.tolist(), support, confidence, max_len=max_len)
+        baskets = (product_baskets if level == "product" else
+                   workspace_baskets(ws, level=level, per="order", lines=lines).tolist())
+        mined = mine_rules(baskets, support, confidence, max_len=max_len)
         if level == "product":
             product_rules = mined.rules
             n_orders = mined.n_baskets

@@ -42,7 +42,27 @@ def _treatment(treatment: Any, n: int) -> np.ndarray:
     return w
 
 
-class TwoModelUplift:
+class _BoostedLearner:
+    """Hyper-parameters shared by the uplift learners: each fits small, early-stopped
+    gradient-boosting response models."""
+
+    def __init__(self, *, learning_rate: float = 0.05, max_iter: int = 100,
+                 min_samples_leaf: int | None = None, max_leaf_nodes: int = 4,
+                 random_state: int | None = 0) -> None:
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.min_samples_leaf = min_samples_leaf
+        self.max_leaf_nodes = max_leaf_nodes
+        self.random_state = random_state
+
+    def _model(self, n: int) -> ResponseModel:
+        return ResponseModel(learning_rate=self.learning_rate, max_iter=self.max_iter,
+                             min_samples_leaf=_leaf(self.min_samples_leaf, n),
+                             max_leaf_nodes=self.max_leaf_nodes, early_stopping=True,
+                             random_state=self.random_state)
+
+
+class TwoModelUplift(_BoostedLearner):
     """Two-model (T-learner) uplift: one response model per group, uplift = difference.
 
     Parameters
@@ -67,20 +87,6 @@ class TwoModelUplift:
     using machine learning. *PNAS* 116, 4156-4165.
     """
 
-    def __init__(self, *, learning_rate: float = 0.05, max_iter: int = 100,
-                 min_samples_leaf: int | None = None, max_leaf_nodes: int = 4,
-                 random_state: int | None = 0) -> None:
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.min_samples_leaf = min_samples_leaf
-        self.max_leaf_nodes = max_leaf_nodes
-        self.random_state = random_state
-
-    def _model(self, n: int) -> ResponseModel:
-        return ResponseModel(learning_rate=self.learning_rate, max_iter=self.max_iter,
-                             min_samples_leaf=_leaf(self.min_samples_leaf, n),
-                             max_leaf_nodes=self.max_leaf_nodes, early_stopping=True,
-                             random_state=self.random_state)
 
     def fit(self, X: pd.DataFrame, treatment: Any, y: Any) -> TwoModelUplift:
         """Fit on features, 0/1 treatment flags and 0/1 responses."""
@@ -105,7 +111,7 @@ class TwoModelUplift:
                              "p_control": self.model_control_.predict_score(X)}, index=X.index)
 
 
-class ClassTransformationUplift:
+class ClassTransformationUplift(_BoostedLearner):
     """Class-transformation uplift: one classifier on ``z = y*w + (1-y)*(1-w)``.
 
     With a treatment share of one half, ``uplift(x) = 2 P(z=1 | x) - 1``. Other shares are
@@ -117,14 +123,6 @@ class ClassTransformationUplift:
     *ICML Workshop on Clinical Data Analysis*.
     """
 
-    def __init__(self, *, learning_rate: float = 0.05, max_iter: int = 100,
-                 min_samples_leaf: int | None = None, max_leaf_nodes: int = 4,
-                 random_state: int | None = 0) -> None:
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.min_samples_leaf = min_samples_leaf
-        self.max_leaf_nodes = max_leaf_nodes
-        self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, treatment: Any, y: Any) -> ClassTransformationUplift:
         w = _treatment(treatment, len(X))
@@ -132,11 +130,7 @@ class ClassTransformationUplift:
         z = (yy * w + (1 - yy) * (1 - w)).astype(int)
         share = w.mean()
         weight = np.where(w == 1, 0.5 / share, 0.5 / (1 - share))
-        self.model_ = ResponseModel(
-            learning_rate=self.learning_rate, max_iter=self.max_iter,
-            min_samples_leaf=_leaf(self.min_samples_leaf, len(X)),
-            max_leaf_nodes=self.max_leaf_nodes, early_stopping=True, random_state=self.random_state,
-        ).fit(X.reset_index(drop=True), z, sample_weight=weight)
+        self.model_ = self._model(len(X)).fit(X.reset_index(drop=True), z, sample_weight=weight)
         self.treatment_share_ = float(share)
         return self
 

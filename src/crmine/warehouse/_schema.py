@@ -84,10 +84,6 @@ class Entity:
 
 STATUS_VALUES = ("completed", "returned", "cancelled")
 GROUP_VALUES = ("treatment", "control")
-FUNNEL_STAGES = (
-    "sent", "delivered", "open", "click", "visit", "lead", "mql", "sql",
-    "opportunity", "won", "convert",
-)  # fmt: skip
 
 ENTITIES: dict[str, Entity] = {
     e.name: e
