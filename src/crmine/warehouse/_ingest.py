@@ -23,11 +23,14 @@ from crmine.warehouse._mapping import extra_column_names, resolve_columns
 from crmine.warehouse._merge import APPEND_ONLY, merge_into_core
 from crmine.warehouse._schema import Entity
 from crmine.warehouse._schema import entity as get_entity
-from crmine.warehouse._sources import read_source
+from crmine.warehouse._sources import locate_source, read_source
 from crmine.warehouse._staging import StagingPlan, plan_staging
 from crmine.warehouse._workspace import Workspace
 
-__all__ = ["LoadReport", "ingest"]
+__all__ = ["LANDING_DIR", "LoadReport", "ingest"]
+
+LANDING_DIR = "raw"  # the workspace folder where every load keeps its source as received
+_PARSED = "_crmine_parsed"  # the temporary all-text table a load is staged from
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,82 +163,92 @@ def ingest(
     full_mapping = {**ws.config.mappings.get(ent.name, {}), **(mapping or {})}
     con = ws.duck
     ensure_meta_tables(con)
+    src = locate_source(source, query=query, sheet=sheet)
+    previous = con.execute(
+        "SELECT load_id, rows_read FROM meta.loads WHERE entity = ? AND fingerprint = ? LIMIT 1",
+        [ent.name, src.fingerprint],
+    ).fetchone()
+    if previous:  # the same bytes (or rows) again: nothing to read
+        return LoadReport(
+            previous[0],
+            ent.name,
+            label,
+            src.kind,
+            int(previous[1]),
+            0,
+            0,
+            skipped=True,
+            seconds=time.perf_counter() - started,
+        )
     load_id = _next_load_id(ws)
     raw_table = f"raw.{ent.name}__{load_id.lower()}"
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     valid_from = as_of or started_at
-
-    with ws.transaction():
-        raw = read_source(
-            con, source, raw_table, query=query, sheet=sheet, delimiter=delimiter, encoding=encoding
-        )
-        previous = con.execute(
-            "SELECT load_id FROM meta.loads WHERE entity = ? AND fingerprint = ? LIMIT 1",
-            [ent.name, raw.fingerprint],
-        ).fetchone()
-        if previous:
-            con.execute(f"DROP TABLE {raw_table}")
-            return LoadReport(
-                previous[0],
-                ent.name,
-                label,
-                raw.kind,
-                raw.rows,
-                0,
-                0,
-                skipped=True,
-                seconds=time.perf_counter() - started,
-            )
+    landing = f"{LANDING_DIR}/{ent.name}__{load_id.lower()}"
+    raw = read_source(
+        con, src, _PARSED, ws.root, landing, sheet=sheet, delimiter=delimiter, encoding=encoding
+    )
+    try:
         cmap = resolve_columns(ent, raw.columns, full_mapping, source_label=label)
         taken = list(core_columns(ent))
         extra_names = extra_column_names(cmap.extras, taken)
         plan = plan_staging(
             con,
             ent,
-            raw_table,
+            _PARSED,
             cmap.canonical,
             extra_names,
+            rows=raw.rows,
             source_label=label,
             nullable_keys=("customer_id",) if ent.name == "orders" else (),
         )
-        counts = _stage(ws, ent, raw_table, plan, set(cmap.canonical), load_id, label, raw.unparsed)
-        present = ensure_core_table(con, ent, plan.extras)
-        merged = merge_into_core(
-            con,
-            ent,
-            f"staging.{ent.name}",
-            present,
-            load_id,
-            valid_from=valid_from,
-            staged="(SELECT * FROM _crmine_staged WHERE _check IS NULL)",
-        )
-        con.execute("DROP TABLE _crmine_staged")
-        rows_read = raw.rows + len(raw.unparsed)
-        if rows_read != counts["staged"] + counts["quarantined"]:  # a bug, never bad data
-            raise CrmineError(
-                f"row accounting failed for {label}: read {rows_read}, staged "
-                f"{counts['staged']}, quarantined {counts['quarantined']}; nothing was loaded"
-            )
-        column_map = {k: v for k, v in cmap.canonical.items()}
-        con.execute(
-            "INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        typed = _type_rows(ws, ent, _PARSED, plan, set(cmap.canonical), raw.unparsed)
+        with ws.transaction():
+            con.execute(f"CREATE VIEW {raw_table} AS {raw.view}")
+            counts = _write_stage(ws, ent, _PARSED, plan, typed, load_id, label, raw.unparsed)
+            present = ensure_core_table(con, ent, plan.extras)
+            merged = merge_into_core(
+                con,
+                ent,
+                f"staging.{ent.name}",
+                present,
                 load_id,
-                ent.name,
-                label,
-                raw.kind,
-                raw.fingerprint,
-                raw.encoding,
-                raw.delimiter,
-                json.dumps(column_map),
-                started_at,
-                dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                rows_read,
-                counts["staged"],
-                counts["quarantined"],
-            ],
-        )
-        _refresh_dim_date(ws)
+                valid_from=valid_from,
+                staged="(SELECT * FROM _crmine_staged WHERE _check IS NULL)",
+            )
+            rows_read = raw.rows + len(raw.unparsed)
+            if rows_read != counts["staged"] + counts["quarantined"]:  # a bug, never bad data
+                raise CrmineError(
+                    f"row accounting failed for {label}: read {rows_read}, staged "
+                    f"{counts['staged']}, quarantined {counts['quarantined']}; nothing was loaded"
+                )
+            column_map = {k: v for k, v in cmap.canonical.items()}
+            con.execute(
+                "INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    load_id,
+                    ent.name,
+                    label,
+                    raw.kind,
+                    raw.fingerprint,
+                    raw.encoding,
+                    raw.delimiter,
+                    json.dumps(column_map),
+                    started_at,
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    rows_read,
+                    counts["staged"],
+                    counts["quarantined"],
+                ],
+            )
+            _refresh_dim_date(ws)
+    except BaseException:  # nothing half-written: the landing file goes with the rollback
+        for leftover in ws.root.glob(landing + ".*"):
+            leftover.unlink()
+        raise
+    finally:
+        for scratch in (_PARSED, "_crmine_staged", "_crmine_rejects", "_crmine_reject_scans"):
+            con.execute(f"DROP TABLE IF EXISTS {scratch}")
 
     return LoadReport(
         load_id=load_id,
@@ -261,21 +274,26 @@ def ingest(
     )
 
 
-def _stage(
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    """What typing left for the write: every check's (reason, column), derived columns."""
+
+    checks: list[tuple[str, str]]
+    derived: dict[str, str]
+
+
+def _type_rows(
     ws: Workspace,
     ent: Entity,
     raw_table: str,
     plan: StagingPlan,
     mapped: set[str],
-    load_id: str,
-    label: str,
     unparsed: tuple[tuple[int, str, str], ...],
-) -> dict[str, Any]:
-    """Type the raw rows, quarantine those breaking a rule, and stage the rest.
+) -> _Typed:
+    """Type the parsed rows into ``_crmine_staged``, marking each with its first failing check.
 
-    Append-only entities (orders, events, surveys) go straight to core, and
-    ``staging.<entity>`` is a view of the rows this load added (materialising the same rows
-    twice doubled the load time); the others are staged as a table and merged.
+    Runs before the load's transaction: the table is temporary (private to this session), and
+    DuckDB works on temporary tables made inside a transaction markedly slower.
     """
     con = ws.duck
     derived = _derived(ent, plan, mapped)
@@ -363,7 +381,7 @@ def _stage(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _crmine_staged AS
-        WITH typed AS (SELECT {source_row} AS _row, {check} AS _check, {typed_cols}
+        WITH typed AS (SELECT rowid AS _rid, {source_row} AS _row, {check} AS _check, {typed_cols}
                        FROM {raw_table}),
         derived AS ({derived_sql}),
         d AS (SELECT *{rank} FROM derived)
@@ -371,7 +389,28 @@ def _stage(
         FROM d{joins}
         """
     )
-    all_checks = [(c.reason, c.column) for c in plan.checks] + [(r, c) for _x, r, c, _v in late]
+    checks = [(c.reason, c.column) for c in plan.checks] + [(r, c) for _x, r, c, _v in late]
+    return _Typed(checks, derived)
+
+
+def _write_stage(
+    ws: Workspace,
+    ent: Entity,
+    raw_table: str,
+    plan: StagingPlan,
+    typed: _Typed,
+    load_id: str,
+    label: str,
+    unparsed: tuple[tuple[int, str, str], ...],
+) -> dict[str, Any]:
+    """Quarantine the rows breaking a rule, and stage the rest.
+
+    Append-only entities (orders, events, surveys) go straight to core, and
+    ``staging.<entity>`` is a view of the rows this load added (materialising the same rows
+    twice doubled the load time); the others are staged as a table and merged.
+    """
+    con = ws.duck
+    all_checks, derived = typed.checks, typed.derived
     reasons_sql = "[" + ", ".join(f"'{r}'" for r, _c in all_checks) + "]"
     columns_sql = "[" + ", ".join(f"'{c}'" for _r, c in all_checks) + "]"
     early_value = (
@@ -391,10 +430,11 @@ def _stage(
             INSERT INTO quarantine.rejects
             SELECT '{load_id}', '{ent.name}', ?, s._row, {reasons_sql}[s._check],
                    {columns_sql}[s._check], {early_value}, to_json(r._raw)::VARCHAR
-            FROM (SELECT _row, _check, _late_value FROM _crmine_staged
+            FROM (SELECT _rid, _row, _check, _late_value FROM _crmine_staged
                   WHERE _check IS NOT NULL) s
-            JOIN (SELECT {source_row} AS _source_row, raw_row AS _raw, * FROM {raw_table} raw_row) r
-              ON r._source_row = s._row
+            JOIN (SELECT rowid AS _rid, raw_row AS _raw, * FROM {raw_table} raw_row
+                  WHERE rowid IN (SELECT _rid FROM _crmine_staged WHERE _check IS NOT NULL)) r
+              USING (_rid)
             """,
             [label],
         )

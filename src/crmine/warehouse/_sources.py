@@ -1,4 +1,9 @@
-"""Reading a source into a ``raw.*`` table exactly as read: every value as text, every row.
+"""Reading a source: parsed as text for staging, and landed as received for the raw layer.
+
+The raw layer is the landing folder ``<workspace>/raw/``: each load keeps its source file as
+received (or as Parquet when DuckDB cannot read the original back), and ``raw.<entity>__<load>``
+is a view over it. Copying a file costs milliseconds where persisting the same rows as a
+DuckDB text table cost more than the whole typed load.
 
 Supported: CSV/TSV/semicolon/pipe and whitespace-separated text (optionally gzipped) in UTF-8,
 UTF-8 with BOM, GBK/GB18030 or Latin-1; Parquet; Excel (.xlsx); a table or query of a SQL
@@ -10,10 +15,10 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
-import os
 import re
+import shutil
 import sqlite3
-import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +29,14 @@ import pyarrow.compute as pc
 
 from crmine.exceptions import IngestError
 
-__all__ = ["RawSource", "detect_encoding", "read_source", "sniff_delimiter"]
+__all__ = [
+    "RawSource",
+    "Source",
+    "detect_encoding",
+    "locate_source",
+    "read_source",
+    "sniff_delimiter",
+]
 
 _SAMPLE_BYTES = 1 << 20
 _DELIMITERS = (",", "\t", ";", "|")
@@ -32,13 +44,15 @@ _DELIMITERS = (",", "\t", ";", "|")
 
 @dataclass(frozen=True, slots=True)
 class RawSource:
-    """What was read: the raw table, its source columns and the parse failures."""
+    """What was read: the parsed table, its source columns, the landing file, the failures."""
 
     table: str
     columns: tuple[str, ...]
     rows: int
     fingerprint: str
     kind: str
+    landed: Path  # the landing file under the workspace's raw/ folder
+    view: str  # SELECT reading the landing file back, for the raw.* view
     encoding: str | None = None
     delimiter: str | None = None
     # Lines the CSV reader could not parse: (row number, line text, error).
@@ -107,62 +121,116 @@ def fingerprint_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _transcode(path: Path, encoding: str) -> Path:
-    """A temporary UTF-8 copy of a text file in another encoding (DuckDB reads UTF-8)."""
+def _transcode(path: Path, encoding: str, dest: Path) -> None:
+    """Write a UTF-8 copy of a text file in another encoding (DuckDB reads UTF-8)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    fd, name = tempfile.mkstemp(prefix="crmine-", suffix=".csv")
-    with opener(path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
+    with opener(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as dst:
         reader = codecs.getreader(encoding)(src)
         for chunk in iter(lambda: reader.read(1 << 22), ""):
             dst.write(chunk)
-    return Path(name)
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def read_source(
-    con: duckdb.DuckDBPyConnection,
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A located source, not yet read: what it is and its fingerprint.
+
+    The fingerprint comes first so that re-loading an identical source costs one hash, not a
+    parse. A SQL source is queried here (its fingerprint is the rows it returns).
+    """
+
+    kind: str  # csv | parquet | excel | sql | dataframe
+    path: Path | None = None
+    frame: pd.DataFrame | None = None
+    fingerprint: str = ""
+
+
+def locate_source(
     source: str | Path | pd.DataFrame,
-    raw_table: str,
     *,
     query: str | None = None,
     sheet: str | int | None = None,
-    delimiter: str | None = None,
-    encoding: str | None = None,
-) -> RawSource:
-    """Load ``source`` into ``raw_table``, all text, rows in source order.
-
-    A row's 1-based number in the source follows from the raw table's ``rowid`` (DuckDB keeps
-    insertion order); no column is added, so the raw table is exactly what was read.
-    """
+) -> Source:
+    """Check that ``source`` exists and is of a supported kind; fingerprint it."""
     if isinstance(source, pd.DataFrame):
-        return _read_frame(con, source, raw_table)
+        return Source("dataframe", frame=source, fingerprint=_frame_fingerprint(source))
     text = str(source)
     if re.match(r"^[a-z][a-z0-9+]*://", text):
-        return _read_database(con, text, raw_table, query=query)
+        frame, fp = _query_database(text, query)
+        return Source("sql", frame=frame, fingerprint=fp)
     path = Path(source).expanduser()
     if not path.exists():
         raise IngestError(f"source file {path} does not exist; check the path (cwd: {Path.cwd()})")
     if path.is_dir():
         raise IngestError(f"source {path} is a folder; give one file (CSV, Parquet, Excel)")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        return _read_parquet(con, path, raw_table)
-    if suffixes and suffixes[-1] in (".xlsx", ".xlsm"):
-        return _read_excel(con, path, raw_table, sheet)
-    if suffixes and suffixes[-1] == ".xls":
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        kind = "parquet"
+    elif suffix in (".xlsx", ".xlsm"):
+        kind = "excel"
+    elif suffix == ".xls":
         raise IngestError(
             f"{path}: the old binary .xls format is not supported; save it as .xlsx or CSV"
         )
-    return _read_text(con, path, raw_table, delimiter=delimiter, encoding=encoding)
+    else:
+        kind = "csv"
+    fp = fingerprint_file(path)
+    if kind == "excel":
+        fp += f":{sheet}"  # another sheet of the same workbook is another source
+    return Source(kind, path=path, fingerprint=fp)
+
+
+def read_source(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    table: str,
+    root: Path,
+    landing: str,
+    *,
+    sheet: str | int | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> RawSource:
+    """Parse ``src`` into the temporary ``table`` (all text, source order) and land it.
+
+    The source is kept as received in a landing file under ``root`` (``landing`` is its path
+    relative to ``root``, without suffix): the file itself when DuckDB can read it back as it
+    is, else Parquet. ``RawSource.view`` reads the landing file again with a path relative to
+    the workspace, so ``raw.*`` views survive moving the workspace.
+    A row's 1-based number in the source follows from the temporary table's ``rowid`` (DuckDB
+    keeps insertion order); no column is added, so the table is exactly what was read.
+    """
+    (root / landing).parent.mkdir(parents=True, exist_ok=True)
+    if src.frame is not None:
+        return _read_frame(con, src.frame, table, root, landing, src.fingerprint, src.kind)
+    assert src.path is not None
+    if src.kind == "parquet":
+        return _read_parquet(con, src.path, table, root, landing, src.fingerprint)
+    if src.kind == "excel":
+        frame = _excel_frame(src.path, sheet)
+        return _read_frame(con, frame, table, root, landing, src.fingerprint, "excel")
+    return _read_text(
+        con, src.path, table, root, landing, src.fingerprint, delimiter=delimiter, encoding=encoding
+    )
+
+
+def _csv_options(delim: str) -> str:
+    return (
+        f"all_varchar = true, header = true, delim = {_sql_str(delim)}, quote = '\"', "
+        "escape = '\"', null_padding = false, normalize_names = false"
+    )
 
 
 def _read_text(
     con: duckdb.DuckDBPyConnection,
     path: Path,
-    raw_table: str,
+    table: str,
+    root: Path,
+    landing: str,
+    fp: str,
     *,
     delimiter: str | None,
     encoding: str | None,
@@ -180,23 +248,31 @@ def _read_text(
             f"{path} looks binary (NUL bytes), not CSV text; give a CSV, Parquet or .xlsx file"
         )
     enc = encoding or detect_encoding(sample)
-    readable = path
-    if enc not in ("utf-8", "utf-8-sig"):
-        readable = _transcode(path, enc)
     sample_text = sample.decode(enc if enc != "utf-8" else "utf-8", errors="ignore")
     delim = delimiter if delimiter is not None else sniff_delimiter(sample_text)
-    fp = fingerprint_file(path)
+    # DuckDB reads UTF-8: another encoding lands as its UTF-8 transcoding, the rest as is.
+    gz = path.suffix.lower() == ".gz"
+    landed = root / (landing + (".csv" if not gz or enc not in _UTF8 else ".csv.gz"))
+    if enc in _UTF8:
+        shutil.copyfile(path, landed)
+    else:
+        _transcode(path, enc, landed)
+    if delim is None:
+        frame = _whitespace_frame(landed)
+        landed.unlink()
+        return _read_frame(con, frame, table, root, landing, fp, "text", enc, " ")
+    options = _csv_options(delim)
+    # DuckDB parses a gzipped file on one thread; unpacked first, it uses every core.
+    unpacked = landed.with_name(landed.name + ".unpacked") if gz and enc in _UTF8 else None
     try:
-        if delim is None:
-            return _read_whitespace(con, path, readable, raw_table, enc, fp)
+        if unpacked is not None:
+            _gunzip(landed, unpacked)
         # A line with the wrong number of fields (an unquoted delimiter in a text field, a cut
         # line) is quarantined as an unparseable line rather than padded or widened.
         con.execute(
-            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT * "
-            f"FROM read_csv({_sql_str(str(readable))}, all_varchar = true, header = true, "
-            f"delim = {_sql_str(delim)}, quote = '\"', escape = '\"', null_padding = false, "
-            "store_rejects = true, rejects_table = '_crmine_rejects', "
-            "rejects_scan = '_crmine_reject_scans', normalize_names = false)"
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * "
+            f"FROM read_csv({_sql_str(str(unpacked or landed))}, {options}, store_rejects = true, "
+            "rejects_table = '_crmine_rejects', rejects_scan = '_crmine_reject_scans')"
         )
         unparsed = tuple(
             (int(r[0]), str(r[1]), str(r[2]))
@@ -206,84 +282,136 @@ def _read_text(
                 "FROM _crmine_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         )
-    except duckdb.Error as exc:
+    except (duckdb.Error, OSError, zlib.error) as exc:
+        landed.unlink(missing_ok=True)
         raise IngestError(f"{path}: not readable as delimited text ({exc})") from exc
     finally:
-        if readable != path:
-            readable.unlink(missing_ok=True)
-    return _describe(con, raw_table, fp, "csv", enc, delim, unparsed)
+        if unpacked is not None:
+            unpacked.unlink(missing_ok=True)
+    # Naming the columns spares DuckDB sniffing the file again when the view is made.
+    columns = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in _columns(con, table))
+    view = (
+        f"SELECT * FROM read_csv({_sql_str(_relative(landed, root))}, {options}, "
+        f"columns = {{{columns}}}, auto_detect = false, ignore_errors = true)"
+    )
+    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
 
 
-def _read_whitespace(
-    con: duckdb.DuckDBPyConnection, path: Path, readable: Path, raw_table: str, enc: str, fp: str
-) -> RawSource:
+def _gunzip(path: Path, dest: Path) -> None:
+    """Decompress a gzip file (every member of it) to ``dest``, a few MB at a time."""
+    with open(path, "rb") as src, open(dest, "wb") as out:
+        unzip = zlib.decompressobj(wbits=31)
+        while chunk := src.read(1 << 22):
+            while chunk:
+                out.write(unzip.decompress(chunk))
+                if not unzip.eof:
+                    break
+                chunk = unzip.unused_data  # the next member starts here
+                unzip = zlib.decompressobj(wbits=31)
+        out.write(unzip.flush())
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
+    return tuple(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall())
+
+
+_UTF8 = ("utf-8", "utf-8-sig")
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _whitespace_frame(path: Path) -> pd.DataFrame:
     """Whitespace-separated columns (fixed width, e.g. CDNOW): split each line on blanks."""
-    frame = pd.read_csv(
-        readable,
+    return pd.read_csv(
+        path,
         sep=r"\s+",
         dtype=str,
         keep_default_na=False,
-        encoding="utf-8-sig" if enc == "utf-8-sig" else "utf-8",
-        compression="gzip" if readable.suffix == ".gz" else None,
+        encoding="utf-8-sig",
+        compression="gzip" if path.suffix == ".gz" else None,
     )
-    _register_frame(con, frame, raw_table)
-    return _describe(con, raw_table, fp, "text", enc, " ", ())
 
 
-def _register_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_table: str) -> None:
-    """Store ``frame`` as text, every value as it would appear in a CSV export."""
+def _text_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as text, every value as it would appear in a CSV export."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
+            try:  # whole seconds print without a fraction (Arrow's %S shows the unit's digits)
+                column = column.cast(pa.timestamp("s", column.type.tz))
+            except pa.ArrowInvalid:
+                pass  # sub-second values keep their fraction
             column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
         columns.append(column.cast(pa.string()))
-    text = pa.table(columns, names=[str(c) for c in frame.columns])
-    con.register("_crmine_frame", text)
+    return pa.table(columns, names=[str(c) for c in frame.columns])
+
+
+def _read_frame(
+    con: duckdb.DuckDBPyConnection,
+    frame: pd.DataFrame,
+    table: str,
+    root: Path,
+    landing: str,
+    fp: str,
+    kind: str,
+    enc: str | None = None,
+    delim: str | None = None,
+) -> RawSource:
+    """A frame (DataFrame, Excel sheet, SQL result, whitespace text) lands as Parquet."""
+    con.register("_crmine_frame", _text_table(frame))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {raw_table} AS SELECT * FROM _crmine_frame")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _crmine_frame")
     finally:
         con.unregister("_crmine_frame")
+    landed = root / (landing + ".parquet")
+    con.execute(f"COPY {table} TO {_sql_str(str(landed))} (FORMAT parquet)")
+    view = f"SELECT * FROM read_parquet({_sql_str(_relative(landed, root))})"
+    return _describe(con, table, fp, kind, enc, delim, (), landed, view)
 
 
-def _read_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, raw_table: str) -> RawSource:
+def _frame_fingerprint(frame: pd.DataFrame) -> str:
     h = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(",".join(map(str, frame.columns)).encode())
-    _register_frame(con, frame, raw_table)
-    return _describe(con, raw_table, h.hexdigest(), "dataframe", None, None, ())
+    return h.hexdigest()
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, raw_table: str) -> RawSource:
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, root: Path, landing: str, fp: str
+) -> RawSource:
+    landed = root / (landing + ".parquet")
+    shutil.copyfile(path, landed)
+
     try:
-        cols = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})").fetchall()
+        cols = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(landed))})"
+        ).fetchall()
         casts = ", ".join(f'CAST("{c[0]}" AS VARCHAR) AS "{c[0]}"' for c in cols)
         con.execute(
-            f"CREATE OR REPLACE TABLE {raw_table} AS SELECT {casts} "
-            f"FROM read_parquet({_sql_str(str(path))})"
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} "
+            f"FROM read_parquet({_sql_str(str(landed))})"
         )
     except duckdb.Error as exc:
+        landed.unlink(missing_ok=True)
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
-    return _describe(con, raw_table, fingerprint_file(path), "parquet", None, None, ())
+    view = f"SELECT {casts} FROM read_parquet({_sql_str(_relative(landed, root))})"
+    return _describe(con, table, fp, "parquet", None, None, (), landed, view)
 
 
-def _read_excel(
-    con: duckdb.DuckDBPyConnection, path: Path, raw_table: str, sheet: str | int | None
-) -> RawSource:
+def _excel_frame(path: Path, sheet: str | int | None) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(
+        return pd.read_excel(
             path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl"
         )
     except ValueError as exc:
         raise IngestError(f"{path}: sheet {sheet!r} not found or unreadable ({exc})") from exc
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
         raise IngestError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
-    _register_frame(con, frame, raw_table)
-    return _describe(con, raw_table, fingerprint_file(path), "excel", None, None, ())
 
 
-def _read_database(
-    con: duckdb.DuckDBPyConnection, url: str, raw_table: str, *, query: str | None
-) -> RawSource:
+def _query_database(url: str, query: str | None) -> tuple[pd.DataFrame, str]:
     """A table (``sqlite:///file.db?table=customers``) or a query of a SQLite database."""
     m = re.match(r"^sqlite:///(?P<path>[^?]+)(\?table=(?P<table>[\w.]+))?$", url)
     if not m:
@@ -302,22 +430,23 @@ def _read_database(
             frame = pd.read_sql_query(sql, lite)
     except Exception as exc:
         raise IngestError(f"{url}: query failed ({exc})") from exc
-    _register_frame(con, frame, raw_table)
     h = hashlib.sha256(f"{url}\n{sql}".encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return _describe(con, raw_table, h.hexdigest(), "sql", None, None, ())
+    return frame, h.hexdigest()
 
 
 def _describe(
     con: duckdb.DuckDBPyConnection,
-    raw_table: str,
+    table: str,
     fp: str,
     kind: str,
     enc: str | None,
     delim: str | None,
     unparsed: tuple[tuple[int, str, str], ...],
+    landed: Path,
+    view: str,
 ) -> RawSource:
-    cols = tuple(r[0] for r in con.execute(f"DESCRIBE {raw_table}").fetchall())
-    row = con.execute(f"SELECT count(*) FROM {raw_table}").fetchone()
+    cols = _columns(con, table)
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     rows = int(row[0]) if row else 0
-    return RawSource(raw_table, cols, rows, fp, kind, enc, delim, unparsed)
+    return RawSource(table, cols, rows, fp, kind, landed, view, enc, delim, unparsed)

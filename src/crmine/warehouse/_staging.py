@@ -85,25 +85,70 @@ def _count(con: duckdb.DuckDBPyConnection, raw: str, expr: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _text(src: str) -> str:
-    return f"nullif(trim({quote(src)}), '')"
+class _Probe:
+    """Facts about the parsed columns, gathered in one scan (a scan per question cost more
+    than typing the whole load).
+
+    ``text(src)`` is the column's value as text, NULL when empty; trimmed only when some
+    value is padded, since trimming every value of every column was most of the typing time.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, raw: str, rows: int, plan: list[tuple[str, str]]
+    ):
+        self.con, self.raw = con, raw
+        # Dates are judged on a systematic sample of about 20,000 rows: casting is the costly
+        # part, and a wrong guess costs only quarantined rows, never wrong values.
+        stride = max(1, rows // 20_000)
+        # Each ask is an aggregate. A CASE evaluates its THEN only where WHEN holds, whereas
+        # FILTER (WHERE a AND b) evaluates b on every row.
+        asks = {
+            f"pad:{src}": f"count(*) FILTER (WHERE {q} LIKE ' %' OR {q} LIKE '% ')"
+            for q, src in ((quote(src), src) for src in dict.fromkeys(s for s, _k in plan))
+        }
+        for src, kind in plan:
+            q, text = quote(src), f"nullif(trim({quote(src)}), '')"
+            if kind in ("number", "extra"):  # casting to a number ignores blanks around it
+                asks[f"bad:{src}"] = (
+                    f"count(CASE WHEN TRY_CAST({q} AS DOUBLE) IS NULL THEN {text} END)"
+                )
+            if kind == "extra":
+                asks[f"values:{src}"] = f"count({text})"
+            if kind == "date":
+                sampled = f"CASE WHEN rowid % {stride} = 0 THEN {text} END"
+                asks[f"values:{src}"] = f"count({sampled})"
+                asks[f"iso:{src}"] = f"count(TRY_CAST({sampled} AS TIMESTAMP))"
+            if kind == "id":
+                asks[f"float:{src}"] = (
+                    f"count(*) FILTER (WHERE regexp_full_match({q}, ' *-?\\d+\\.0+ *'))"
+                )
+        self.counts: dict[str, int] = {}
+        if asks:
+            names = list(asks)
+            row = con.execute(f"SELECT {', '.join(asks[n] for n in names)} FROM {raw}").fetchone()
+            self.counts = {n: int(v) for n, v in zip(names, row or (), strict=True)}
+
+    def __getitem__(self, key: str) -> int:
+        return self.counts[key]
+
+    def text(self, src: str) -> str:
+        padded = self.counts.get(f"pad:{src}", 1)
+        return f"nullif(trim({quote(src)}), '')" if padded else f"nullif({quote(src)}, '')"
 
 
-def _detect_date(con: duckdb.DuckDBPyConnection, raw: str, src: str) -> str:
-    """The date format parsing the most of a sample of the column's values."""
+def _detect_date(probe: _Probe, src: str) -> str:
+    """The date format parsing the most of a sample of the column's values (ISO if all do)."""
+    if probe[f"iso:{src}"] == probe[f"values:{src}"]:
+        return "iso"  # the common case: no need to try the rest
     sample = (
-        f"(SELECT v FROM (SELECT {_text(src)} AS v FROM {raw}) WHERE v IS NOT NULL "
+        f"(SELECT v FROM (SELECT {probe.text(src)} AS v FROM {probe.raw}) WHERE v IS NOT NULL "
         "USING SAMPLE 20000 ROWS)"
     )
     counts = []
     for fmt in DATE_FORMATS:
         parsed = "TRY_CAST(v AS TIMESTAMP)" if fmt == "iso" else f"try_strptime(v, {_lit(fmt)})"
-        row = con.execute(f"SELECT count({parsed}) FROM {sample}").fetchone()
+        row = probe.con.execute(f"SELECT count({parsed}) FROM {sample}").fetchone()
         counts.append(int(row[0]) if row else 0)
-        if fmt == "iso" and counts[-1] > 0:
-            total = con.execute(f"SELECT count(*) FROM {sample}").fetchone()
-            if total and counts[-1] == total[0]:
-                return "iso"  # the common case: no need to try the rest
     best = max(range(len(DATE_FORMATS)), key=lambda i: (counts[i], -i))
     return DATE_FORMATS[best]
 
@@ -117,13 +162,11 @@ def _date_expr(src_text: str, fmt: str, typ: str) -> str:
     return f"CAST({parsed} AS DATE)" if typ == "date" else parsed
 
 
-def _number_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str, typ: str) -> tuple[str, str]:
+def _number_expr(probe: _Probe, src: str, typ: str) -> tuple[str, str]:
     """Typed number expression; cleans currency signs and thousands separators if needed."""
-    text = _text(src)
+    text = probe.text(src)
     target = "BIGINT" if typ == "int" else "DOUBLE"
-    plain = f"TRY_CAST({text} AS DOUBLE)"
-    bad = _count(con, raw, f"{text} IS NOT NULL AND {plain} IS NULL")
-    expr, fmt = plain, "plain"
+    expr, fmt, bad = f"TRY_CAST({text} AS DOUBLE)", "plain", probe[f"bad:{src}"]
     if bad:
         stripped = f"regexp_replace({text}, '^[$€£¥￥\\s]+|\\s+$', '', 'g')"
         candidates = {
@@ -138,7 +181,7 @@ def _number_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str, typ: str) -
             f"ELSE {stripped} END AS DOUBLE)",
         }
         for name, candidate in candidates.items():
-            failures = _count(con, raw, f"{text} IS NOT NULL AND {candidate} IS NULL")
+            failures = _count(probe.con, probe.raw, f"{text} IS NOT NULL AND {candidate} IS NULL")
             if failures < bad:
                 expr, fmt, bad = candidate, name, failures
     if target == "BIGINT":
@@ -146,10 +189,10 @@ def _number_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str, typ: str) -
     return expr, fmt
 
 
-def _id_expr(con: duckdb.DuckDBPyConnection, raw: str, src: str) -> str:
+def _id_expr(probe: _Probe, src: str) -> str:
     """Ids exported as floats (``17850.0``) become ``17850``; detected once per column."""
-    text = _text(src)
-    if _count(con, raw, f"regexp_full_match({text}, '-?\\d+\\.0+')"):
+    text = probe.text(src)
+    if probe[f"float:{src}"]:
         return f"regexp_replace({text}, '^(-?\\d+)\\.0+$', '\\1')"
     return text
 
@@ -168,21 +211,28 @@ def _bool_expr(text: str) -> str:
     return f"CASE WHEN lower({text}) IN ({t}) THEN true WHEN lower({text}) IN ({f}) THEN false END"
 
 
-def _typed(
-    con: duckdb.DuckDBPyConnection, raw: str, col: Column, src: str, plan: StagingPlan
-) -> str:
-    text = _text(src)
+def _probe_kind(col: Column) -> str:
+    """What the probe must find out about a canonical column's source."""
+    if col.type == "text":
+        return "id" if col.name.endswith("_id") else "text"
+    if col.type in ("int", "float"):
+        return "number"
+    return "date" if col.type in ("date", "timestamp") else "text"
+
+
+def _typed(probe: _Probe, col: Column, src: str, plan: StagingPlan) -> str:
+    text = probe.text(src)
     if col.type == "text":
         if col.name.endswith("_id"):
-            return _id_expr(con, raw, src)
+            return _id_expr(probe, src)
         if col.accepted and col.name in _SYNONYMS:
             return _accepted_expr(col.name, text)
         return text
     if col.type in ("int", "float"):
-        expr, plan.formats[col.name] = _number_expr(con, raw, src, col.type)
+        expr, plan.formats[col.name] = _number_expr(probe, src, col.type)
         return expr
     if col.type in ("date", "timestamp"):
-        fmt = plan.formats[col.name] = _detect_date(con, raw, src)
+        fmt = plan.formats[col.name] = _detect_date(probe, src)
         return _date_expr(text, fmt, col.type)
     return _bool_expr(text)
 
@@ -203,6 +253,7 @@ def plan_staging(
     canonical: dict[str, str],
     extras: dict[str, str],
     *,
+    rows: int,
     source_label: str,
     nullable_keys: tuple[str, ...] = (),
 ) -> StagingPlan:
@@ -212,6 +263,17 @@ def plan_staging(
     raw columns to their warehouse names.
     """
     plan = StagingPlan()
+    mapped = [
+        (col, src)
+        for col in entity.columns
+        if (src := canonical.get(col.name)) is not None and src != ROW_NUMBER
+    ]
+    probe = _Probe(
+        con,
+        raw,
+        rows,
+        [(src, _probe_kind(col)) for col, src in mapped] + [(src, "extra") for src in extras],
+    )
     for col in entity.columns:
         src = canonical.get(col.name)
         if src is None:
@@ -219,9 +281,9 @@ def plan_staging(
         if src == ROW_NUMBER:
             plan.select[col.name] = f"{_lit(source_label + ':')} || CAST(_row AS VARCHAR)"
             continue
-        expr = _typed(con, raw, col, src, plan)
+        expr = _typed(probe, col, src, plan)
         plan.select[col.name] = expr
-        text = _text(src)
+        text = probe.text(src)
         if col.name in entity.key or (col.required and col.name not in nullable_keys):
             plan.checks.append(Check(f"{text} IS NULL", "missing key", col.name, text))
         if col.type != "text":
@@ -245,15 +307,10 @@ def plan_staging(
             )
             plan.checks.append(Check(f"({expr}) < 0", reason, col.name, text))
     for src, name in extras.items():
-        text = _text(src)
-        numeric = (
-            _count(con, raw, f"{text} IS NOT NULL AND TRY_CAST({text} AS DOUBLE) IS NULL") == 0
-        )
-        has_values = _count(con, raw, f"{text} IS NOT NULL") > 0
-        if numeric and has_values:
-            plan.select[name] = f"TRY_CAST({text} AS DOUBLE)"
+        if probe[f"bad:{src}"] == 0 and probe[f"values:{src}"] > 0:
+            plan.select[name] = f"TRY_CAST({probe.text(src)} AS DOUBLE)"
             plan.extras[name] = "DOUBLE"
         else:
-            plan.select[name] = text
+            plan.select[name] = probe.text(src)
             plan.extras[name] = "VARCHAR"
     return plan

@@ -68,6 +68,9 @@ class Workspace:
         self.duck: duckdb.DuckDBPyConnection = self.con.con
         # crmine draws its own progress; DuckDB's bar would garble --json and logs.
         self.duck.execute("SET enable_progress_bar = false")
+        # raw.* views read the landing files by paths relative to the workspace, so a moved
+        # or copied workspace still reads its own files.
+        self.duck.execute("SET file_search_path = ?", [str(root)])
         if not read_only:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
