@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from crmine.exceptions import CrmineError
@@ -378,8 +380,10 @@ def _type_rows(
         if late
         else "NULL::VARCHAR"
     )
-    con.execute(
-        f"""
+    # Rows carry their source row number (_row), so the staged table need not keep order.
+    with _unordered(con):
+        con.execute(
+            f"""
         CREATE OR REPLACE TEMP TABLE _crmine_staged AS
         WITH typed AS (SELECT rowid AS _rid, {source_row} AS _row, {check} AS _check, {typed_cols}
                        FROM {raw_table}),
@@ -388,7 +392,7 @@ def _type_rows(
         SELECT d.* REPLACE ({late_check} AS _check), {late_value} AS _late_value
         FROM d{joins}
         """
-    )
+        )
     checks = [(c.reason, c.column) for c in plan.checks] + [(r, c) for _x, r, c, _v in late]
     return _Typed(checks, derived)
 
@@ -454,7 +458,11 @@ def _write_stage(
     )
     if ent.name in APPEND_ONLY:
         targets = ", ".join(quote(c) for c in [*keep, "load_id", "source_row"])
-        con.execute(f"INSERT INTO {ent.core_table} ({targets}) {good}")
+        # Rows carry their source row number, so the append need not keep their order. (A
+        # parallel append leaves partly filled row groups that the next checkpoint merges, in
+        # about half the runs: 0.3 s for Online Retail. Appending on one thread costs as much.)
+        with _unordered(con):
+            con.execute(f"INSERT INTO {ent.core_table} ({targets}) {good}")
         con.execute(
             f"CREATE OR REPLACE VIEW staging.{ent.name} AS SELECT {cols}, load_id, source_row "
             f"FROM {ent.core_table} WHERE load_id = '{load_id}'"
@@ -486,6 +494,17 @@ def _write_stage(
         "anonymous": anonymous,
         "returns": returns,
     }
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB write rows in any order for one step (faster in parallel)."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(row[0]) if row else True}")
 
 
 def _refresh_dim_date(ws: Workspace) -> None:

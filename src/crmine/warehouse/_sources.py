@@ -13,6 +13,7 @@ database given a URL (``sqlite:///path.db``); a pandas DataFrame.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import hashlib
 import re
@@ -340,10 +341,10 @@ def _text_table(frame: pd.DataFrame) -> pa.Table:
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
-            try:  # whole seconds print without a fraction (Arrow's %S shows the unit's digits)
+            # Whole seconds print without a fraction (Arrow's %S shows the unit's digits);
+            # sub-second values keep theirs.
+            with contextlib.suppress(pa.ArrowInvalid):
                 column = column.cast(pa.timestamp("s", column.type.tz))
-            except pa.ArrowInvalid:
-                pass  # sub-second values keep their fraction
             column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
         columns.append(column.cast(pa.string()))
     return pa.table(columns, names=[str(c) for c in frame.columns])
