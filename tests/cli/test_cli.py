@@ -128,9 +128,10 @@ def test_demo_refuses_to_overwrite_a_real_workspace(tmp_path):
     run("init", str(ws))
     (tmp_path / "orders.csv").write_text(ORDERS_CSV)
     run("ingest", "orders", str(tmp_path / "orders.csv"), "-w", str(ws))
-    code, out, _ = run("demo", str(ws), "--customers", "200", "--json")
-    assert code == 2
-    assert "not a demo" in json.loads(out)["error"]["message"]
+    for where in ([str(ws)], ["--workspace", str(ws)]):
+        code, out, _ = run("demo", *where, "--customers", "200", "--json")
+        assert code == 2
+        assert "not a demo" in json.loads(out)["error"]["message"]
     from crmine.warehouse import Workspace
 
     with Workspace.open(ws, read_only=True) as w:

@@ -56,9 +56,20 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--customers", min=100, help="Number of customers.")
         ] = 10_000,
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same company).")] = 0,
+        workspace: Annotated[
+            Path | None,
+            typer.Option(
+                "--workspace",
+                "-w",
+                help="Workspace folder to create, as with every other command "
+                "(same as DIRECTORY).",
+                file_okay=False,
+            ),
+        ] = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Create a synthetic company, run every analysis and write reports/index.html."""
+        directory = workspace or directory
         from crmine._progress import track
         from crmine.demo._workspace import build_demo_workspace
         from crmine.report import build_report
