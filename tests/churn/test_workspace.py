@@ -129,6 +129,20 @@ def test_cli_workspace_mode(demo) -> None:
     out = json.loads(res.stdout)
     assert out["customer"]["customer_id"] == first and out["drivers"][0]["feature"]
 
+    # a dearer offer is worth making to fewer customers; the assumptions are recorded
+    targets = {}
+    for cost in ("1000", "0", "20"):
+        res = runner.invoke(app, ["churn", "score", "--workspace", str(ws.root), "--json",
+                                  "--offer-cost", cost, "--save-rate", "0.3"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        targets[cost] = json.loads(res.stdout)["retention_targets"]
+    assert targets["0"] > targets["20"] > targets["1000"]
+    curve = ws.read("marts.churn_profit_curve")
+    assert set(curve["offer_cost"]) == {20.0} and set(curve["save_rate"]) == {0.3}
+    res = runner.invoke(app, ["churn", "score", "--data", str(ws.root / "crmine.toml"),
+                              "--offer-cost", "5", "--json"])  # fmt: skip
+    assert res.exit_code == 2 and "retention list" in json.loads(res.stdout)["error"]["message"]
+
 
 def test_transactional_business_without_subscriptions(workspace) -> None:
     """Only orders: churn = no purchase in the window; frequent buyers churn less."""

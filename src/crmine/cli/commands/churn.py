@@ -97,14 +97,30 @@ def register(app: typer.Typer) -> None:
                        ".csv/.parquet file (flat mode).", dir_okay=False)] = None,
         version: Annotated[str | None, typer.Option(help="Model version (default latest).")] = None,
         top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+        offer_cost: Annotated[float | None, typer.Option(
+            "--offer-cost", min=0, help="Workspace mode: cost of one retention offer "
+            "(default: setting churn_offer_cost, else 20).")] = None,
+        save_rate: Annotated[float | None, typer.Option(
+            "--save-rate", min=0, max=1, help="Workspace mode: share of offered churners "
+            "kept (default: setting churn_save_rate, else 0.3).")] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Score --data, or the workspace's current customers (into marts), with reasons."""
+        """Score --data, or the workspace's current customers (into marts), with reasons.
+
+        In workspace mode the retention list ranks customers by expected profit of an offer,
+        churn risk × save rate × value − offer cost, and targets those above zero.
+        """
         from crmine.churn import load_churn_model, score_workspace
+        from crmine.exceptions import ConfigError
 
         with errors_handled(json_out):
             if data is not None:
+                if offer_cost is not None or save_rate is not None:
+                    raise ConfigError(
+                        "--offer-cost and --save-rate apply to the workspace's retention list "
+                        "(customer values come from the warehouse); drop them with --data"
+                    )
                 model, meta = load_churn_model(_models_dir(workspace), version=version)
                 frame = read_flat_file(data)
                 scores = model.explain(frame)
@@ -123,7 +139,8 @@ def register(app: typer.Typer) -> None:
                                         "top": scores.head(top)}  # fmt: skip
             else:
                 with open_workspace(workspace) as ws:
-                    result = score_workspace(ws, version=version)
+                    result = score_workspace(ws, version=version, offer_cost=offer_cost,
+                                             save_rate=save_rate)  # fmt: skip
                 scores = result.scores.sort_values("churn_risk", ascending=False)
                 info = {"version": result.version, "customers": len(scores),
                         "mean_risk": float(scores["churn_risk"].mean()),
