@@ -11,6 +11,7 @@ from crmine.basket._evaluate import (
 )
 from crmine.basket._itemsets import ALGORITHMS, frequent_itemsets
 from crmine.basket._offers import missing_product_offers
+from crmine.basket._propensity import PropensityResult, workspace_propensity
 from crmine.basket._recommend import ProductPropensity, RuleRecommender, purchase_features
 from crmine.basket._rules import (
     METRICS,
@@ -40,6 +41,7 @@ __all__ = [
     "BasketRules",
     "BasketWorkspaceResult",
     "ProductPropensity",
+    "PropensityResult",
     "RecommendationEvaluation",
     "RuleRecommender",
     "as_baskets",
@@ -63,4 +65,5 @@ __all__ = [
     "split_last_basket",
     "workspace_baskets",
     "workspace_lines",
+    "workspace_propensity",
 ]
