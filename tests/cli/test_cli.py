@@ -136,3 +136,13 @@ def test_demo_refuses_to_overwrite_a_real_workspace(tmp_path):
 
     with Workspace.open(ws, read_only=True) as w:
         assert w.read("core.fct_order_lines").shape[0] == 5
+
+
+def test_crmine_warnings_are_one_line_notes(capsys):
+    from crmine.cli._app import _show_warning
+    from crmine.exceptions import CrmineWarning
+
+    _show_warning(CrmineWarning("golden customers: " + "x" * 120), CrmineWarning, "f.py", 3)
+    err = capsys.readouterr().err
+    assert err.startswith("note: golden customers:") and err.count("\n") == 1
+    assert "f.py" not in err
