@@ -1,4 +1,4 @@
-"""Data overview: who and what is in the warehouse, and revenue over time."""
+"""Data overview: who and what is in the warehouse, and net revenue over time."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def overview(ws: Workspace) -> Section | None:
         """
         SELECT count(*) AS lines, count(DISTINCT order_id) AS orders,
                count(DISTINCT customer_id) AS customers,
-               sum(amount) FILTER (WHERE status = 'completed') AS revenue,
+               sum(amount) FILTER (WHERE status = 'completed' AND amount > 0) AS sales,
+               sum(abs(amount)) FILTER (WHERE is_return) AS returned,
                count(*) FILTER (WHERE is_anonymous) AS anonymous_lines,
                count(*) FILTER (WHERE is_return) AS return_lines,
                min(order_ts)::DATE AS first_day, max(order_ts)::DATE AS last_day
@@ -25,11 +26,15 @@ def overview(ws: Workspace) -> Section | None:
         """
     ).fetchone()
     assert row is not None
-    lines, orders, customers, revenue, anon, returns, first, last = row
+    lines, orders, customers, sales, returned, anon, returns, first, last = row
+    sales, returned = float(sales or 0.0), float(returned or 0.0)
     monthly = con.execute(
         """
         SELECT date_trunc('month', order_ts)::DATE AS month,
-               sum(amount) FILTER (WHERE status = 'completed') AS revenue,
+               coalesce(sum(amount) FILTER (WHERE status = 'completed' AND amount > 0), 0)
+                 - coalesce(sum(abs(amount)) FILTER (WHERE is_return), 0) AS net_revenue,
+               sum(amount) FILTER (WHERE status = 'completed' AND amount > 0) AS sales,
+               sum(abs(amount)) FILTER (WHERE is_return) AS returned,
                count(DISTINCT order_id) AS orders,
                count(DISTINCT customer_id) AS active_customers
         FROM core.fct_order_lines GROUP BY 1 ORDER BY 1
@@ -38,9 +43,10 @@ def overview(ws: Workspace) -> Section | None:
     fig = px.bar(
         monthly,
         x="month",
-        y="revenue",
-        title="Revenue by month",
-        hover_data=["orders", "active_customers"],
+        y="net_revenue",
+        title="Net revenue by month (sales − returns)",
+        labels={"net_revenue": "net revenue"},
+        hover_data=["sales", "returned", "orders", "active_customers"],
     )
     tables = []
     for name in ws.tables("core"):
@@ -54,7 +60,9 @@ def overview(ws: Workspace) -> Section | None:
                 "customers": int(customers or 0),
                 "orders": int(orders or 0),
                 "order lines": int(lines),
-                "revenue": float(revenue or 0.0),
+                "sales": sales,
+                "returned": returned,
+                "net revenue": sales - returned,
                 "anonymous lines": int(anon or 0),
                 "return lines": int(returns or 0),
                 "period": f"{first} … {last}",
