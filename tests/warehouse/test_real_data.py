@@ -134,3 +134,17 @@ def test_online_retail_bgnbd_from_the_mart_equals_lifetimes(retail):
         assert ours.params_[name] == pytest.approx(ref.params_[name], rel=1e-3), name
     assert ours.params_["a"] < 0.01
     assert ours.p_alive(rfm).mean() > 0.99
+
+
+def test_online_retail_overview_revenue(retail):
+    """Net revenue = sales − returns: the file's £9,747,747.93 of Quantity × UnitPrice plus the
+    two quarantined −£11,062.06 "Adjust bad debt" lines."""
+    from crmine.report import all_sections
+
+    ws, _ = retail
+    spec = next(s for s in all_sections() if s.key == "overview")
+    html = spec.fn(ws).html
+    for figure in ("10,666,685", "896,812", "9,769,872", "25,898", "135,078"):
+        assert figure in html, figure
+    net = ws.duck.execute("SELECT sum(amount) FROM core.fct_order_lines").fetchone()
+    assert net is not None and net[0] == pytest.approx(9_747_747.93 + 2 * 11_062.06, abs=0.01)
