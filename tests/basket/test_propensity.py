@@ -97,7 +97,7 @@ def test_mart_keeps_other_products(planted):
 def test_clear_errors(planted):
     with pytest.raises(DataError, match="at least 20"):
         workspace_propensity(planted, "C")
-    with pytest.raises(DataError, match="never bought.*common product values"):
+    with pytest.raises(DataError, match=r"never bought.*common product values"):
         workspace_propensity(planted, "NO-SUCH")
     with pytest.raises(DataError, match="shorten --horizon-days"):
         workspace_propensity(planted, "B", horizon_days=400)

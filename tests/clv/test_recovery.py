@@ -63,3 +63,31 @@ def test_simulators_match_model_expectations():
         pmf = model.probability_of_purchases(np.arange(400), horizon)
         assert pmf.sum() == pytest.approx(1.0, abs=1e-6)
         assert (np.arange(400) * pmf).sum() == pytest.approx(expected, rel=1e-3)
+
+
+def test_predictions_stay_finite_near_the_poisson_limit():
+    """Data with little rate heterogeneity drive r and alpha to huge values (r/alpha = lambda
+    fixed), where scipy's hyp2f1 returns NaN. In that limit every customer buys at rate lambda,
+    so an active customer's expected purchases are the mean of (1 - exp(-lambda p t)) / p over
+    the Beta(a, b + x) posterior of p: checked by quadrature."""
+    import numpy as np
+    from scipy.integrate import quad
+    from scipy.special import beta as beta_fn
+    from scipy.special import exprel
+
+    from crmine.clv import BetaGeoModel, ModifiedBetaGeoModel
+
+    summary = BetaGeoModel.from_params(r=2.0, alpha=20.0, a=0.5, b=3.0).simulate(300, 52.0, seed=3)
+    r, alpha, a, b, t = 2.2e8, 2.2e8 / 0.11, 0.4, 25.0, 30.0
+    bg = BetaGeoModel.from_params(r=r, alpha=alpha, a=a, b=b)
+    got = np.asarray(bg.expected_purchases(t, summary)) / np.asarray(bg.p_alive(summary))
+    for i in np.unique(summary["frequency"].to_numpy(), return_index=True)[1][:6]:
+        x = summary["frequency"].iloc[i]
+        # (1 - exp(-c p)) / p = c exprel(-c p), finite at p = 0
+        want = quad(lambda p: 0.11 * t * exprel(-0.11 * t * p), 0, 1, weight="alg",
+                    wvar=(a - 1, b + x - 1))[0] / beta_fn(a, b + x)  # fmt: skip
+        assert got[i] == pytest.approx(want, rel=1e-6), x
+    for cls in (BetaGeoModel, ModifiedBetaGeoModel):
+        extreme = cls.from_params(r=2.2e8, alpha=2.45e10, a=0.0027, b=2654.0)
+        assert np.isfinite(np.asarray(extreme.expected_purchases(30.0, summary))).all()
+        assert np.isfinite(extreme.expected_purchases(np.array([10.0, 30.0]))).all()

@@ -156,6 +156,26 @@ def test_missing_mart_falls_back_to_order_lines(workspace):
     assert unit == "D" and summary.loc["a", "frequency"] == 1 and summary.loc["a", "recency"] == 31
 
 
+def test_orders_without_costs_value_revenue_not_zero(workspace, tmp_path):
+    """An orders file without unit costs (Online Retail, CDNOW) still has a unit_cost column in
+    core, all NULL: the margin is 1 (CLV is revenue), never 0."""
+    from crmine.clv._workspace import _margin
+    from crmine.warehouse import ingest
+
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"o{c}-{k}", f"c{c}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d)), 10.0)
+        for c in range(200)
+        for k, d in enumerate(np.sort(rng.integers(0, 300, rng.integers(1, 6))))
+    ]
+    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "amount"])
+    ingest(workspace, "orders", frame)
+    assert "unit_cost" in workspace.columns("core.fct_order_lines")
+    assert _margin(workspace) == (1.0, "no product costs: CLV is revenue")
+    result = score_workspace(workspace)
+    assert result.summary["margin"] == 1.0 and result.summary["total_clv_12m"] > 0
+
+
 def test_segment_fits_recover_two_planted_segments(workspace):
     from crmine.clv._workspace import _segment_fits
 

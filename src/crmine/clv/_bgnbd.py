@@ -25,6 +25,26 @@ def _as_T(n_customers: int, T: float | FloatArray) -> FloatArray:
     return arr
 
 
+def _hyp2f1(A: float, B: float, C: FloatArray | float, z: FloatArray) -> FloatArray:
+    """Gauss's 2F1, also where scipy's fails: a fit near the Poisson limit (r and alpha huge,
+    r/alpha finite) makes ``A`` about -r and ``z`` about t/alpha, so the series terms behave
+    like (-r z)^k / k! and the plain series converges fast."""
+    C_arr = np.broadcast_to(np.asarray(C, dtype=np.float64), np.shape(z))
+    out = np.asarray(hyp2f1(A, B, C_arr, z), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        zb, cb = np.asarray(z, dtype=np.float64)[bad], C_arr[bad]
+        term, total = np.ones_like(zb), np.ones_like(zb)
+        for k in range(1, 2000):
+            term = term * (A + k - 1) * (B + k - 1) / ((cb + k - 1) * k) * zb
+            total = total + term
+            if np.all(np.abs(term) <= 1e-16 * np.abs(total)):
+                break
+        out = out.copy()
+        out[bad] = total
+    return out
+
+
 def _simulate_counts(
     lam: FloatArray, T: FloatArray, deaths: FloatArray, rng: np.random.Generator
 ) -> pd.DataFrame:
@@ -237,13 +257,13 @@ class BetaGeoModel(TransactionModel):
         z = t / (alpha + T + t)
         # Euler's transformation keeps the hypergeometric term bounded for large frequencies:
         # (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
-        scaled = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b + f - 1, z)
+        scaled = np.exp((a - 1) * np.log1p(-z)) * _hyp2f1(a + b - 1 - r, a - 1, a + b + f - 1, z)
         return np.asarray((a + b + f - 1) / (a - 1) * (1 - scaled))
 
     def _unconditional_expected(self, t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._p()
         z = t / (alpha + t)
-        scaled = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
+        scaled = np.exp((a - 1) * np.log1p(-z)) * _hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z)
         return np.asarray((a + b - 1) / (a - 1) * (1 - scaled))
 
     def probability_of_purchases(self, n: int | NDArray[np.int64], t: float) -> FloatArray:
@@ -333,13 +353,13 @@ class ModifiedBetaGeoModel(BetaGeoModel):
         r, alpha, a, b = self._p()
         z = t / (alpha + T + t)
         # (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z) = (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z)
-        scaled = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, a + b + f, z)
+        scaled = np.exp((a - 1) * np.log1p(-z)) * _hyp2f1(a + b - r, a - 1, a + b + f, z)
         return np.asarray((a + b + f) / (a - 1) * (1 - scaled))
 
     def _unconditional_expected(self, t: FloatArray) -> FloatArray:
         r, alpha, a, b = self._p()
         z = t / (alpha + t)
-        scaled = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, a + b, z)
+        scaled = np.exp((a - 1) * np.log1p(-z)) * _hyp2f1(a + b - r, a - 1, a + b, z)
         return np.asarray(b / (a - 1) * (1 - scaled))
 
     def probability_of_purchases(self, n: int | NDArray[np.int64], t: float) -> FloatArray:

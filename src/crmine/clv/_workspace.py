@@ -109,7 +109,8 @@ def _margin(ws: Workspace) -> tuple[float, str]:
         .aggregate(revenue=lines.amount.sum(), cost=(lines.unit_cost * lines.quantity).sum())
         .to_pandas()
     )
-    revenue, cost = float(agg["revenue"].iloc[0] or 0), float(agg["cost"].iloc[0] or 0)
+    # An empty sum is NULL, which pandas gives as NaN (truthy, so `or 0` would keep it).
+    revenue, cost = (float(v) if pd.notna(v) else 0.0 for v in agg.iloc[0][["revenue", "cost"]])
     if revenue <= 0:
         return 1.0, "no product costs: CLV is revenue"
     return max(0.0, 1 - cost / revenue), "product costs on order lines"
