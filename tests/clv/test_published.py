@@ -36,6 +36,13 @@ def test_bgnbd_matches_fader_hardie_lee_2005(cdnow_summary):
     ci = model.confidence_intervals()
     assert (ci["lower"] < pd.Series(model.params_)).all()
     assert (ci["upper"] > pd.Series(model.params_)).all()
+    # log-scale intervals: positive, estimate at the geometric centre, and close to the plain
+    # Wald interval (lifetimes' r: 0.2426 ± 1.96 · 0.0126) when the estimate is precise
+    est = pd.Series(model.params_)
+    assert (ci["lower"] > 0).all()
+    np.testing.assert_allclose(ci["lower"] * ci["upper"], est**2, rtol=1e-12)
+    assert ci.loc["r", "lower"] == pytest.approx(est["r"] - 1.96 * se["r"], rel=0.01)
+    assert ci.loc["r", "upper"] == pytest.approx(est["r"] + 1.96 * se["r"], rel=0.01)
 
 
 def test_paretonbd_matches_published(cdnow_summary):

@@ -127,6 +127,7 @@ def test_report_section_renders(clv_ws):
     result = spec.fn(ws)
     assert result is not None and "Break-even" in result.html
     assert "top 5%" in result.summary
+    assert "barely determine" not in result.html  # the demo's dropout is well identified
 
 
 def test_step_registered():

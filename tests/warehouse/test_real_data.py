@@ -148,3 +148,18 @@ def test_online_retail_overview_revenue(retail):
         assert figure in html, figure
     net = ws.duck.execute("SELECT sum(amount) FROM core.fct_order_lines").fetchone()
     assert net is not None and net[0] == pytest.approx(9_747_747.93 + 2 * 11_062.06, abs=0.01)
+
+
+def test_online_retail_clv_is_revenue_and_flags_an_unidentified_dropout(retail):
+    """No unit costs in the file: CLV is revenue (margin 1). BG/NBD's a is not determined by
+    one year of data, and the report says so instead of presenting P(alive) ≈ 1 as fact."""
+    from crmine.clv import score_workspace
+    from crmine.report import all_sections
+
+    ws, _ = retail
+    build_customer_rfm(ws, time_unit="D")
+    result = score_workspace(ws)
+    assert result.summary["margin"] == 1.0
+    assert 8e6 < result.summary["total_clv_12m"] < 1e7
+    html = next(s for s in all_sections() if s.key == "clv").fn(ws).html
+    assert "barely determine a (" in html

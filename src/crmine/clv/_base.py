@@ -559,11 +559,18 @@ class BaseModel:
         return pd.Series(se, index=list(self._param_names), name="standard_error")
 
     def confidence_intervals(self, level: float = 0.95) -> pd.DataFrame:
-        """Wald confidence intervals (``estimate ± z·se``) for every parameter."""
+        """Wald confidence intervals for every parameter, on the log scale.
+
+        Every parameter of these models is positive, and ``estimate ± z·se`` (lifetimes' choice)
+        reaches below zero for a poorly determined one (e.g. BG/NBD's ``a`` near 0). The
+        interval ``estimate · exp(± z·se / estimate)`` (the delta method for log θ) stays
+        positive and agrees with it when ``se`` is small relative to the estimate.
+        """
         se = self.standard_errors_
         z = float(stats.norm.ppf(0.5 + level / 2))
         est = pd.Series(self.params_)
-        return pd.DataFrame({"lower": est - z * se, "upper": est + z * se})
+        spread = np.exp(z * se / est)
+        return pd.DataFrame({"lower": est / spread, "upper": est * spread})
 
     def summary_frame(self, level: float = 0.95) -> pd.DataFrame:
         """Tidy table: parameter, estimate, standard error, confidence bounds."""

@@ -46,18 +46,24 @@ def clv(ws: Workspace) -> Section | None:
     fig.add_bar(
         x=_TIERS,
         y=by_tier["count"] / max(by_tier["count"].sum(), 1),
-        name="customers",
+        name="share of customers",
         row=1,
         col=1,
     )
     fig.add_bar(
-        x=_TIERS, y=by_tier["sum"] / max(by_tier["sum"].sum(), 1e-12), name="CLV", row=1, col=1
+        x=_TIERS,
+        y=by_tier["sum"] / max(by_tier["sum"].sum(), 1e-12),
+        name="share of 12-month CLV",
+        row=1,
+        col=1,
     )
     fig.add_histogram(
         x=scores["p_alive"], nbinsx=40, name="P(alive)", row=1, col=2, showlegend=False
     )
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
-    html += plot(fig, height=340)
+    # the legend belongs to the tier chart: under it, not beside the P(alive) histogram
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.15, "xanchor": "left"})
+    html += plot(fig, height=360)
 
     if ws.has_table("marts.clv_holdout_tracking"):
         track = ws.read("marts.clv_holdout_tracking")
@@ -165,6 +171,8 @@ def clv(ws: Workspace) -> Section | None:
         sens = ws.read("marts.clv_sensitivity")
         pivot = sens.pivot(index="margin", columns="discount_rate", values="total_clv")
         pivot.columns = [f"discount {c:.2%}/month" for c in pivot.columns]
+        pivot.index = [f"{m:.0%}" for m in pivot.index]
+        pivot.index.name = "margin"
         html += table(
             pivot.reset_index(),
             digits=0,
@@ -193,6 +201,17 @@ def clv(ws: Workspace) -> Section | None:
         params[["model", "parameter", "estimate", "standard_error", "lower", "upper"]],
         caption="Model estimates (95% confidence bounds)",
     )
+    vague = params[(params["model"] != "gamma_gamma") & (params["upper"] > 100 * params["lower"])]
+    if len(vague):
+        names = ", ".join(
+            f"{r.parameter} ({r.lower:.3g} to {r.upper:.3g})" for r in vague.itertuples()
+        )
+        html += note(
+            f"The data barely determine {names}: the 95% bounds span more than a factor of "
+            "100. When it is the dropout process (BG/NBD's a and b, Pareto/NBD's s and beta), "
+            "P(alive) near 1 says the window is too short to see customers leave, not that "
+            "none has; read P(alive) and long-horizon CLV with care, or extend the history."
+        )
     top_share = by_tier.loc["top", "sum"] / max(by_tier["sum"].sum(), 1e-12)
     return Section(
         html,
