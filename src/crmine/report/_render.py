@@ -15,7 +15,9 @@ def plot(fig: Any, *, height: int | None = None) -> str:
     """A plotly figure as an HTML fragment (the plotly library is bundled once per page)."""
     if height:
         fig.update_layout(height=height)
-    fig.update_layout(template="plotly_white", margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    # a figure title above subplot titles needs room of its own, or the two overlap
+    top = 90 if fig.layout.title.text and fig.layout.annotations else 50
+    fig.update_layout(template="plotly_white", margin={"l": 40, "r": 20, "t": top, "b": 40})
     return (
         '<div class="chart">'
         + fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG)
