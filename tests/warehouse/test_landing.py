@@ -166,3 +166,23 @@ def test_a_failed_load_leaves_no_landing_file(workspace, tmp_path, monkeypatch):
         "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name LIKE '_crmine%'"
     ).fetchone()
     assert temp == (0,)
+
+
+def test_bad_input_lands_nothing(workspace, tmp_path):
+    from crmine.exceptions import IngestError
+
+    nocol = tmp_path / "nocol.csv"
+    nocol.write_text("customer,when,what\nC1,2024-01-01,5\n")
+    with pytest.raises(IngestError, match="Columns found"):
+        ingest(workspace, "orders", nocol)
+    # cut short past the first megabyte: the sample reads fine, the rest is missing
+    whole = gzip.compress(
+        b"order_id,customer_id,order_ts,amount\n" + b"1,C1,2024-01-01,5\n" * 200_000
+    )
+    broken = tmp_path / "broken.csv.gz"
+    broken.write_bytes(whole[:-200])
+    with pytest.raises(IngestError, match=r"broken\.csv\.gz is cut short"):
+        ingest(workspace, "orders", broken)
+    landed = workspace.root / "raw"
+    assert not landed.exists() or not any(landed.iterdir())
+    assert workspace.tables("raw") == []

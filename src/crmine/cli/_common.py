@@ -92,7 +92,9 @@ def fail(exc: BaseException, *, json_mode: bool, code: int = 2) -> NoReturn:
     payload = {"error": {"type": type(exc).__name__, "message": str(exc)}}
     if json_mode:
         sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
+    err_console.print(
+        f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True
+    )
     raise SystemExit(code)
 
 

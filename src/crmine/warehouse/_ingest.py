@@ -187,10 +187,10 @@ def ingest(
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     valid_from = as_of or started_at
     landing = f"{LANDING_DIR}/{ent.name}__{load_id.lower()}"
-    raw = read_source(
-        con, src, _PARSED, ws.root, landing, sheet=sheet, delimiter=delimiter, encoding=encoding
-    )
     try:
+        raw = read_source(
+            con, src, _PARSED, ws.root, landing, sheet=sheet, delimiter=delimiter, encoding=encoding
+        )
         cmap = resolve_columns(ent, raw.columns, full_mapping, source_label=label)
         taken = list(core_columns(ent))
         extra_names = extra_column_names(cmap.extras, taken)

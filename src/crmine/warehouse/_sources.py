@@ -267,7 +267,7 @@ def _read_text(
     unpacked = landed.with_name(landed.name + ".unpacked") if gz and enc in _UTF8 else None
     try:
         if unpacked is not None:
-            _gunzip(landed, unpacked)
+            _gunzip(landed, unpacked, path)
         # A line with the wrong number of fields (an unquoted delimiter in a text field, a cut
         # line) is quarantined as an unparseable line rather than padded or widened.
         con.execute(
@@ -298,18 +298,28 @@ def _read_text(
     return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
 
 
-def _gunzip(path: Path, dest: Path) -> None:
-    """Decompress a gzip file (every member of it) to ``dest``, a few MB at a time."""
+def _gunzip(path: Path, dest: Path, source: Path) -> None:
+    """Decompress a gzip file (every member of it) to ``dest``, a few MB at a time.
+
+    A file cut short (an interrupted download or copy) raises instead of loading the rows
+    that happen to precede the cut.
+    """
     with open(path, "rb") as src, open(dest, "wb") as out:
-        unzip = zlib.decompressobj(wbits=31)
+        unzip, fed = zlib.decompressobj(wbits=31), False
         while chunk := src.read(1 << 22):
             while chunk:
                 out.write(unzip.decompress(chunk))
+                fed = True
                 if not unzip.eof:
                     break
                 chunk = unzip.unused_data  # the next member starts here
-                unzip = zlib.decompressobj(wbits=31)
+                unzip, fed = zlib.decompressobj(wbits=31), False
         out.write(unzip.flush())
+        if fed and not unzip.eof:
+            raise IngestError(
+                f"{source} is cut short: its gzip stream ends before the end marker, so rows are "
+                "missing; copy or download the file again"
+            )
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
