@@ -55,6 +55,37 @@ def test_learners_recover_planted_uplift(learner):
     assert uc.area > 0
 
 
+def test_logistic_learner_and_auto_selection():
+    # A correctly specified logistic T-learner: the effect is linear on the logit scale.
+    rng = np.random.default_rng(5)
+    n = 20_000
+    X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n),
+                      "plan": rng.choice(["a", "b", "c"], n)})
+    w = rng.integers(0, 2, n)
+
+    def p(treated: np.ndarray) -> np.ndarray:
+        logit = -1.5 + 0.6 * X["x1"] + 0.3 * (X["plan"] == "b") + treated * (0.3 + 0.7 * X["x2"])
+        return 1 / (1 + np.exp(-logit.to_numpy()))
+
+    tau = p(np.ones(n)) - p(np.zeros(n))
+    y = (rng.random(n) < p(w)).astype(int)
+    logit = TwoModelUplift(learner="logistic").fit(X.iloc[:15_000], w[:15_000], y[:15_000])
+    assert logit.learner_ == "logistic"
+    assert np.corrcoef(logit.predict_uplift(X.iloc[15_000:]), tau[15_000:])[0, 1] > 0.95
+    # auto compares both by cross-validated Qini. Uplift only in middle age is a bump no
+    # model linear in age can rank (a monotone step, as in _planted, it can): trees win.
+    rng = np.random.default_rng(6)
+    Xs = pd.DataFrame({"age": rng.uniform(18, 80, 12_000), "spend": rng.gamma(2, 50, 12_000)})
+    ws = rng.integers(0, 2, 12_000)
+    bump = np.where((Xs["age"] > 35) & (Xs["age"] < 55), 0.15, -0.03)
+    ys = (rng.random(12_000) < 0.08 + ws * bump).astype(int)
+    auto = TwoModelUplift(learner="auto").fit(Xs, ws, ys)
+    assert set(auto.cv_qini_) == {"boosting", "logistic"}
+    assert auto.learner_ == max(auto.cv_qini_, key=auto.cv_qini_.get) == "boosting"
+    with pytest.raises(DataError, match="learner must be"):
+        TwoModelUplift(learner="forest").fit(Xs, ws, ys)
+
+
 def test_qini_of_true_uplift_beats_random_and_perfect_is_one():
     _, w, y, tau = _planted(seed=1)
     truth = qini_curve(y, w, tau)
