@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from crmine.cli import app
 from crmine.demo import generate
+from crmine.pipeline import run_pipeline
 from crmine.warehouse import Workspace, ingest
 
 
@@ -28,3 +31,27 @@ def test_orders_only_workspace_runs_or_skips_every_step(tmp_path):
     with Workspace.open(tmp_path / "shop", read_only=True) as ws:
         scores = ws.read("marts.customer_scores")
         assert {"p_alive", "cluster"} <= set(scores.columns)
+
+
+def test_orders_without_products_skip_cross_sell(tmp_path):
+    """CDNOW-like orders (customer, date, amount; no product): cross-sell is skipped with
+    what to load, not failed; the rest runs."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "customer_id": [f"c{i}" for i in rng.integers(0, 400, n)],
+            "order_ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 360, n), "D"),
+            "amount": rng.gamma(2.0, 20.0, n).round(2),
+        }
+    )
+    with Workspace.init(tmp_path / "cd") as ws:
+        ingest(ws, "orders", frame)
+        results = {r.name: r for r in run_pipeline(ws)}
+    basket = results["basket"]
+    assert basket.ok and basket.skipped == (
+        "needs core.fct_order_lines.product_id: load it with `crmine ingest orders FILE` "
+        "with a column mapped to product_id"
+    )
+    assert results["clv"].ok and results["clv"].skipped is None

@@ -13,8 +13,31 @@ from crmine.warehouse import ENTITIES, Workspace
 StepFn = Callable[[Workspace], dict[str, Any]]
 
 
-# A required input: a table, or a tuple of tables any one of which will do.
+# A required input: a table ("core.fct_order_lines"), a column that must hold values
+# ("core.fct_order_lines.product_id"), or a tuple of those any one of which will do.
 Requirement = str | tuple[str, ...]
+
+
+def _present(ws: Workspace, need: str) -> bool:
+    schema, table, *column = need.split(".")
+    if not ws.has_table(f"{schema}.{table}"):
+        return False
+    if not column:
+        return True
+    if column[0] not in ws.columns(f"{schema}.{table}"):
+        return False
+    row = ws.duck.execute(
+        f'SELECT 1 FROM {schema}.{table} WHERE "{column[0]}" IS NOT NULL LIMIT 1'
+    ).fetchone()
+    return row is not None
+
+
+def _how_to_load(need: str) -> str:
+    schema, table, *column = need.split(".")
+    entity = _ENTITY_OF.get(f"{schema}.{table}", table)
+    if column:
+        return f"`crmine ingest {entity} FILE` with a column mapped to {column[0]}"
+    return f"`crmine ingest {entity} FILE`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +52,9 @@ class Step:
         """Why the step cannot run on ``ws`` (its inputs are absent), or None."""
         for need in self.requires:
             options = (need,) if isinstance(need, str) else need
-            if not any(ws.has_table(t) for t in options):
-                entities = " or ".join(
-                    f"`crmine ingest {_ENTITY_OF.get(t, t.split('.')[-1])} FILE`" for t in options
-                )
-                return f"needs {' or '.join(options)}: load it with {entities}"
+            if not any(_present(ws, t) for t in options):
+                how = " or ".join(_how_to_load(t) for t in options)
+                return f"needs {' or '.join(options)}: load it with {how}"
         return None
 
 
@@ -57,8 +78,9 @@ def step(
 ) -> Callable[[StepFn], StepFn]:
     """Register ``fn`` as the pipeline step ``name``.
 
-    ``requires`` lists the tables the step reads; when one is absent the step is skipped
-    with a message saying what to load, instead of failing.
+    ``requires`` lists the tables (or ``schema.table.column`` columns that must hold values)
+    the step reads; when one is absent the step is skipped with a message saying what to load,
+    instead of failing.
     """
 
     def register(fn: StepFn) -> StepFn:

@@ -12,7 +12,7 @@ from crmine.warehouse import Workspace
     "basket",
     order=50,
     title="Cross-sell: association rules and next-best products",
-    requires=("core.fct_order_lines",),
+    requires=("core.fct_order_lines.product_id",),
 )
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.basket import evaluate_workspace, score_workspace

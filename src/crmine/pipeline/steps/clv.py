@@ -8,7 +8,9 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("clv", order=30, title="Customer lifetime value", requires=("core.fct_order_lines",))
+@step(
+    "clv", order=30, title="Customer lifetime value", requires=("core.fct_order_lines.customer_id",)
+)
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.clv import score_workspace
 

@@ -8,7 +8,12 @@ from crmine.pipeline import step
 from crmine.warehouse import Workspace
 
 
-@step("segment", order=20, title="Customer segmentation", requires=("core.fct_order_lines",))
+@step(
+    "segment",
+    order=20,
+    title="Customer segmentation",
+    requires=("core.fct_order_lines.customer_id",),
+)
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.segment import segment_workspace
 
