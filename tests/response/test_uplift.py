@@ -11,6 +11,8 @@ from crmine.exceptions import DataError, NotFittedError
 from crmine.response import (
     ClassTransformationUplift,
     TwoModelUplift,
+    expected_profit,
+    incremental_profit,
     persuadables,
     qini_curve,
     uplift_at_k,
@@ -84,6 +86,32 @@ def test_logistic_learner_and_auto_selection():
     assert auto.learner_ == max(auto.cv_qini_, key=auto.cv_qini_.get) == "boosting"
     with pytest.raises(DataError, match="learner must be"):
         TwoModelUplift(learner="forest").fit(Xs, ws, ys)
+
+
+def test_incremental_profit_counts_only_caused_responses():
+    rng = np.random.default_rng(8)
+    n = 40_000
+    caused = rng.random(n) < 0.3  # the contact lifts these from 5% to 25%
+    loyal = ~caused & (rng.random(n) < 0.3)  # these buy (60%) contacted or not
+    w = rng.integers(0, 2, n)
+    p = np.where(caused, 0.05 + 0.20 * w, np.where(loyal, 0.60, 0.02))
+    y = (rng.random(n) < p).astype(int)
+    uplift = np.where(caused, 0.20, 0.0) + rng.normal(0, 0.01, n)
+    curve = incremental_profit(y, w, uplift, cost_per_contact=2.0, margin=20.0)
+    # contacting the caused 30% earns about 0.20 * 20 - 2 = 2 per customer; more costs money
+    assert curve.best_depth == pytest.approx(0.30, abs=0.02)
+    assert curve.best_profit / curve.best_contacted == pytest.approx(2.0, abs=0.35)
+    full = curve.curve.iloc[-1]
+    effect = y[w == 1].mean() - y[w == 0].mean()
+    assert full["incremental_responders"] == pytest.approx(effect * n)
+    assert full["profit"] == pytest.approx(20.0 * effect * n - 2.0 * n)
+    # a response model (probability to respond when contacted) also targets the loyal 21%
+    # who buy anyway: everyone with a 10% chance or more, about half the list
+    if_contacted = np.where(loyal, 0.60, np.where(caused, 0.25, 0.02))
+    gross = expected_profit(if_contacted, cost_per_contact=2.0, margin=20.0)
+    assert gross.best_depth == pytest.approx(0.51, abs=0.02)
+    with pytest.raises(DataError, match="must be >= 0"):
+        incremental_profit(y, w, uplift, cost_per_contact=-1.0, margin=20.0)
 
 
 def test_qini_of_true_uplift_beats_random_and_perfect_is_one():

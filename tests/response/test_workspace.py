@@ -38,6 +38,11 @@ def test_planted_uplift_is_found(result, demo_workspace):
     # Held out: targeting by predicted uplift beats random targeting.
     assert result.metrics["qini_area"] > 0
     assert result.metrics["uplift_at_30pct"] > result.metrics["average_uplift"]
+    # Counting only the responses contacts cause, fewer customers are worth a contact than
+    # the response model (which also counts premium customers who buy anyway) suggests.
+    m = result.metrics
+    assert 0 < m["incremental_best_depth"] < m["best_depth"]
+    assert 0 < m["incremental_profit_per_1000_at_best_depth"] < m["profit_per_1000_at_best_depth"]
 
 
 def test_scores_written_to_marts_and_customer_scores(result, demo_workspace):
@@ -60,6 +65,8 @@ def test_pipeline_step_and_report_section(result, demo_workspace):
     assert any(s.name == "response" and s.order == 65 for s in all_steps())
     sec = build(demo_workspace)
     assert sec is not None and "sleeping dogs" in sec.summary
+    assert "counting only the responses the contact causes" in sec.html
+    assert sec.html.count("incremental responses (uplift model)") >= 1
     assert 'class="chart"' in sec.html
 
 

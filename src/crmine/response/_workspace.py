@@ -15,6 +15,7 @@ from crmine.response._model import ResponseModel, expected_profit, gains_table
 from crmine.response._uplift import (
     QiniResult,
     TwoModelUplift,
+    incremental_profit,
     qini_curve,
     uplift_at_k,
     uplift_classes,
@@ -115,6 +116,8 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
     u_te = upl.predict_uplift(X.iloc[test])
     qini = qini_curve(y[test], w[test], u_te)
     ucurve = uplift_curve(y[test], w[test], u_te)
+    incremental = incremental_profit(y[test], w[test], u_te, cost_per_contact=cost,
+                                     margin=margin)  # fmt: skip
     metrics = {
         "holdout_rows": len(test),
         "top_decile_lift": float(gains.loc[0, "lift"]),
@@ -126,6 +129,10 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
         "margin_per_response": margin,
         "best_depth": profit.best_depth,
         "profit_per_1000_at_best_depth": 1000 * profit.best_profit / max(len(treated_te), 1),
+        # counting only the responses the contact causes (uplift), not every responder
+        "incremental_best_depth": incremental.best_depth,
+        "incremental_profit_per_1000_at_best_depth": 1000 * incremental.best_profit
+        / max(len(test), 1),
     }
 
     # Final models on every row, then one score per current customer.
@@ -147,7 +154,10 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
     scores["uplift_rank"] = scores["uplift"].rank(ascending=False, method="first").astype(int)
     ws.write_mart("uplift_scores", scores.sort_values("uplift_rank"), model_version=model_version)
     ws.write_mart("response_gains", gains, model_version=model_version)
-    ws.write_mart("response_profit", profit.curve, model_version=model_version)
+    ws.write_mart("response_profit", pd.concat(
+        [profit.curve.assign(basis="all responses (response model)"),
+         incremental.curve.assign(basis="incremental responses (uplift model)")],
+        ignore_index=True), model_version=model_version)  # fmt: skip
     curves = pd.concat([qini.curve.assign(curve="qini"), ucurve.curve.assign(curve="uplift")],
                        ignore_index=True)
     ws.write_mart("uplift_curves", curves, model_version=model_version)

@@ -31,11 +31,17 @@ def _figure(gains: pd.DataFrame, curves: pd.DataFrame, profit: pd.DataFrame | No
     fig.update_yaxes(title_text="share of responders reached", row=1, col=1)
     fig.update_yaxes(title_text="incremental responders", row=1, col=2)
     if profit is not None:
-        fig.add_trace(go.Scatter(x=profit["depth"], y=profit["profit"], mode="lines",
-                                 name="profit"), 1, 3)
+        by_basis = profit.groupby(profit.get("basis", pd.Series("all responses",
+                                                                  index=profit.index)), sort=False)
+        for (basis, curve), dash in zip(by_basis, ("dot", "solid"), strict=False):
+            fig.add_trace(go.Scatter(x=curve["depth"], y=curve["profit"], mode="lines",
+                                     name=str(basis), line={"dash": dash},
+                                     showlegend=True), 1, 3)
         fig.update_xaxes(title_text="share of customers contacted", row=1, col=3)
         fig.update_yaxes(title_text="margin − contact cost (held out)", row=1, col=3)
-    fig.update_layout(showlegend=False)
+        fig.update_layout(legend={"orientation": "h", "x": 0.68, "y": -0.2})
+    for trace in fig.data[:4]:
+        trace.showlegend = False
     return fig
 
 
@@ -52,11 +58,17 @@ def build(ws: Workspace) -> Section | None:
         parts.append(plot(_figure(ws.read("marts.response_gains"),
                                   ws.read("marts.uplift_curves"), profit), height=420))
         if profit is not None and "cost_per_contact" in m:
-            parts.append(note(
-                f"Profit assumes {m['cost_per_contact']:,.2f} per contact and "
-                f"{m['margin_per_response']:,.2f} margin per response (settings "
-                "response_cost_per_contact / response_margin); best depth "
-                f"{m['best_depth']:.0%} of the list."))
+            text = (f"Profit assumes {m['cost_per_contact']:,.2f} per contact and "
+                    f"{m['margin_per_response']:,.2f} margin per response (settings "
+                    "response_cost_per_contact / response_margin). Counting every responder, "
+                    f"the best depth is {m['best_depth']:.0%} of the list")
+            if "incremental_best_depth" in m:
+                text += (
+                    "; counting only the responses the contact causes (the uplift model), it "
+                    f"is {m['incremental_best_depth']:.0%}, earning "
+                    f"{m['incremental_profit_per_1000_at_best_depth']:,.0f} per 1,000 customers."
+                    " The difference is customers who would have bought anyway.")
+            parts.append(note(text + ("" if text.endswith(".") else ".")))
     counts = scores["uplift_class"].value_counts()
     head = {"top-decile lift": float(m["top_decile_lift"]),
             "Qini coefficient": float(m["qini_coefficient"]),
