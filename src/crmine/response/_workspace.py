@@ -22,13 +22,19 @@ from crmine.response._uplift import (
     uplift_curve,
 )
 
-__all__ = ["MODEL_VERSION", "ResponseRunResult", "customer_features", "load_models",
-           "run_response"]
+__all__ = ["MODEL_VERSION", "ResponseRunResult", "customer_features", "load_models", "run_response"]
 
 MODEL_VERSION = "response-1"
 # Customer attributes used as features; PII (name, e-mail, phone, address) never is.
-_ATTRIBUTES = ("gender", "age", "income", "occupation", "education", "region",
-               "acquisition_channel")
+_ATTRIBUTES = (
+    "gender",
+    "age",
+    "income",
+    "occupation",
+    "education",
+    "region",
+    "acquisition_channel",
+)
 _RFM = ("frequency", "recency", "T", "monetary_value", "orders", "total_spend")
 
 
@@ -47,8 +53,10 @@ def customer_features(ws: Any) -> pd.DataFrame:
         rfm = ws.read("marts.customer_rfm").drop_duplicates("customer_id").set_index("customer_id")
         feats = feats.join(rfm[[c for c in _RFM if c in rfm.columns]], how="left")
     if feats.shape[1] == 0:
-        raise SchemaError("core.dim_customer has no usable feature columns (age, gender, income, "
-                          "...); load customer attributes or build marts.customer_rfm")
+        raise SchemaError(
+            "core.dim_customer has no usable feature columns (age, gender, income, "
+            "...); load customer attributes or build marts.customer_rfm"
+        )
     return feats
 
 
@@ -69,21 +77,28 @@ class ResponseRunResult:
 
 def _training_rows(ws: Any, feats: pd.DataFrame) -> pd.DataFrame:
     if not ws.has_table("core.campaign_assignments"):
-        raise DataError(f"{ws.root}: no core.campaign_assignments; response models learn from "
-                        "past campaigns: load them with `crmine ingest campaign_assignments FILE`")
+        raise DataError(
+            f"{ws.root}: no core.campaign_assignments; response models learn from "
+            "past campaigns: load them with `crmine ingest campaign_assignments FILE`"
+        )
     a = ws.read("core.campaign_assignments")
     for col in ("group", "responded"):
         if col not in a or a[col].isna().all():
-            raise SchemaError(f"core.campaign_assignments needs a filled {col!r} column to train "
-                              "response and uplift models")
+            raise SchemaError(
+                f"core.campaign_assignments needs a filled {col!r} column to train "
+                "response and uplift models"
+            )
     a = a[a["customer_id"].isin(feats.index)]
-    a = a.assign(treated=(a["group"].astype(str).str.lower() == "treatment").astype(int),
-                 responded=a["responded"].fillna(False).astype(bool).astype(int))
+    a = a.assign(
+        treated=(a["group"].astype(str).str.lower() == "treatment").astype(int),
+        responded=a["responded"].fillna(False).astype(bool).astype(int),
+    )
     return a
 
 
-def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: float = 0.3,
-                 random_state: int = 0) -> ResponseRunResult:
+def run_response(
+    ws: Any, *, model_version: str = MODEL_VERSION, test_size: float = 0.3, random_state: int = 0
+) -> ResponseRunResult:
     """Train the response and uplift models on past campaigns and score every customer.
 
     A held-out share of customers (all their campaigns together, so nobody is in both
@@ -100,14 +115,16 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
     w = rows["treated"].to_numpy()
     y = rows["responded"].to_numpy()
     groups = rows["customer_id"].to_numpy()
-    train, test = next(GroupShuffleSplit(1, test_size=test_size, random_state=random_state)
-                       .split(X, y, groups))
+    train, test = next(
+        GroupShuffleSplit(1, test_size=test_size, random_state=random_state).split(X, y, groups)
+    )
     treated_tr, treated_te = train[w[train] == 1], test[w[test] == 1]
     # A customer appears once per campaign, so small leaves memorise customers rather than
     # learn patterns (and row-wise early stopping cannot see it): leaves of 4% of the rows.
     leaf = max(20, int((w == 1).sum()) // 25)
     resp = ResponseModel(min_samples_leaf=leaf, random_state=random_state).fit(
-        X.iloc[treated_tr], y[treated_tr])
+        X.iloc[treated_tr], y[treated_tr]
+    )
     score_te = resp.predict_score(X.iloc[treated_te])
     gains = gains_table(y[treated_te], score_te)
     cost, margin = _economics(ws, rows)
@@ -131,13 +148,15 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
         "profit_per_1000_at_best_depth": 1000 * profit.best_profit / max(len(treated_te), 1),
         # counting only the responses the contact causes (uplift), not every responder
         "incremental_best_depth": incremental.best_depth,
-        "incremental_profit_per_1000_at_best_depth": 1000 * incremental.best_profit
+        "incremental_profit_per_1000_at_best_depth": 1000
+        * incremental.best_profit
         / max(len(test), 1),
     }
 
     # Final models on every row, then one score per current customer.
     resp = ResponseModel(min_samples_leaf=leaf, random_state=random_state).fit(
-        X.iloc[w == 1], y[w == 1])
+        X.iloc[w == 1], y[w == 1]
+    )
     upl = TwoModelUplift(random_state=random_state).fit(X, w, y)
     both = upl.predict_response(feats)
     uplift = both["p_treated"].to_numpy() - both["p_control"].to_numpy()
@@ -154,22 +173,42 @@ def run_response(ws: Any, *, model_version: str = MODEL_VERSION, test_size: floa
     scores["uplift_rank"] = scores["uplift"].rank(ascending=False, method="first").astype(int)
     ws.write_mart("uplift_scores", scores.sort_values("uplift_rank"), model_version=model_version)
     ws.write_mart("response_gains", gains, model_version=model_version)
-    ws.write_mart("response_profit", pd.concat(
-        [profit.curve.assign(basis="all responses (response model)"),
-         incremental.curve.assign(basis="incremental responses (uplift model)")],
-        ignore_index=True), model_version=model_version)  # fmt: skip
-    curves = pd.concat([qini.curve.assign(curve="qini"), ucurve.curve.assign(curve="uplift")],
-                       ignore_index=True)
+    # The two curves come from held-out lists of different sizes (treated customers; both
+    # groups): per 1,000 customers of the list they compare.
+    profit_curves = [
+        c.assign(basis=basis, profit_per_1000=1000 * c["profit"] / c["contacted"].max())
+        for c, basis in (
+            (profit.curve, "all responses (response model)"),
+            (incremental.curve, "incremental responses (uplift model)"),
+        )
+    ]
+    ws.write_mart("response_profit", pd.concat(profit_curves, ignore_index=True),
+                  model_version=model_version)  # fmt: skip
+    curves = pd.concat(
+        [qini.curve.assign(curve="qini"), ucurve.curve.assign(curve="uplift")], ignore_index=True
+    )
     ws.write_mart("uplift_curves", curves, model_version=model_version)
-    ws.write_mart("response_metrics", pd.DataFrame({"metric": list(metrics),
-                                                    "value": [float(v) for v in metrics.values()]}),
-                  model_version=model_version)
-    ws.upsert_customer_scores(scores[["customer_id", "response_score", "uplift", "uplift_class"]],
-                              model="response", model_version=model_version)
+    ws.write_mart(
+        "response_metrics",
+        pd.DataFrame({"metric": list(metrics), "value": [float(v) for v in metrics.values()]}),
+        model_version=model_version,
+    )
+    ws.upsert_customer_scores(
+        scores[["customer_id", "response_score", "uplift", "uplift_class"]],
+        model="response",
+        model_version=model_version,
+    )
     ws.models_dir.mkdir(parents=True, exist_ok=True)
     with open(ws.models_dir / "response.pkl", "wb") as fh:
-        pickle.dump({"response": resp, "uplift": upl, "features": list(feats.columns),
-                     "model_version": model_version}, fh)
+        pickle.dump(
+            {
+                "response": resp,
+                "uplift": upl,
+                "features": list(feats.columns),
+                "model_version": model_version,
+            },
+            fh,
+        )
     return ResponseRunResult(scores, gains, qini, ucurve, profit.curve, metrics)
 
 
@@ -208,5 +247,3 @@ def load_models(path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, dict) or "response" not in obj:
         raise DataError(f"{p} is not a crmine response model file")
     return obj
-
-

@@ -34,11 +34,12 @@ def _figure(gains: pd.DataFrame, curves: pd.DataFrame, profit: pd.DataFrame | No
         by_basis = profit.groupby(profit.get("basis", pd.Series("all responses",
                                                                   index=profit.index)), sort=False)
         for (basis, curve), dash in zip(by_basis, ("dot", "solid"), strict=False):
-            fig.add_trace(go.Scatter(x=curve["depth"], y=curve["profit"], mode="lines",
+            per_1000 = curve.get("profit_per_1000", curve["profit"])
+            fig.add_trace(go.Scatter(x=curve["depth"], y=per_1000, mode="lines",
                                      name=str(basis), line={"dash": dash},
                                      showlegend=True), 1, 3)
         fig.update_xaxes(title_text="share of customers contacted", row=1, col=3)
-        fig.update_yaxes(title_text="margin − contact cost (held out)", row=1, col=3)
+        fig.update_yaxes(title_text="profit per 1,000 customers (held out)", row=1, col=3)
         fig.update_layout(legend={"orientation": "h", "x": 0.68, "y": -0.2})
     for trace in fig.data[:4]:
         trace.showlegend = False
