@@ -66,7 +66,7 @@ def _prepare(
         raise MissingColumnError(
             f"transactions have no column(s) {missing}; columns found: {list(transactions.columns)}"
         )
-    frame = transactions[needed]
+    frame = transactions  # columns are read, never copied: this runs on tens of millions of rows
     ts = frame[datetime_col]
     if not pd.api.types.is_datetime64_any_dtype(ts):
         try:
@@ -87,7 +87,7 @@ def _prepare(
             f"column {customer_id_col!r} is empty in row(s) {list(frame.index[bad][:5])} "
             "(anonymous transactions cannot be summarised per customer; filter them out)"
         )
-    out = pd.DataFrame({"cid": frame[customer_id_col].to_numpy(), "ts": ts.to_numpy()})
+    columns = {"cid": frame[customer_id_col], "ts": ts}
     if monetary_value_col:
         mv = pd.to_numeric(frame[monetary_value_col], errors="coerce")
         bad = mv.isna().to_numpy() | ~np.isfinite(mv.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -96,8 +96,9 @@ def _prepare(
                 f"column {monetary_value_col!r} has missing/non-numeric values in row(s) "
                 f"{list(frame.index[bad][:5])}"
             )
-        out["mv"] = mv.to_numpy(dtype=np.float64)
-    return out
+        columns["mv"] = mv.astype(np.float64, copy=False)
+    # one DataFrame over the same buffers (adding a column later would copy them all)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _period_end(
