@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -55,13 +55,16 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         model: ModelOpt = None,
+        cv: Annotated[int, typer.Option(
+            "--cv", min=0, help="With --data: folds for the held-out AUC and gains (0: skip).")
+        ] = 5,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Fit the response model on --data (saved to --model), else the response and uplift
         models on the workspace's past campaigns (scores written to marts)."""
         from crmine.exceptions import ConfigError
-        from crmine.response import ResponseModel, gains_table
+        from crmine.response import ResponseModel
         from crmine.response._workspace import run_response
 
         with errors_handled(json_out):
@@ -83,19 +86,39 @@ def register(app: typer.Typer) -> None:
                         {"response": m, "features": list(X.columns), "id_columns": id_column or []},
                         fh,
                     )
-                gains = gains_table(frame[target], m.predict_score(X))
-                info = {
+                info: dict[str, Any] = {
                     "model": str(path),
                     "rows": len(frame),
                     "features": list(X.columns),
                     "base_rate": m.base_rate_,
-                    "training_top_decile_lift": float(gains.loc[0, "lift"]),
                 }
+                if cv >= 2:
+                    auc, gains = _cross_validated(X, frame[target], cv)
+                    info |= {"cv_folds": cv, "cv_roc_auc": auc,
+                             "cv_top_decile_lift": float(gains.loc[0, "lift"]),
+                             "cv_gains": gains}  # fmt: skip
             else:
                 with open_workspace(workspace) as ws:
                     run = run_response(ws)
                     info = {"model": str(ws.models_dir / "response.pkl"), **run.summary()}
-        emit(info, json_out, lambda: console.print_json(data=_plain(info)))
+        def render() -> None:
+            console.print(f"Response model saved to [bold]{info['model']}[/bold]")
+            if "features" in info:  # flat file
+                line = (f"{info['rows']:,} rows, {len(info['features'])} features, "
+                        f"base rate {info['base_rate']:.1%}")
+                if "cv_roc_auc" in info:
+                    line += (f"; {info['cv_folds']}-fold cross-validated ROC AUC "
+                             f"{info['cv_roc_auc']:.3f}, top-decile lift "
+                             f"{info['cv_top_decile_lift']:.2f}")
+                console.print(line)
+                if "cv_gains" in info:
+                    cols = ["depth", "responders", "response_rate", "lift", "cum_lift", "gain"]
+                    print_frame(info["cv_gains"][cols].round(3),
+                                title="Gains by decile (held out)")  # fmt: skip
+            else:
+                _print_metrics(info)
+
+        emit(info, json_out, render)
 
     @resp.command("score")
     def score(
@@ -257,14 +280,49 @@ def register(app: typer.Typer) -> None:
                 info = {**{k: float(v) for k, v in m.items()}, "persuadables": pers}
 
         def render() -> None:
-            console.print_json(data=_plain({k: v for k, v in info.items() if k != "persuadables"}))
-            print_frame(info["persuadables"], title="Persuadables (highest uplift first)")
+            _print_metrics({k: v for k, v in info.items() if k != "persuadables"})
+            pers = info["persuadables"]
+            cols = [c for c in pers.columns if c in ("customer_id", "uplift", "p_treated",
+                    "p_control", "response_score", "uplift_class", "rank")]  # fmt: skip
+            print_frame(pers[cols].round(3), title="Persuadables (highest uplift first)")
 
         emit(info, json_out, render)
 
 
-def _plain(d: dict) -> dict:
-    from crmine.cli._common import to_jsonable
+def _print_metrics(metrics: dict) -> None:
+    """Scalar results as a two-column table (shares as percentages)."""
+    rows = []
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            continue
+        shown = value
+        if isinstance(value, float):
+            if "profit" not in name and "uplift" in name and "qini" not in name:
+                shown = f"{value:+.2%}"  # a difference of response rates
+            elif name.endswith(("depth", "rate", "share")) and "profit" not in name:
+                shown = f"{value:.1%}"
+            elif value.is_integer():
+                shown = f"{value:,.0f}"
+            else:
+                shown = f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+        rows.append({"metric": name.replace("_", " "), "value": shown})
+    print_frame(pd.DataFrame(rows), title="Results")
 
-    out: dict = to_jsonable(d)
-    return out
+
+def _cross_validated(X: pd.DataFrame, y: pd.Series, folds: int) -> tuple[float, pd.DataFrame]:
+    """Held-out ROC AUC and gains: every row scored by a model that did not see it."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from crmine._progress import track
+    from crmine.response import ResponseModel, gains_table
+    from crmine.response._model import _binary_target
+
+    target = _binary_target(y)
+    scores = np.empty(len(target))
+    splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(X, target)
+    for train, test in track(list(splits), "cross-validating", total=folds):
+        fitted = ResponseModel().fit(X.iloc[train], target[train])
+        scores[test] = fitted.predict_score(X.iloc[test])
+    return float(roc_auc_score(target, scores)), gains_table(target, scores)
