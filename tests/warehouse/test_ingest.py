@@ -332,3 +332,25 @@ def test_unparseable_lines_are_quarantined_and_row_numbers_stay_true(workspace, 
     assert '"order_id":"5"' in rej.loc[2, "raw_row"] and "_source_row" not in rej.loc[2, "raw_row"]
     staged = workspace.read("core.fct_order_lines").sort_values("order_id")
     assert staged["source_row"].tolist() == [1, 3]
+
+
+def test_customer_attributes_are_standardised(workspace, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,gender,email,phone\n"
+        "C1,female, John.Doe@Example.COM ,+86 (21) 5555-1234\n"
+        "C2,Male,a@b.cn,021-5555 9876\n"
+        "C3,f,,+\n"
+        "C4,男,,\n"
+        "C5,女,,\n"
+        "C6,unknown,,\n"
+        "C7,non-binary,,\n"
+    )
+    report = ingest(workspace, "customers", path)
+    assert report.formats["gender"] == "standardised"
+    rows = workspace.read("core.dim_customer").set_index("customer_id").sort_index()
+    assert rows["gender"].tolist() == ["F", "M", "F", "M", "F", None, "non-binary"]
+    assert rows.loc["C1", "email"] == "john.doe@example.com"
+    assert rows.loc["C1", "phone"] == "+862155551234"
+    assert rows.loc["C2", "phone"] == "02155559876"
+    assert rows["phone"].isna().sum() == 5  # a lone "+" is no number

@@ -205,6 +205,37 @@ def _accepted_expr(column: str, text: str) -> str:
     return f"CASE {cases} END"
 
 
+# Customer attributes written many ways by different sources, in one form each: gender as
+# F/M (the form most CRMs export; other values are kept as given), "unknown" as missing.
+_GENDER = {
+    "F": ("f", "female", "woman", "w", "girl", "女", "女性", "femme", "weiblich", "mujer"),
+    "M": ("m", "male", "man", "boy", "男", "男性", "homme", "männlich", "hombre"),
+    None: ("u", "unknown", "unk", "n/a", "na", "?", "-", "未知", "不详"),
+}
+
+
+def _gender_expr(text: str) -> str:
+    cases = " ".join(
+        f"WHEN lower({text}) IN ({', '.join(_lit(w) for w in words)}) THEN "
+        f"{_lit(value) if value else 'NULL'}"
+        for value, words in _GENDER.items()
+    )
+    return f"CASE {cases} ELSE {text} END"
+
+
+# Contact details normalised so that the same person from two sources matches.
+_STANDARD_TEXT = {
+    "gender": _gender_expr,
+    "email": lambda text: f"lower({text})",
+    # digits only, keeping an international "+" prefix: "+86 (21) 5555-1234" -> "+862155551234"
+    "phone": lambda text: (
+        f"CASE WHEN regexp_matches({text}, '[0-9]') THEN "
+        f"CASE WHEN starts_with({text}, '+') THEN '+' ELSE '' END"
+        f" || regexp_replace({text}, '[^0-9]', '', 'g') END"
+    ),
+}
+
+
 def _bool_expr(text: str) -> str:
     t = ", ".join(_lit(v) for v in _TRUE)
     f = ", ".join(_lit(v) for v in _FALSE)
@@ -227,6 +258,9 @@ def _typed(probe: _Probe, col: Column, src: str, plan: StagingPlan) -> str:
             return _id_expr(probe, src)
         if col.accepted and col.name in _SYNONYMS:
             return _accepted_expr(col.name, text)
+        if col.name in _STANDARD_TEXT:
+            plan.formats[col.name] = "standardised"
+            return _STANDARD_TEXT[col.name](text)
         return text
     if col.type in ("int", "float"):
         expr, plan.formats[col.name] = _number_expr(probe, src, col.type)
