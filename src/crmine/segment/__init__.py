@@ -10,6 +10,7 @@ Examples
 
 from crmine.segment._behaviour import SegmentBehaviour, segment_behaviour, workspace_behaviour
 from crmine.segment._cluster import METHODS, CustomerSegmenter
+from crmine.segment._engine import assign_clusters, segment_table
 from crmine.segment._profiles import SegmentProfiles, describe_segment, profile_segments
 from crmine.segment._rfm import DEFAULT_SEGMENT_MAP, RFM_SEGMENTS, RFMResult, rfm_segments
 from crmine.segment._tiers import GoldenRule, ValueTiers, golden_customers, value_tiers
@@ -35,12 +36,14 @@ __all__ = [
     "SegmentProfiles",
     "SegmentationResult",
     "ValueTiers",
+    "assign_clusters",
     "customer_feature_table",
     "describe_segment",
     "golden_customers",
     "profile_segments",
     "rfm_segments",
     "segment_behaviour",
+    "segment_table",
     "segment_workspace",
     "smooth_shares",
     "value_tiers",
