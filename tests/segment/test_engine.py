@@ -29,7 +29,7 @@ def _labels(table) -> np.ndarray:
 
 
 def test_duckdb_expression_equals_predict(fitted):
-    seg, df, _ = fitted
+    seg, _, _ = fitted
     # new customers with missing and non-finite values, negative and huge amounts
     fresh, _ = planted(n=1000, seed=9)
     fresh.loc[:20, "total_spend"] = np.nan
