@@ -45,7 +45,12 @@ def test_scores_written_to_customer_scores(clv_ws):
     head = summary.head(20)
     merged = scores.set_index("customer_id").loc[head.index, "p_alive"]
     np.testing.assert_allclose(merged, model.p_alive(head), rtol=1e-4)
-    assert json.loads((ws.models_dir / "clv.json").read_text())["model"] == "bgnbd"
+    from crmine.models import load_model
+
+    fitted, meta = load_model(ws.models_dir, "clv")
+    assert meta["model"] == "bgnbd" and meta["kind"] == "bgnbd"
+    assert fitted["transactions"].params_ == pytest.approx(meta["params"])
+    assert meta["metrics"]["holdout_model_mae"] < meta["metrics"]["holdout_naive_mae"]
 
 
 def test_report_marts_written(clv_ws):

@@ -53,7 +53,7 @@ def test_scores_written_to_marts_and_customer_scores(result, demo_workspace):
     assert len(ws.read("marts.uplift_scores")) == ws.read("core.dim_customer")[
         "customer_id"].nunique()
     assert ws.has_table("marts.response_gains") and ws.has_table("marts.uplift_curves")
-    saved = load_models(ws.models_dir / "response.pkl")
+    saved = load_models(ws.models_dir)
     assert set(saved) >= {"response", "uplift", "features"}
     json.dumps(result.summary())
 

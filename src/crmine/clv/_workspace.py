@@ -14,7 +14,6 @@ itself), fits a transaction model and the Gamma-Gamma spend model, and writes:
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from crmine.clv._summary import calibration_holdout_split, rfm_from_mart, rfm_su
 from crmine.clv._value import break_even, clv_sensitivity, customer_lifetime_value
 from crmine.exceptions import ConfigError, DataError
 from crmine.warehouse import Workspace
+from crmine.warehouse._models import save_model
 
 __all__ = ["MODELS", "ClvRun", "fit_by_group", "load_purchases", "score_workspace"]
 
@@ -290,24 +290,30 @@ def score_workspace(
     metrics = pd.DataFrame()
     if evaluate and ws.has_table("core.fct_order_lines"):
         metrics = _evaluate(ws, name, unit, unit_days, end, holdout_days, version)
-    path = ws.models_dir / "clv.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "model": name,
-                "model_version": version,
-                "time_unit": unit,
-                "params": transactions.params_,
-                "spend_params": spend.params_
-                if isinstance(spend, GammaGammaModel)
-                else {"mean": spend},
-                "margin": margin,
-                "margin_source": margin_source,
-                "monthly_discount_rate": monthly,
-            },
-            indent=2,
-        )
+    holdout = (
+        {f"holdout_{r['forecaster']}_mae": r["mae"] for r in metrics.to_dict("records")}
+        if "forecaster" in metrics and "mae" in metrics
+        else {}
+    )
+    save_model(
+        {"transactions": transactions, "spend": spend},
+        ws.models_dir,
+        "clv",
+        kind=name,
+        metadata={
+            "model": name,
+            "model_version": version,
+            "time_unit": unit,
+            "params": transactions.params_,
+            "spend_params": (
+                spend.params_ if isinstance(spend, GammaGammaModel) else {"mean": spend}
+            ),
+            "margin": margin,
+            "margin_source": margin_source,
+            "monthly_discount_rate": monthly,
+            "customers": len(summary),
+            "metrics": {"log_likelihood": transactions.log_likelihood_, **holdout},
+        },
     )
     tiers = scores["clv_tier"].value_counts().to_dict()
     summary_out: dict[str, Any] = {

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
@@ -21,6 +21,7 @@ from crmine.response._uplift import (
     uplift_classes,
     uplift_curve,
 )
+from crmine.warehouse._models import load_model, save_model
 
 __all__ = ["MODEL_VERSION", "ResponseRunResult", "customer_features", "load_models", "run_response"]
 
@@ -198,17 +199,19 @@ def run_response(
         model="response",
         model_version=model_version,
     )
-    ws.models_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.models_dir / "response.pkl", "wb") as fh:
-        pickle.dump(
-            {
-                "response": resp,
-                "uplift": upl,
-                "features": list(feats.columns),
-                "model_version": model_version,
-            },
-            fh,
-        )
+    save_model(
+        {"response": resp, "uplift": upl, "features": list(feats.columns)},
+        ws.models_dir,
+        "response",
+        kind=f"{upl.learner_}-uplift",
+        metadata={
+            "model_version": model_version,
+            "features": list(feats.columns),
+            # the headline figures first: `crmine models list` shows the first three
+            "metrics": {k: metrics[k] for k in ("qini_coefficient", "top_decile_lift",
+                                                "uplift_at_30pct")} | metrics,
+        },
+    )
     return ResponseRunResult(scores, gains, qini, ucurve, profit.curve, metrics)
 
 
@@ -236,14 +239,17 @@ def _economics(ws: Any, rows: pd.DataFrame) -> tuple[float, float]:
     return float(cost), float(margin)
 
 
-def load_models(path: str | Path) -> dict[str, Any]:
-    """The models saved by :func:`run_response` or ``crmine response train`` (a pickle:
-    open only files you made yourself)."""
+def load_models(path: str | Path, *, version: str | None = None) -> dict[str, Any]:
+    """The models saved by :func:`run_response` or ``crmine response train``: a workspace's
+    ``models/`` folder (the saved ``response`` versions, the latest unless ``version``) or a
+    file written with ``--model FILE``. Both are pickles: open only your own."""
     p = Path(path)
-    if not p.exists():
+    if p.is_dir():
+        obj, _meta = load_model(p, "response", version=version)
+    elif p.exists():
+        obj = joblib.load(p)
+    else:
         raise DataError(f"no saved model at {p}; train one first with `crmine response train`")
-    with open(p, "rb") as fh:
-        obj = pickle.load(fh)
     if not isinstance(obj, dict) or "response" not in obj:
         raise DataError(f"{p} is not a crmine response model file")
     return obj

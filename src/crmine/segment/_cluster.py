@@ -284,12 +284,7 @@ class CustomerSegmenter:
         if method == "ward":
             labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(Z)
             centres = np.vstack([Z[labels == c].mean(axis=0) for c in range(k)])
-
-            def nearest(Y: np.ndarray) -> np.ndarray:
-                d = ((Y[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-                return d.argmin(axis=1)
-
-            return labels, _chunked(nearest), centres
+            return labels, _chunked(_NearestCentre(centres)), centres
         # hdbscan
         mcs = self.min_cluster_size or max(15, len(Z) // 100)
         hd = HDBSCAN(min_cluster_size=mcs, copy=True).fit(Z)
@@ -500,13 +495,33 @@ class CustomerSegmenter:
         return pd.DataFrame({"customer_id": self.customer_ids_, "cluster": self.labels_})
 
 
-def _chunked(fn: Assign, size: int = 200_000) -> Assign:
-    def run(Y: np.ndarray) -> np.ndarray:
-        if len(Y) <= size:
-            return np.asarray(fn(Y))
-        return np.concatenate([np.asarray(fn(Y[i:i + size])) for i in range(0, len(Y), size)])
+class _NearestCentre:
+    """Assign rows to the nearest centre (a class, not a closure, so a fitted segmenter can be
+    saved)."""
 
-    return run
+    def __init__(self, centres: np.ndarray) -> None:
+        self.centres = centres
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        d = ((Y[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        return np.asarray(d.argmin(axis=1))
+
+
+class _Chunked:
+    """Apply an assignment in chunks of ``size`` rows, bounding memory on large tables."""
+
+    def __init__(self, fn: Assign, size: int = 200_000) -> None:
+        self.fn, self.size = fn, size
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        if len(Y) <= self.size:
+            return np.asarray(self.fn(Y))
+        step = self.size
+        return np.concatenate([np.asarray(self.fn(Y[i:i + step])) for i in range(0, len(Y), step)])
+
+
+def _chunked(fn: Assign, size: int = 200_000) -> Assign:
+    return _Chunked(fn, size)
 
 
 def _size_order(labels: np.ndarray) -> dict[int, int]:

@@ -12,6 +12,7 @@ from crmine.segment._cluster import CustomerSegmenter
 from crmine.segment._profiles import SegmentProfiles, profile_segments
 from crmine.segment._rfm import RFMResult, rfm_segments
 from crmine.segment._tiers import GoldenRule, ValueTiers, golden_customers, value_tiers
+from crmine.warehouse._models import save_model
 
 __all__ = [
     "CLUSTER_EXCLUDE",
@@ -179,6 +180,15 @@ def segment_workspace(
         dropped_features=seg.dropped_features_, golden_rule=golden.attrs.get("rule", ""))
     if write:
         _write(ws, result)
+        chosen = seg.k_scores_[seg.k_scores_["chosen"]] if not seg.k_scores_.empty else None
+        save_model(seg, ws.models_dir, "segment", kind=seg.method_, metadata={
+            "clusters": seg.n_clusters_, "features_used": seg.features_used_,
+            "dropped_features": seg.dropped_features_, "customers": len(seg.labels_),
+            "metrics": {"stability": seg.stability_, **(
+                {m: float(chosen[m].iloc[0]) for m in ("silhouette", "calinski_harabasz",
+                                                       "davies_bouldin") if m in chosen}
+                if chosen is not None and len(chosen) else {})},
+        })  # fmt: skip
     return result
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Annotated, Any
 
+import joblib
 import pandas as pd
 import typer
 
@@ -23,12 +23,14 @@ from crmine.cli.commands.campaigns import ControlOpt, DataOpt, TreatmentOpt, _co
 
 IdOpt = Annotated[list[str] | None, typer.Option("--id-column",
                   help="Column(s) that identify rows: kept out of the features.")]  # fmt: skip
-ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Model file (default "
-                     "WORKSPACE/models/response.pkl).", dir_okay=False)]  # fmt: skip
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", "-m", help="Model file (default: the latest version in WORKSPACE/models/response/).",
+    dir_okay=False)]  # fmt: skip
 
 
 def _model_path(model: Path | None, workspace: Path) -> Path:
-    return model if model is not None else workspace / "models" / "response.pkl"
+    """An explicit model file, else the workspace's models folder (its saved versions)."""
+    return model if model is not None else workspace / "models"
 
 
 def _features(frame: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
@@ -66,6 +68,7 @@ def register(app: typer.Typer) -> None:
         from crmine.exceptions import ConfigError
         from crmine.response import ResponseModel
         from crmine.response._workspace import run_response
+        from crmine.warehouse._models import save_model
 
         with errors_handled(json_out):
             if data is not None:
@@ -79,15 +82,14 @@ def register(app: typer.Typer) -> None:
                 drop = [target, *(id_column or []), *(exclude or [])]
                 X = _features(frame, drop)
                 m = ResponseModel().fit(X, frame[target])
-                path = _model_path(model, workspace)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "wb") as fh:
-                    pickle.dump(
-                        {"response": m, "features": list(X.columns), "id_columns": id_column or []},
-                        fh,
-                    )
+                bundle = {"response": m, "features": list(X.columns),
+                          "id_columns": id_column or []}  # fmt: skip
+                if model is not None:
+                    model.parent.mkdir(parents=True, exist_ok=True)
+                    joblib.dump(bundle, model, compress=3)
+                    where = str(model)
                 info: dict[str, Any] = {
-                    "model": str(path),
+                    "model": "",
                     "rows": len(frame),
                     "features": list(X.columns),
                     "base_rate": m.base_rate_,
@@ -97,10 +99,19 @@ def register(app: typer.Typer) -> None:
                     info |= {"cv_folds": cv, "cv_roc_auc": auc,
                              "cv_top_decile_lift": float(gains.loc[0, "lift"]),
                              "cv_gains": gains}  # fmt: skip
+                if model is None:  # a new version in the workspace's models folder
+                    metrics = {k: v for k, v in info.items() if k.startswith("cv_")
+                               and isinstance(v, float | int)}  # fmt: skip
+                    where = str(save_model(bundle, _model_path(None, workspace), "response",
+                                           kind="boosting", metadata={
+                                               "source": str(data), "target": target,
+                                               "features": list(X.columns),
+                                               "metrics": metrics}).folder)  # fmt: skip
+                info["model"] = where
             else:
                 with open_workspace(workspace) as ws:
                     run = run_response(ws)
-                    info = {"model": str(ws.models_dir / "response.pkl"), **run.summary()}
+                    info = {"model": str(ws.models_dir / "response"), **run.summary()}
         def render() -> None:
             console.print(f"Response model saved to [bold]{info['model']}[/bold]")
             if "features" in info:  # flat file

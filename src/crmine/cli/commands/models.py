@@ -1,0 +1,91 @@
+"""``crmine models list | show | use``: the fitted models a workspace keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmine.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    errors_handled,
+    print_frame,
+)
+
+
+def _models_dir(workspace: Path) -> Path:
+    """The workspace's models folder, found without opening the warehouse (another process,
+    or a run in progress, may hold it)."""
+    from crmine.config import CONFIG_FILE
+    from crmine.exceptions import WorkspaceError
+
+    root = workspace.expanduser().resolve()
+    if not (root / CONFIG_FILE).exists():
+        raise WorkspaceError(f"{root} is not a crmine workspace (no {CONFIG_FILE}); "
+                             "pass --workspace DIR")  # fmt: skip
+    return root / "models"
+
+
+def register(app: typer.Typer) -> None:
+    models = typer.Typer(help="Saved models: versions, metrics, which one is used.",
+                         no_args_is_help=True)  # fmt: skip
+    app.add_typer(models, name="models")
+
+    @models.command("list")
+    def list_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
+        """Every saved model version, newest first, with its headline metrics."""
+        from crmine.models import list_models
+
+        with errors_handled(json_out):
+            frame = list_models(_models_dir(workspace))
+
+        def render() -> None:
+            if frame.empty:
+                console.print("no saved models yet: `crmine run` (or `crmine churn train`, "
+                              "`crmine response train`...) fits and saves them")
+                return
+            shown = frame.assign(
+                latest=frame["latest"].map({True: "✓", False: ""}),
+                saved_at=frame["saved_at"].str[:19].str.replace("T", " "),
+                # the first three metrics each model records, in its own order
+                metrics=[", ".join(f"{k} {v:.4g}" for k, v in list(m.items())[:3])
+                         for m in frame["metrics"]],
+            ).drop(columns="version")
+            print_frame(shown, title="Saved models (✓ = used by default; "
+                        "`crmine models show NAME` for the rest)")  # fmt: skip
+
+        emit(frame, json_out, render)
+
+    @models.command("show")
+    def show_cmd(
+        name: Annotated[str, typer.Argument(help="Model name: churn, response, clv, segment…")],
+        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """A saved model's metadata: what it is, when and on what it was fitted, its metrics."""
+        from crmine.models import load_model
+
+        with errors_handled(json_out):
+            _model, meta = load_model(_models_dir(workspace), name, version=version)
+        emit(meta, json_out, lambda: console.print_json(json.dumps(meta)))
+
+    @models.command("use")
+    def use_cmd(
+        name: Annotated[str, typer.Argument(help="Model name.")],
+        version: Annotated[str, typer.Argument(help="The version to use from now on.")],
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Make an earlier (or later) version the one scoring uses, e.g. to roll back."""
+        from crmine.models import use_version
+
+        with errors_handled(json_out):
+            use_version(_models_dir(workspace), name, version)
+        emit({"name": name, "latest": version}, json_out,
+             lambda: console.print(f"{name}: now using version {version}"))  # fmt: skip

@@ -1,0 +1,25 @@
+"""Fitted models kept with their metadata: one folder per version, the latest marked.
+
+``models/<name>/<version>/`` holds ``model.joblib`` (the fitted object) and ``metadata.json``
+(what it is, when it was fitted, by which crmine, on what, and how well it did);
+``models/<name>/latest`` names the version used by default. Every analysis that keeps a
+model (churn, response, CLV, segmentation) saves it here, so ``crmine models list`` shows them
+all, and an older version can be scored or compared.
+
+Examples
+--------
+>>> from crmine.models import save_model, load_model, list_models          # doctest: +SKIP
+>>> saved = save_model(fitted, "acme/models", "churn", kind="logistic",
+...                    metadata={"metrics": {"roc_auc": 0.85}})             # doctest: +SKIP
+>>> model, meta = load_model("acme/models", "churn")                       # doctest: +SKIP
+"""
+
+from crmine.warehouse._models import (
+    SavedModel,
+    list_models,
+    load_model,
+    save_model,
+    use_version,
+)
+
+__all__ = ["SavedModel", "list_models", "load_model", "save_model", "use_version"]

@@ -1,0 +1,183 @@
+"""Saved models: versioned folders of a fitted object and its metadata, under the workspace's
+``models/`` folder. Here (not in ``crmine.models``) because every analysis saves its models
+and analyses may import the warehouse layer only; ``crmine.models`` re-exports it and adds the
+tools that read across models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from crmine.exceptions import NotFittedError, WorkspaceError
+
+__all__ = ["SavedModel", "list_models", "load_model", "save_model", "use_version"]
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+LATEST = "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class SavedModel:
+    """Where a model was saved: its name, version, folder and metadata."""
+
+    name: str
+    version: str
+    folder: Path
+    metadata: dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe metadata: numpy scalars become Python ones, NaN/inf become null."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _versions_of(packages: tuple[str, ...]) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def save_model(
+    model: Any,
+    models_dir: str | Path,
+    name: str,
+    *,
+    kind: str,
+    metadata: dict[str, Any] | None = None,
+) -> SavedModel:
+    """Save a fitted ``model`` as a new version of ``name`` and make it the latest.
+
+    Parameters
+    ----------
+    model
+        Any picklable fitted object (an estimator, or a dict of them).
+    models_dir
+        The workspace's ``models/`` folder.
+    name
+        What the model is for: ``churn``, ``response``, ``clv``, ``segment``...
+    kind
+        The method (``logistic``, ``bgnbd``...): it starts the version name.
+    metadata
+        Anything worth knowing later: metrics, features, settings, the data's date range.
+
+    Returns
+    -------
+    SavedModel
+    """
+    if model is None:
+        raise NotFittedError(f"nothing to save as model {name!r}")
+    now = dt.datetime.now(dt.UTC)
+    version = f"{kind}-{now:%Y%m%dT%H%M%S%f}"
+    base = Path(models_dir) / name
+    folder = base / version
+    folder.mkdir(parents=True, exist_ok=False)
+    meta = _plain({
+        "name": name,
+        "version": version,
+        "kind": kind,
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "saved_at": now.isoformat(),
+        "software": _versions_of(("crmine", "scikit-learn", "numpy", "pandas", "lifelines")),
+        **(metadata or {}),
+    })  # fmt: skip
+    try:
+        joblib.dump(model, folder / MODEL_FILE, compress=3)
+        (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+    except BaseException:  # a half-written version must not become the latest
+        for part in folder.iterdir():
+            part.unlink()
+        folder.rmdir()
+        raise
+    (base / LATEST).write_text(version)
+    return SavedModel(name, version, folder, meta)
+
+
+def _versions(base: Path) -> list[str]:
+    return sorted(p.name for p in base.iterdir() if (p / METADATA_FILE).exists()) \
+        if base.exists() else []
+
+
+def load_model(
+    models_dir: str | Path,
+    name: str,
+    *,
+    version: str | None = None,
+    expect: type | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The saved model ``name`` (the latest unless ``version``) and its metadata.
+
+    ``expect`` checks the object's type. Saved models are pickles: load only your own.
+    """
+    base = Path(models_dir) / name
+    if version is None:
+        pointer = base / LATEST
+        if not pointer.exists():
+            raise WorkspaceError(
+                f"no saved {name} model in {base}; train one first (crmine {name} ...)"
+            )
+        version = pointer.read_text().strip()
+    folder = base / version
+    if not (folder / MODEL_FILE).exists():
+        raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
+                             f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
+    model = joblib.load(folder / MODEL_FILE)
+    if expect is not None and not isinstance(model, expect):
+        raise WorkspaceError(f"{folder / MODEL_FILE} does not hold a {expect.__name__}")
+    return model, json.loads((folder / METADATA_FILE).read_text())
+
+
+def list_models(models_dir: str | Path) -> pd.DataFrame:
+    """Every saved version: name, version, kind, saved_at, whether it is the latest, and its
+    metrics (``metadata["metrics"]``, a dict), newest first within each name."""
+    rows = []
+    root = Path(models_dir)
+    for base in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
+        latest = (base / LATEST).read_text().strip() if (base / LATEST).exists() else None
+        for version in _versions(base):
+            meta = json.loads((base / version / METADATA_FILE).read_text())
+            metrics = meta.get("metrics") or {}
+            rows.append({
+                "name": base.name, "version": version,
+                "kind": meta.get("kind") or meta.get("method"),
+                "saved_at": meta.get("saved_at"), "latest": version == latest,
+                "metrics": {k: v for k, v in metrics.items() if isinstance(v, int | float)},
+            })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["name", "version", "kind", "saved_at", "latest",
+                                        "metrics"])  # fmt: skip
+    if rows:
+        frame = frame.sort_values(["name", "saved_at"], ascending=[True, False], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def use_version(models_dir: str | Path, name: str, version: str) -> None:
+    """Make ``version`` the latest of ``name`` (e.g. to roll back to an earlier fit)."""
+    base = Path(models_dir) / name
+    if version not in _versions(base):
+        raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
+                             f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
+    (base / LATEST).write_text(version)
