@@ -17,9 +17,10 @@ Examples
 from crmine.warehouse._models import (
     SavedModel,
     list_models,
+    load_metadata,
     load_model,
     save_model,
     use_version,
 )
 
-__all__ = ["SavedModel", "list_models", "load_model", "save_model", "use_version"]
+__all__ = ["SavedModel", "list_models", "load_metadata", "load_model", "save_model", "use_version"]

@@ -20,7 +20,14 @@ import pandas as pd
 
 from crmine.exceptions import NotFittedError, WorkspaceError
 
-__all__ = ["SavedModel", "list_models", "load_model", "save_model", "use_version"]
+__all__ = [
+    "SavedModel",
+    "list_models",
+    "load_metadata",
+    "load_model",
+    "save_model",
+    "use_version",
+]
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -122,17 +129,7 @@ def _versions(base: Path) -> list[str]:
         if base.exists() else []
 
 
-def load_model(
-    models_dir: str | Path,
-    name: str,
-    *,
-    version: str | None = None,
-    expect: type | None = None,
-) -> tuple[Any, dict[str, Any]]:
-    """The saved model ``name`` (the latest unless ``version``) and its metadata.
-
-    ``expect`` checks the object's type. Saved models are pickles: load only your own.
-    """
+def _version_folder(models_dir: str | Path, name: str, version: str | None) -> Path:
     base = Path(models_dir) / name
     if version is None:
         pointer = base / LATEST
@@ -145,6 +142,29 @@ def load_model(
     if not (folder / MODEL_FILE).exists():
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
                              f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
+    return folder
+
+
+def load_metadata(models_dir: str | Path, name: str, *, version: str | None = None
+                  ) -> dict[str, Any]:
+    """A saved model's metadata (the latest unless ``version``), without loading the model."""
+    folder = _version_folder(models_dir, name, version)
+    meta: dict[str, Any] = json.loads((folder / METADATA_FILE).read_text())
+    return meta
+
+
+def load_model(
+    models_dir: str | Path,
+    name: str,
+    *,
+    version: str | None = None,
+    expect: type | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The saved model ``name`` (the latest unless ``version``) and its metadata.
+
+    ``expect`` checks the object's type. Saved models are pickles: load only your own.
+    """
+    folder = _version_folder(models_dir, name, version)
     model = joblib.load(folder / MODEL_FILE)
     if expect is not None and not isinstance(model, expect):
         raise WorkspaceError(f"{folder / MODEL_FILE} does not hold a {expect.__name__}")

@@ -69,10 +69,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """A saved model's metadata: what it is, when and on what it was fitted, its metrics."""
-        from crmine.models import load_model
+        from crmine.models import load_metadata
 
         with errors_handled(json_out):
-            _model, meta = load_model(_models_dir(workspace), name, version=version)
+            meta = load_metadata(_models_dir(workspace), name, version=version)
         emit(meta, json_out, lambda: console.print_json(json.dumps(meta)))
 
     @models.command("use")
