@@ -350,7 +350,7 @@ def run_churn(
         model.fit(data.X, data.y, cutoff=data.cutoffs[0], window_days=data.window_days,
                   groups=data.X["customer_id"])
         model.notes_.extend(data.notes)
-    folder = save_churn_model(model, ws.models_dir)
+    folder = save_churn_model(model, ws.models_dir, features=data.X)
     version = folder.name
     scored = score_workspace(ws, model=model, version=version, offer_cost=offer_cost,
                              save_rate=save_rate)  # fmt: skip
@@ -388,6 +388,17 @@ class ChurnScores:
         return self.scores.copy()
 
 
+def current_features(ws: Workspace) -> pd.DataFrame:
+    """The churn features of the customers active at the data end (what scoring sees)."""
+    as_of = data_end(ws)
+    tables = _tables(ws)
+    active = _active_customers(tables, _source(ws), as_of)
+    X_now = churn_features(tables, as_of, active)
+    X_now.insert(1, "cutoff", as_of)
+    X_now.attrs["as_of"] = as_of
+    return X_now
+
+
 def score_workspace(
     ws: Workspace,
     *,
@@ -410,16 +421,13 @@ def score_workspace(
         model, meta = load_churn_model(ws.models_dir, version=version)
         version = str(meta["version"])
     version = version or "unsaved"
-    source = _source(ws)
-    as_of = data_end(ws)
+    X_now = current_features(ws)
+    as_of = X_now.attrs["as_of"]
     tables = _tables(ws)
-    active = _active_customers(tables, source, as_of)
-    X_now = churn_features(tables, as_of, active)
-    X_now.insert(1, "cutoff", as_of)
     with stage("churn: scoring and explaining current customers"):
         explained = model.explain(X_now) if len(X_now) else pd.DataFrame(
             columns=["churn_risk", "churn_reasons"])  # fmt: skip
-    scores = pd.DataFrame({"customer_id": active.to_numpy(),
+    scores = pd.DataFrame({"customer_id": X_now["customer_id"].to_numpy(),
                            "churn_risk": explained["churn_risk"].to_numpy(dtype=float),
                            "churn_reasons": explained["churn_reasons"].to_numpy()})  # fmt: skip
     km, hazard, remaining = _survival(tables, as_of, X_now)

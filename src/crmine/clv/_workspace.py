@@ -30,7 +30,7 @@ from crmine.clv._summary import calibration_holdout_split, rfm_from_mart, rfm_su
 from crmine.clv._value import break_even, clv_sensitivity, customer_lifetime_value
 from crmine.exceptions import ConfigError, DataError
 from crmine.warehouse import Workspace
-from crmine.warehouse._models import save_model
+from crmine.warehouse._models import feature_profile, save_model
 
 __all__ = ["MODELS", "ClvRun", "fit_by_group", "load_purchases", "score_workspace"]
 
@@ -312,6 +312,7 @@ def score_workspace(
             "margin_source": margin_source,
             "monthly_discount_rate": monthly,
             "customers": len(summary),
+            "feature_profile": feature_profile(summary),
             "metrics": {"log_likelihood": transactions.log_likelihood_, **holdout},
         },
     )

@@ -201,12 +201,13 @@ def customer_behaviour(ws: Any, as_of: Any = None) -> ir.Table:
     return feats.drop(*drop).order_by("customer_id")
 
 
-def build_customer_features(ws: Any, as_of: Any = None) -> pd.DataFrame:
+def build_customer_features(ws: Any, as_of: Any = None, *, write: bool = True) -> pd.DataFrame:
     """Write ``marts.customer_features``: behaviour features joined with ``marts.customer_rfm``.
 
     One row per current customer. RFM columns (frequency, recency, T, monetary_value, orders,
     total_spend, avg_basket, tenure_days) come from ``marts.customer_rfm`` when it exists, plus
-    ``recency_days`` (= T - recency, time since the last purchase). Returns the frame written.
+    ``recency_days`` (= T - recency, time since the last purchase). Returns the frame
+    (written only when ``write``: a drift check reads the warehouse without changing it).
     """
     feats = customer_behaviour(ws, as_of).to_pandas()
     feats["customer_id"] = feats["customer_id"].astype(str)
@@ -221,5 +222,6 @@ def build_customer_features(ws: Any, as_of: Any = None) -> pd.DataFrame:
         for c in ("frequency", "orders", "total_spend", "monetary_value"):
             if c in feats:
                 feats[c] = feats[c].fillna(0.0)
-    ws.write_mart("customer_features", feats, model_version="behaviour-1")
+    if write:
+        ws.write_mart("customer_features", feats, model_version="behaviour-1")
     return feats

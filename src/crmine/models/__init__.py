@@ -4,7 +4,8 @@
 (what it is, when it was fitted, by which crmine, on what, and how well it did);
 ``models/<name>/latest`` names the version used by default. Every analysis that keeps a
 model (churn, response, CLV, segmentation) saves it here, so ``crmine models list`` shows them
-all, and an older version can be scored or compared.
+all, an older version can be scored or compared, and ``model_drift`` says whether today's
+data still look like those a model was fitted on.
 
 Examples
 --------
@@ -14,8 +15,11 @@ Examples
 >>> model, meta = load_model("acme/models", "churn")                       # doctest: +SKIP
 """
 
+from crmine.models._drift import DRIFT_LEVELS, population_stability
+from crmine.models._monitor import CURRENT_FEATURES, model_drift
 from crmine.warehouse._models import (
     SavedModel,
+    feature_profile,
     list_models,
     load_metadata,
     load_model,
@@ -23,4 +27,16 @@ from crmine.warehouse._models import (
     use_version,
 )
 
-__all__ = ["SavedModel", "list_models", "load_metadata", "load_model", "save_model", "use_version"]
+__all__ = [
+    "CURRENT_FEATURES",
+    "DRIFT_LEVELS",
+    "SavedModel",
+    "feature_profile",
+    "list_models",
+    "load_metadata",
+    "load_model",
+    "model_drift",
+    "population_stability",
+    "save_model",
+    "use_version",
+]

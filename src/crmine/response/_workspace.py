@@ -21,7 +21,7 @@ from crmine.response._uplift import (
     uplift_classes,
     uplift_curve,
 )
-from crmine.warehouse._models import load_model, save_model
+from crmine.warehouse._models import feature_profile, load_model, save_model
 
 __all__ = ["MODEL_VERSION", "ResponseRunResult", "customer_features", "load_models", "run_response"]
 
@@ -207,6 +207,7 @@ def run_response(
         metadata={
             "model_version": model_version,
             "features": list(feats.columns),
+            "feature_profile": feature_profile(X),
             # the headline figures first: `crmine models list` shows the first three
             "metrics": {k: metrics[k] for k in ("qini_coefficient", "top_decile_lift",
                                                 "uplift_at_30pct")} | metrics,

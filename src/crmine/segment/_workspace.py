@@ -12,7 +12,7 @@ from crmine.segment._cluster import CustomerSegmenter
 from crmine.segment._profiles import SegmentProfiles, profile_segments
 from crmine.segment._rfm import RFMResult, rfm_segments
 from crmine.segment._tiers import GoldenRule, ValueTiers, golden_customers, value_tiers
-from crmine.warehouse._models import save_model
+from crmine.warehouse._models import feature_profile, save_model
 
 __all__ = [
     "CLUSTER_EXCLUDE",
@@ -120,6 +120,33 @@ def customer_feature_table(ws: Any, *, as_of: Any = None, rebuild: bool = False)
     return feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
 
 
+def _buyers(ws: Any, *, as_of: Any = None, rebuild: bool = False
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every customer's features, and those of the customers who bought."""
+    feats = customer_feature_table(ws, as_of=as_of, rebuild=rebuild)
+    feats = feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
+    feats["customer_id"] = feats["customer_id"].astype(str)
+    count_col = "orders" if "orders" in feats else "lines" if "lines" in feats else None
+    buyers_mask = (feats[count_col].fillna(0) > 0) if count_col else pd.Series(True, feats.index)
+    return feats, feats[buyers_mask.to_numpy()].reset_index(drop=True)
+
+
+def _cluster_input(buyers: pd.DataFrame) -> pd.DataFrame:
+    return smooth_shares(buyers).drop(columns=[c for c in CLUSTER_EXCLUDE if c in buyers.columns])
+
+
+def current_cluster_input(ws: Any) -> pd.DataFrame:
+    """Today's buyers as the segmenter sees them: features computed afresh from the core
+    tables (and ``marts.customer_rfm``), nothing written."""
+    from crmine.features._behaviour import build_customer_features
+
+    feats = build_customer_features(ws, write=False)
+    feats = feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
+    count_col = "orders" if "orders" in feats else "lines" if "lines" in feats else None
+    buyers = feats[(feats[count_col].fillna(0) > 0).to_numpy()] if count_col else feats
+    return _cluster_input(buyers.reset_index(drop=True))
+
+
 def segment_workspace(
     ws: Any,
     *,
@@ -138,20 +165,14 @@ def segment_workspace(
     ``marts.segment_pareto``, ``marts.segment_rules``) and merges ``rfm_segment``,
     ``cluster``, ``value_tier`` into ``marts.customer_scores``.
     """
-    feats = customer_feature_table(ws, as_of=as_of, rebuild=rebuild_features)
-    feats = feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
-    feats["customer_id"] = feats["customer_id"].astype(str)
-    count_col = "orders" if "orders" in feats else "lines" if "lines" in feats else None
-    buyers_mask = (feats[count_col].fillna(0) > 0) if count_col else pd.Series(True, feats.index)
-    buyers = feats[buyers_mask.to_numpy()].reset_index(drop=True)
+    feats, buyers = _buyers(ws, as_of=as_of, rebuild=rebuild_features)
     if len(buyers) < 3:
         raise DataError(f"only {len(buyers)} customers have purchases; segmentation needs more "
                         "(load orders with `crmine ingest orders FILE`)")
 
     rfm = rfm_segments(buyers, bins=bins)
     seg = segmenter or CustomerSegmenter(random_state=0)
-    cluster_input = smooth_shares(buyers).drop(
-        columns=[c for c in CLUSTER_EXCLUDE if c in buyers.columns])
+    cluster_input = _cluster_input(buyers)
     seg.fit(cluster_input)
     tiers = value_tiers(buyers, value="total_spend" if "total_spend" in buyers else None)
     rule = golden_rule or GoldenRule()
@@ -182,6 +203,7 @@ def segment_workspace(
         _write(ws, result)
         chosen = seg.k_scores_[seg.k_scores_["chosen"]] if not seg.k_scores_.empty else None
         save_model(seg, ws.models_dir, "segment", kind=seg.method_, metadata={
+            "feature_profile": feature_profile(cluster_input[seg.features_used_]),
             "clusters": seg.n_clusters_, "features_used": seg.features_used_,
             "dropped_features": seg.dropped_features_, "customers": len(seg.labels_),
             "metrics": {"stability": seg.stability_, **(

@@ -22,6 +22,7 @@ from crmine.exceptions import NotFittedError, WorkspaceError
 
 __all__ = [
     "SavedModel",
+    "feature_profile",
     "list_models",
     "load_metadata",
     "load_model",
@@ -201,3 +202,38 @@ def use_version(models_dir: str | Path, name: str, version: str) -> None:
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
                              f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
     (base / LATEST).write_text(version)
+
+
+def feature_profile(frame: pd.DataFrame, *, bins: int = 10, max_levels: int = 20,
+                    exclude: tuple[str, ...] = ("customer_id", "cutoff")) -> dict[str, Any]:
+    """The distribution of every feature, small enough for a model's metadata: decile edges
+    and shares of numbers, shares of the commonest levels of text, the share missing.
+
+    Saved with a model, it is what later data are compared against to see drift.
+    """
+    profile: dict[str, Any] = {"rows": len(frame), "features": {}}
+    for col in frame.columns:
+        if col in exclude:
+            continue
+        s = frame[col]
+        missing = float(s.isna().mean()) if len(s) else 0.0
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            shares = s.dropna().astype(str).value_counts(normalize=True)
+            top = shares.head(max_levels)
+            profile["features"][col] = {
+                "kind": "levels", "missing": missing,
+                "levels": {str(k): float(v) * (1 - missing) for k, v in top.items()},
+                "other": float(shares.iloc[max_levels:].sum()) * (1 - missing),
+            }  # fmt: skip
+            continue
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            continue
+        edges = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))
+        counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
+        profile["features"][col] = {
+            "kind": "number", "missing": 1 - len(v) / len(s), "edges": edges.tolist(),
+            "shares": (counts / len(s)).tolist(),
+        }  # fmt: skip
+    return profile

@@ -1,4 +1,4 @@
-"""``crmine models list | show | use``: the fitted models a workspace keeps."""
+"""``crmine models list | show | use | drift``: the fitted models a workspace keeps."""
 
 from __future__ import annotations
 
@@ -89,3 +89,27 @@ def register(app: typer.Typer) -> None:
             use_version(_models_dir(workspace), name, version)
         emit({"name": name, "latest": version}, json_out,
              lambda: console.print(f"{name}: now using version {version}"))  # fmt: skip
+
+    @models.command("drift")
+    def drift_cmd(
+        name: Annotated[str, typer.Argument(help="Model name: churn, segment, response, clv.")],
+        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Has the data moved since the model was fitted? Population stability per feature
+        (PSI < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift: refit)."""
+        from crmine.cli._common import open_workspace
+        from crmine.models import model_drift
+
+        with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
+            frame = model_drift(ws, name, version=version)
+        worst = frame["drift"].iloc[0] if len(frame) else "stable"
+
+        def render() -> None:
+            shifted = int((frame["drift"] != "stable").sum())
+            console.print(f"{name} model {frame.attrs.get('version', '')}: {shifted} of "
+                          f"{len(frame)} features shifted (worst: {worst})")
+            print_frame(frame.round(4), title="Population stability (largest shift first)")
+
+        emit({"version": frame.attrs.get("version"), "features": frame}, json_out, render)
