@@ -26,10 +26,11 @@ from crmine.exceptions import DataError, MissingColumnError, SchemaError
 
 __all__ = ["calibration_holdout_split", "distinct_histories", "rfm_from_mart", "rfm_summary"]
 
-# time unit -> (DuckDB date_trunc part, seconds per unit)
+# time unit -> (DuckDB date_trunc part, seconds per unit; months are counted, not timed)
 _UNITS: dict[str, tuple[str, float]] = {
     "D": ("day", 86_400.0),
     "W": ("week", 7 * 86_400.0),  # ISO weeks start on Monday, as pandas' 'W' periods do
+    "M": ("month", float("nan")),  # calendar months, as pandas' 'M' periods and the RFM mart
     "h": ("hour", 3_600.0),
     "H": ("hour", 3_600.0),
 }
@@ -39,9 +40,16 @@ def _unit(time_unit: str) -> tuple[str, float]:
     if time_unit not in _UNITS:
         raise DataError(
             f"time_unit {time_unit!r} is not supported; use one of {sorted(set(_UNITS))} "
-            "(days, weeks, hours)"
+            "(days, weeks, calendar months, hours)"
         )
     return _UNITS[time_unit]
+
+
+def _span(start: str, stop: str, part: str, seconds: float, scale: float) -> str:
+    """SQL: the time from ``start`` to ``stop`` (both period starts) in units / ``scale``."""
+    if part == "month":  # whole calendar months between the two months
+        return f"date_diff('month', {start}, {stop}) / {scale}"
+    return f"(epoch({stop}) - epoch({start})) / {seconds * scale}"
 
 
 def _multiplier(value: float) -> float:
@@ -111,7 +119,7 @@ def _period_end(
     return pd.Timestamp(rows[0][0])
 
 
-def _summary_sql(part: str, seconds: float, with_mv: bool) -> str:
+def _summary_sql(part: str, seconds: float, scale: float, with_mv: bool) -> str:
     mv_cols = ", sum(mv) AS mv" if with_mv else ""
     mv_out = (
         ", CASE WHEN n > 1 THEN (total - first_mv) / (n - 1) ELSE 0 END AS monetary_value"
@@ -129,8 +137,8 @@ def _summary_sql(part: str, seconds: float, with_mv: bool) -> str:
             FROM periods GROUP BY cid
         )
         SELECT cid, (n - 1)::DOUBLE AS frequency,
-               (epoch(last) - epoch(first)) / {seconds} AS recency,
-               (epoch($end) - epoch(first)) / {seconds} AS "T"{mv_out}
+               {_span("first", "last", part, seconds, scale)} AS recency,
+               {_span("first", "$end", part, seconds, scale)} AS "T"{mv_out}
         FROM customers ORDER BY cid
     """
 
@@ -156,8 +164,9 @@ def rfm_summary(
         Column with the value of each transaction; adds ``monetary_value``.
     observation_period_end : date-like, optional
         End of observation; later transactions are ignored. Default: the last transaction.
-    time_unit : {"D", "W", "h"}
-        Period length: purchases in one period count once; recency and T are in these units.
+    time_unit : {"D", "W", "M", "h"}
+        Period length: purchases in one period count once; recency and T are in these units
+        ("M": calendar months, counted between the months of the purchases).
     freq_multiplier : float, default 1
         Divide recency and T by this (lifetimes' argument): ``time_unit="D", freq_multiplier=7``
         counts purchase days but measures time in weeks, as Fader, Hardie & Lee do on CDNOW.
@@ -182,14 +191,14 @@ def rfm_summary(
     ([1.0, 4.0, 9.0, 12.0], [0.0, 0.0, 7.0, 0.0])
     """
     part, seconds = _unit(time_unit)
-    seconds *= _multiplier(freq_multiplier)
+    scale = _multiplier(freq_multiplier)
     frame = _prepare(transactions, customer_id_col, datetime_col, monetary_value_col)
     con = duckdb.connect()
     try:
         end = _period_end(observation_period_end, frame["ts"], part, con)
         con.register("_crmine_tx", frame)
         result = con.execute(
-            _summary_sql(part, seconds, monetary_value_col is not None),
+            _summary_sql(part, seconds, scale, monetary_value_col is not None),
             {"end": end.to_pydatetime()},
         ).df()
     finally:
@@ -217,7 +226,7 @@ def calibration_holdout_split(
     periods in ``(calibration_period_end, observation_period_end]``.
     """
     part, seconds = _unit(time_unit)
-    seconds *= _multiplier(freq_multiplier)
+    scale = _multiplier(freq_multiplier)
     frame = _prepare(transactions, customer_id_col, datetime_col, monetary_value_col)
     con = duckdb.connect()
     try:
@@ -231,7 +240,7 @@ def calibration_holdout_split(
         con.register("_crmine_tx", frame)
         cal = (
             con.execute(
-                _summary_sql(part, seconds, monetary_value_col is not None),
+                _summary_sql(part, seconds, scale, monetary_value_col is not None),
                 {"end": cal_end.to_pydatetime()},
             )
             .df()
@@ -256,7 +265,11 @@ def calibration_holdout_split(
     finally:
         con.close()
     out = cal.add_suffix("_cal").join(hold, how="left").fillna(0.0)
-    out["duration_holdout"] = (obs_end - cal_end).total_seconds() / seconds
+    if part == "month":
+        months = (obs_end.year - cal_end.year) * 12 + obs_end.month - cal_end.month
+        out["duration_holdout"] = months / scale
+    else:
+        out["duration_holdout"] = (obs_end - cal_end).total_seconds() / (seconds * scale)
     out.index.name = customer_id_col
     return out
 
