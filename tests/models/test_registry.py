@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+
 import pytest
 from typer.testing import CliRunner
 
@@ -88,3 +90,28 @@ def test_every_analysis_saves_its_model(demo_workspace):
     assert out.exit_code == 2 and "no saved nothing model" in error
     human = runner.invoke(app, ["models", "list", "-w", str(ws.root)])
     assert "used by default" in human.stdout and "clv" in human.stdout
+
+    # batch scoring reproduces what the analyses wrote to marts.customer_scores
+    from crmine.churn._workspace import current_features
+    from crmine.models import score_table
+
+    stored = ws.read("marts.customer_scores").set_index("customer_id")
+    rfm = ws.read("marts.customer_rfm")
+    clv = score_table(ws.models_dir, "clv", rfm).set_index("customer_id")
+    for col in ("p_alive", "expected_purchases_90d", "predicted_clv_12m"):
+        np.testing.assert_allclose(clv[col], stored.loc[clv.index, col], rtol=1e-9)
+    churn = score_table(ws.models_dir, "churn", current_features(ws)).set_index("customer_id")
+    np.testing.assert_allclose(churn["churn_risk"], stored.loc[churn.index, "churn_risk"],
+                               rtol=1e-9)  # fmt: skip
+    from crmine.segment._workspace import current_cluster_input
+
+    segments = ws.read("marts.customer_segments").set_index("customer_id")
+    clusters = score_table(ws.models_dir, "segment", current_cluster_input(ws))
+    clusters = clusters.set_index("customer_id")
+    assert (clusters["cluster"] == segments.loc[clusters.index, "cluster"]).all()
+    path = ws.root / "rfm.csv"
+    rfm.to_csv(path, index=False)
+    out = runner.invoke(app, ["models", "score", "clv", "--data", str(path), "-w",
+                              str(ws.root), "--out", str(ws.root / "s.csv"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rows"] == len(rfm)

@@ -17,6 +17,7 @@ Examples
 
 from crmine.models._drift import DRIFT_LEVELS, population_stability
 from crmine.models._monitor import CURRENT_FEATURES, model_drift
+from crmine.models._score import SCORERS, score_table
 from crmine.warehouse._models import (
     SavedModel,
     feature_profile,
@@ -30,6 +31,7 @@ from crmine.warehouse._models import (
 __all__ = [
     "CURRENT_FEATURES",
     "DRIFT_LEVELS",
+    "SCORERS",
     "SavedModel",
     "feature_profile",
     "list_models",
@@ -38,5 +40,6 @@ __all__ = [
     "model_drift",
     "population_stability",
     "save_model",
+    "score_table",
     "use_version",
 ]

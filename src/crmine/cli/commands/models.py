@@ -1,4 +1,4 @@
-"""``crmine models list | show | use | drift``: the fitted models a workspace keeps."""
+"""``crmine models list | show | use | drift | score``: the fitted models a workspace keeps."""
 
 from __future__ import annotations
 
@@ -113,3 +113,37 @@ def register(app: typer.Typer) -> None:
             print_frame(frame.round(4), title="Population stability (largest shift first)")
 
         emit({"version": frame.attrs.get("version"), "features": frame}, json_out, render)
+
+    @models.command("score")
+    def score_cmd(
+        name: Annotated[str, typer.Argument(help="Model name: churn, response, segment, clv.")],
+        data: Annotated[Path, typer.Option("--data", "-d", help="Customers to score (CSV, "
+                        "Parquet or Excel), with the columns the model was fitted on.")],
+        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "
+                       "this .csv or .parquet file.", dir_okay=False)] = None,
+        top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Score a file of customers with a saved model version (batch scoring)."""
+        from crmine.cli._common import read_flat_file
+        from crmine.models import score_table
+
+        with errors_handled(json_out):
+            scores = score_table(_models_dir(workspace), name, read_flat_file(data),
+                                 version=version)  # fmt: skip
+            if out is not None:
+                if out.suffix.lower() == ".parquet":
+                    scores.to_parquet(out, index=False)
+                else:
+                    scores.to_csv(out, index=False)
+        info = {"version": scores.attrs.get("version"), "rows": len(scores),
+                "out": str(out) if out else None, "top": scores.head(top)}  # fmt: skip
+
+        def render() -> None:
+            console.print(f"{len(scores):,} rows scored with {name} model {info['version']}"
+                          + (f"; written to {out}" if out else ""))
+            print_frame(scores.head(top).round(4), title="Scores")
+
+        emit(info, json_out, render)
