@@ -115,12 +115,29 @@ def test_parquet_source_is_copied_and_read_as_text(workspace, tmp_path):
 def test_raw_views_follow_a_moved_workspace(tmp_path):
     source = tmp_path / "orders.csv"
     source.write_text(ORDERS)
-    with Workspace.init(tmp_path / "here") as ws:
+    with Workspace.init(tmp_path / "here, it's") as ws:  # a comma and a quote in the path
         ingest(ws, "orders", source)
-    shutil.move(tmp_path / "here", tmp_path / "there")
+    shutil.move(tmp_path / "here, it's", tmp_path / "there, it's")
     source.unlink()  # the view reads the workspace's own copy, not the original file
-    with Workspace.open(tmp_path / "there", read_only=True) as moved:
+    with Workspace.open(tmp_path / "there, it's") as moved:
         assert [r[0] for r in _raw(moved, "raw.orders__l00001")] == ["1001", "1002", "1003"]
+    with Workspace.open(tmp_path / "there, it's", read_only=True) as again:
+        assert len(_raw(again, "raw.orders__l00001")) == 3
+
+
+def test_raw_views_read_their_own_workspace_whatever_the_current_folder(tmp_path, monkeypatch):
+    """Every workspace's first load lands as raw/orders__l00001.csv: run from inside one
+    workspace, another's view must still read its own file."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(ORDERS)
+    second.write_text(ORDERS.replace("100", "500"))
+    with Workspace.init(tmp_path / "A") as a:
+        ingest(a, "orders", first)
+    with Workspace.init(tmp_path / "B") as b:
+        ingest(b, "orders", second)
+    monkeypatch.chdir(tmp_path / "A")
+    with Workspace.open(tmp_path / "B", read_only=True) as b:
+        assert _raw(b, "raw.orders__l00001")[0][0] == "5001"
 
 
 def test_unparseable_lines_are_absent_from_the_view_as_from_the_load(workspace, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import duckdb
 import pandas as pd
 
 from crmine.warehouse._core import quote
@@ -174,11 +175,15 @@ def _loads(ws: Workspace) -> pd.DataFrame:
         if not ws.has_table(raw):
             duplicates.append(None)
             continue
-        cols = ", ".join(quote(c) for c in ws.columns(raw))
-        row = ws.duck.execute(
-            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {raw} "
-            f"GROUP BY {cols} HAVING count(*) > 1)"
-        ).fetchone()
+        try:
+            cols = ", ".join(quote(c) for c in ws.columns(raw))
+            row = ws.duck.execute(
+                f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {raw} "
+                f"GROUP BY {cols} HAVING count(*) > 1)"
+            ).fetchone()
+        except duckdb.Error:  # a landing file gone (or a moved workspace opened read-only)
+            duplicates.append(None)
+            continue
         duplicates.append(int(row[0]) if row else 0)
     loads.insert(7, "duplicate_rows", duplicates)
     return loads

@@ -199,8 +199,9 @@ def read_source(
 
     The source is kept as received in a landing file under ``root`` (``landing`` is its path
     relative to ``root``, without suffix): the file itself when DuckDB can read it back as it
-    is, else Parquet. ``RawSource.view`` reads the landing file again with a path relative to
-    the workspace, so ``raw.*`` views survive moving the workspace.
+    is, else Parquet. ``RawSource.view`` reads the landing file again by its absolute path
+    (a relative one would be looked up in the current directory first); a workspace opened at
+    another place rewrites its views (``Workspace``).
     A row's 1-based number in the source follows from the temporary table's ``rowid`` (DuckDB
     keeps insertion order); no column is added, so the table is exactly what was read.
     """
@@ -292,7 +293,7 @@ def _read_text(
     # Naming the columns spares DuckDB sniffing the file again when the view is made.
     columns = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in _columns(con, table))
     view = (
-        f"SELECT * FROM read_csv({_sql_str(_relative(landed, root))}, {options}, "
+        f"SELECT * FROM read_csv({_sql_str(str(landed))}, {options}, "
         f"columns = {{{columns}}}, auto_detect = false, ignore_errors = true)"
     )
     return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
@@ -327,10 +328,6 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
 
 
 _UTF8 = ("utf-8", "utf-8-sig")
-
-
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 def _whitespace_frame(path: Path) -> pd.DataFrame:
@@ -379,7 +376,7 @@ def _read_frame(
         con.unregister("_crmine_frame")
     landed = root / (landing + ".parquet")
     con.execute(f"COPY {table} TO {_sql_str(str(landed))} (FORMAT parquet)")
-    view = f"SELECT * FROM read_parquet({_sql_str(_relative(landed, root))})"
+    view = f"SELECT * FROM read_parquet({_sql_str(str(landed))})"
     return _describe(con, table, fp, kind, enc, delim, (), landed, view)
 
 
@@ -407,7 +404,7 @@ def _read_parquet(
     except duckdb.Error as exc:
         landed.unlink(missing_ok=True)
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
-    view = f"SELECT {casts} FROM read_parquet({_sql_str(_relative(landed, root))})"
+    view = f"SELECT {casts} FROM read_parquet({_sql_str(str(landed))})"
     return _describe(con, table, fp, "parquet", None, None, (), landed, view)
 
 

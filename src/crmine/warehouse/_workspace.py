@@ -68,12 +68,36 @@ class Workspace:
         self.duck: duckdb.DuckDBPyConnection = self.con.con
         # crmine draws its own progress; DuckDB's bar would garble --json and logs.
         self.duck.execute("SET enable_progress_bar = false")
-        # raw.* views read the landing files by paths relative to the workspace, so a moved
-        # or copied workspace still reads its own files.
-        self.duck.execute("SET file_search_path = ?", [str(root)])
         if not read_only:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self._follow_move()
+
+    def _follow_move(self) -> None:
+        """Point the raw.* views at this folder's landing files when the workspace has been
+        moved or copied since it was last opened (the views hold absolute paths)."""
+        self.duck.execute("CREATE TABLE IF NOT EXISTS meta.workspace (root VARCHAR)")
+        row = self.duck.execute("SELECT root FROM meta.workspace").fetchone()
+        here = str(self.root)
+        if row is None:
+            self.duck.execute("INSERT INTO meta.workspace VALUES (?)", [here])
+            return
+        before = str(row[0])
+        if before == here:
+            return
+
+        def literal(folder: str) -> str:  # how the folder appears inside a view's SQL
+            return "'" + (folder + "/raw/").replace("'", "''")
+
+        views = self.duck.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'raw' "
+            "AND database_name = current_database()"
+        ).fetchall()
+        with self.transaction():
+            for _name, sql in views:
+                moved = str(sql).replace(literal(before), literal(here))
+                self.duck.execute(moved.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+            self.duck.execute("UPDATE meta.workspace SET root = ?", [here])
 
     # -- life cycle -------------------------------------------------------------------------
     @classmethod
