@@ -354,3 +354,28 @@ def test_customer_attributes_are_standardised(workspace, tmp_path):
     assert rows.loc["C1", "phone"] == "+862155551234"
     assert rows.loc["C2", "phone"] == "02155559876"
     assert rows["phone"].isna().sum() == 5  # a lone "+" is no number
+
+
+def test_unicode_padding_is_trimmed_like_spaces(workspace, tmp_path):
+    """Ideographic (U+3000) and no-break (U+00A0) spaces around values, common in Chinese and
+    spreadsheet exports, are trimmed like ASCII spaces; a value of only such spaces is empty."""
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,age,income,city\nC1\u3000,30\u3000,100,\u3000\n"
+                    "C2,40,\u00a0200,上海\n", encoding="utf-8")  # fmt: skip
+    report = ingest(workspace, "customers", path)
+    assert report.rejects_by_reason == {} and report.rows_staged == 2
+    rows = workspace.read("core.dim_customer").set_index("customer_id").sort_index()
+    assert rows.index.tolist() == ["C1", "C2"]
+    assert rows["age"].tolist() == [30, 40] and rows["income"].tolist() == [100.0, 200.0]
+    assert rows["city"].isna().tolist() == [True, False]
+
+
+def test_sparse_date_column_format_is_detected(workspace):
+    """A date filled on one row in five, none on the probe's every-n-th sample rows: its
+    (day-first) format is still found from the values themselves."""
+    n = 100_000
+    birth = ["31/12/1980" if i % 5 == 1 else "" for i in range(n)]
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(n)], "birth_date": birth})
+    report = ingest(workspace, "customers", frame)
+    assert report.formats["birth_date"] == "%d/%m/%Y"
+    assert report.rows_quarantined == 0

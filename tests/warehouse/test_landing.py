@@ -203,3 +203,12 @@ def test_bad_input_lands_nothing(workspace, tmp_path):
     landed = workspace.root / "raw"
     assert not landed.exists() or not any(landed.iterdir())
     assert workspace.tables("raw") == []
+
+
+def test_hostile_parquet_column_names_are_data_not_sql(workspace, tmp_path):
+    evil = 'x" AS VARCHAR) AS y FROM (SELECT 1 AS "x"); CREATE TABLE main.pwned AS SELECT 1; --'
+    path = tmp_path / "p.parquet"
+    pd.DataFrame({"product_id": ["P1"], evil: ["v"]}).to_parquet(path)
+    ingest(workspace, "products", path)
+    assert not workspace.has_table("main.pwned")
+    assert _raw(workspace, "raw.products__l00001") == [("P1", "v")]

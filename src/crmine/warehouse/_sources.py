@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crmine.exceptions import IngestError
+from crmine.warehouse._core import quote
 
 __all__ = [
     "RawSource",
@@ -396,7 +397,7 @@ def _read_parquet(
         cols = con.execute(
             f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(landed))})"
         ).fetchall()
-        casts = ", ".join(f'CAST("{c[0]}" AS VARCHAR) AS "{c[0]}"' for c in cols)
+        casts = ", ".join(f"CAST({quote(c[0])} AS VARCHAR) AS {quote(c[0])}" for c in cols)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {casts} "
             f"FROM read_parquet({_sql_str(str(landed))})"

@@ -102,8 +102,15 @@ class _Probe:
         stride = max(1, rows // 20_000)
         # Each ask is an aggregate. A CASE evaluates its THEN only where WHEN holds, whereas
         # FILTER (WHERE a AND b) evaluates b on every row.
+        # Padded: starting or ending with what trim() removes, the space separators (Zs: ' ',
+        # no-break, ideographic U+3000...). LIKE sees ASCII spaces cheaply; the regex runs
+        # only on values with non-ASCII characters.
         asks = {
-            f"pad:{src}": f"count(*) FILTER (WHERE {q} LIKE ' %' OR {q} LIKE '% ')"
+            f"pad:{src}": (
+                f"count(CASE WHEN {q} LIKE ' %' OR {q} LIKE '% ' THEN 1 "
+                f"WHEN strlen({q}) <> length({q}) THEN CASE WHEN "
+                f"regexp_matches({q}, '^\\p{{Zs}}|\\p{{Zs}}$') THEN 1 END END)"
+            )
             for q, src in ((quote(src), src) for src in dict.fromkeys(s for s, _k in plan))
         }
         for src, kind in plan:
@@ -118,6 +125,7 @@ class _Probe:
                 sampled = f"CASE WHEN rowid % {stride} = 0 THEN {text} END"
                 asks[f"values:{src}"] = f"count({sampled})"
                 asks[f"iso:{src}"] = f"count(TRY_CAST({sampled} AS TIMESTAMP))"
+                asks[f"filled:{src}"] = f"count({q})"
             if kind == "id":
                 asks[f"float:{src}"] = (
                     f"count(*) FILTER (WHERE regexp_full_match({q}, ' *-?\\d+\\.0+ *'))"
@@ -138,8 +146,11 @@ class _Probe:
 
 def _detect_date(probe: _Probe, src: str) -> str:
     """The date format parsing the most of a sample of the column's values (ISO if all do)."""
-    if probe[f"iso:{src}"] == probe[f"values:{src}"]:
-        return "iso"  # the common case: no need to try the rest
+    # The common case, decided by the probe's every-n-th-row sample when it holds enough
+    # values (a sparse column may have few or none there).
+    seen = probe[f"values:{src}"]
+    if seen >= min(1000, probe[f"filled:{src}"]) and seen and probe[f"iso:{src}"] == seen:
+        return "iso"
     sample = (
         f"(SELECT v FROM (SELECT {probe.text(src)} AS v FROM {probe.raw}) WHERE v IS NOT NULL "
         "USING SAMPLE 20000 ROWS)"
