@@ -78,15 +78,16 @@ def test_predictions_stay_finite_near_the_poisson_limit():
     from crmine.clv import BetaGeoModel, ModifiedBetaGeoModel
 
     summary = BetaGeoModel.from_params(r=2.0, alpha=20.0, a=0.5, b=3.0).simulate(300, 52.0, seed=3)
-    r, alpha, a, b, t = 2.2e8, 2.2e8 / 0.11, 0.4, 25.0, 30.0
-    bg = BetaGeoModel.from_params(r=r, alpha=alpha, a=a, b=b)
-    got = np.asarray(bg.expected_purchases(t, summary)) / np.asarray(bg.p_alive(summary))
-    for i in np.unique(summary["frequency"].to_numpy(), return_index=True)[1][:6]:
-        x = summary["frequency"].iloc[i]
-        # (1 - exp(-c p)) / p = c exprel(-c p), finite at p = 0
-        want = quad(lambda p: 0.11 * t * exprel(-0.11 * t * p), 0, 1, weight="alg",
-                    wvar=(a - 1, b + x - 1))[0] / beta_fn(a, b + x)  # fmt: skip
-        assert got[i] == pytest.approx(want, rel=1e-6), x
+    # a few purchases per horizon (summed series) and 73 of them (Kummer's limit)
+    for rate, t, a, b, rel in ((0.11, 30.0, 0.4, 25.0, 1e-6), (0.2, 365.0, 2.5, 3.0, 1e-5)):
+        bg = BetaGeoModel.from_params(r=2.2e8, alpha=2.2e8 / rate, a=a, b=b)
+        got = np.asarray(bg.expected_purchases(t, summary)) / np.asarray(bg.p_alive(summary))
+        for i in np.unique(summary["frequency"].to_numpy(), return_index=True)[1][:6]:
+            x = summary["frequency"].iloc[i]
+            # (1 - exp(-c p)) / p = c exprel(-c p), finite at p = 0
+            want = quad(lambda p, c=rate * t: c * exprel(-c * p), 0, 1, weight="alg",
+                        wvar=(a - 1, b + x - 1))[0] / beta_fn(a, b + x)  # fmt: skip
+            assert got[i] == pytest.approx(want, rel=rel), (rate, x)
     for cls in (BetaGeoModel, ModifiedBetaGeoModel):
         extreme = cls.from_params(r=2.2e8, alpha=2.45e10, a=0.0027, b=2654.0)
         assert np.isfinite(np.asarray(extreme.expected_purchases(30.0, summary))).all()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp1f1, hyp2f1
 
 from crmine.clv._base import Histories, TransactionModel
 from crmine.exceptions import DataError
@@ -26,22 +26,32 @@ def _as_T(n_customers: int, T: float | FloatArray) -> FloatArray:
 
 
 def _hyp2f1(A: float, B: float, C: FloatArray | float, z: FloatArray) -> FloatArray:
-    """Gauss's 2F1, also where scipy's fails: a fit near the Poisson limit (r and alpha huge,
-    r/alpha finite) makes ``A`` about -r and ``z`` about t/alpha, so the series terms behave
-    like (-r z)^k / k! and the plain series converges fast."""
+    """Gauss's 2F1, also where scipy's returns NaN: a fit near the Poisson limit (r and alpha
+    huge, r/alpha = lambda finite) makes ``A`` about -r and ``z`` about t/alpha.
+
+    There the series terms behave like (A z)^k / k!: summed directly while |A z| <= 20 (the
+    alternating terms cancel to about 1e-8 relative at worst); beyond, 2F1 tends to Kummer's
+    1F1(B; C; A z) with a relative error of order |A z| / |A|, below 1e-5 where scipy fails.
+    """
     C_arr = np.broadcast_to(np.asarray(C, dtype=np.float64), np.shape(z))
     out = np.asarray(hyp2f1(A, B, C_arr, z), dtype=np.float64)
     bad = ~np.isfinite(out)
-    if bad.any():
-        zb, cb = np.asarray(z, dtype=np.float64)[bad], C_arr[bad]
-        term, total = np.ones_like(zb), np.ones_like(zb)
-        for k in range(1, 2000):
-            term = term * (A + k - 1) * (B + k - 1) / ((cb + k - 1) * k) * zb
-            total = total + term
-            if np.all(np.abs(term) <= 1e-16 * np.abs(total)):
-                break
-        out = out.copy()
-        out[bad] = total
+    if not bad.any():
+        return out
+    out = out.copy()
+    zb, cb = np.asarray(z, dtype=np.float64)[bad], C_arr[bad]
+    small = np.abs(A * zb) <= 20.0
+    term, total = np.ones_like(zb), np.ones_like(zb)
+    converged = np.zeros(len(zb), dtype=bool)
+    for k in range(1, 400):
+        term = term * (A + k - 1) * (B + k - 1) / ((cb + k - 1) * k) * zb
+        total = total + term
+        converged = np.abs(term) <= 1e-16 * np.abs(total)
+        if np.all(converged | ~small):
+            break
+    series = small & converged
+    result = np.where(series, total, hyp1f1(B, cb, A * zb))
+    out[bad] = result
     return out
 
 
