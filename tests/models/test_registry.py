@@ -90,6 +90,14 @@ def test_every_analysis_saves_its_model(demo_workspace):
     human = runner.invoke(app, ["models", "list", "-w", str(ws.root)])
     assert "used by default" in human.stdout and "clv" in human.stdout
 
+    # right after fitting, nothing has drifted (churn learns at earlier cut-offs, so its
+    # tenure-like features differ from today's by construction)
+    from crmine.models import model_drift
+
+    for name in ("clv", "segment", "response"):
+        assert (model_drift(ws, name)["psi"] < 1e-9).all(), name
+    assert len(model_drift(ws, "churn")) > 5
+
     # batch scoring reproduces what the analyses wrote to marts.customer_scores
     from crmine.churn._workspace import current_features
     from crmine.models import score_table

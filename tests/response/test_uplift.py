@@ -86,6 +86,12 @@ def test_logistic_learner_and_auto_selection():
     assert auto.learner_ == max(auto.cv_qini_, key=auto.cv_qini_.get) == "boosting"
     with pytest.raises(DataError, match="learner must be"):
         TwoModelUplift(learner="forest").fit(Xs, ws, ys)
+    # two control responders: nothing to cross-validate on, boosting is used
+    few = ys.copy()
+    few[(ws == 0) & (few == 1)] = 0
+    few[np.flatnonzero(ws == 0)[:2]] = 1
+    thin = TwoModelUplift(learner="auto").fit(Xs, ws, few)
+    assert thin.cv_qini_ == {} and thin.learner_ == "boosting"
 
 
 def test_incremental_profit_counts_only_caused_responses():

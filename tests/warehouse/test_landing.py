@@ -212,3 +212,26 @@ def test_hostile_parquet_column_names_are_data_not_sql(workspace, tmp_path):
     ingest(workspace, "products", path)
     assert not workspace.has_table("main.pwned")
     assert _raw(workspace, "raw.products__l00001") == [("P1", "v")]
+
+
+def test_gzip_edge_cases(workspace, tmp_path):
+    """Several gzip members, zero padding after the last one, an upper-case .GZ suffix."""
+    body = ORDERS.split("\n", 1)[1]
+    path = tmp_path / "orders.CSV.GZ"
+    path.write_bytes(gzip.compress(ORDERS.encode()) + gzip.compress(body.replace("100", "700")
+                                                                    .encode()) + b"\0" * 512)
+    report = ingest(workspace, "orders", path)
+    assert report.rows_read == 6 and report.rows_quarantined == 0
+    # DuckDB does not read padded gzip back: the text itself lands
+    assert _landed(workspace) == ["orders__l00001.csv"]
+    assert len(_raw(workspace, "raw.orders__l00001")) == 6
+
+
+def test_model_names_and_versions_cannot_leave_the_models_folder(tmp_path):
+    from crmine.exceptions import WorkspaceError
+    from crmine.models import load_model, save_model
+
+    save_model([1], tmp_path / "models", "demo", kind="x")
+    for name, version in (("../etc", None), ("demo", "../../secret"), ("demo", ".hidden")):
+        with pytest.raises(WorkspaceError, match="not valid"):
+            load_model(tmp_path / "models", name, version=version)

@@ -124,7 +124,8 @@ class TwoModelUplift(_BoostedLearner):
     learner_ : str
         The learner used.
     cv_qini_ : dict
-        Mean cross-validated Qini coefficient per learner (``learner="auto"`` only).
+        Mean cross-validated Qini coefficient per learner (``learner="auto"`` only; empty,
+        and boosting used, when a group has too few responders to cross-validate).
     model_treated_, model_control_ :
         Response models fitted on each group.
 
@@ -165,7 +166,8 @@ class TwoModelUplift(_BoostedLearner):
         learner = self.learner
         if learner == "auto":
             self.cv_qini_ = self._cross_validate(Xr, w, yy)
-            learner = max(self.cv_qini_, key=lambda k: self.cv_qini_[k])
+            learner = (max(self.cv_qini_, key=lambda k: self.cv_qini_[k]) if self.cv_qini_
+                       else "boosting")  # fmt: skip
         self.learner_ = learner
         self.model_treated_, self.model_control_ = self._fit_pair(learner, Xr, w, yy)
         return self
@@ -175,11 +177,18 @@ class TwoModelUplift(_BoostedLearner):
         """Mean held-out Qini coefficient of each learner (folds stratified on group and
         response, so every fold keeps both groups' response rates)."""
         strata = w * 2 + y
+        if np.bincount(strata, minlength=4).min() < 2 * self.cv_folds:
+            return {}  # too few responders in a group to compare learners: boosting it is
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.random_state)
         scores: dict[str, list[float]] = {"boosting": [], "logistic": []}
         for train, test in folds.split(X, strata):
             for learner, results in scores.items():
-                treated, control = self._fit_pair(learner, X.iloc[train], w[train], y[train])
+                try:
+                    treated, control = self._fit_pair(learner, X.iloc[train], w[train],
+                                                      y[train])  # fmt: skip
+                except ValueError:  # a fold too thin for this learner: it is not chosen
+                    results.append(-np.inf)
+                    continue
                 uplift = treated.predict_score(X.iloc[test]) - control.predict_score(X.iloc[test])
                 results.append(qini_curve(y[test], w[test], uplift).coefficient)
         return {k: float(np.mean(v)) for k, v in scores.items()}

@@ -207,7 +207,8 @@ def run_response(
         metadata={
             "model_version": model_version,
             "features": list(feats.columns),
-            "feature_profile": feature_profile(X),
+            # one row per customer, as the drift check's side of today (customer_features)
+            "feature_profile": feature_profile(feats.reset_index()),
             # the headline figures first: `crmine models list` shows the first three
             "metrics": {k: metrics[k] for k in ("qini_coefficient", "top_decile_lift",
                                                 "uplift_at_30pct")} | metrics,

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import platform
+import re
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -60,6 +62,24 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+_SAFE = re.compile(r"^[\w][\w.-]*$")
+
+
+def _checked(kind: str, value: str) -> str:
+    """Names and versions become folder names: no separators, no "..", nothing hidden."""
+    if not _SAFE.match(value):
+        raise WorkspaceError(f"model {kind} {value!r} is not valid: use letters, digits, "
+                             "'_', '-' and '.'")  # fmt: skip
+    return value
+
+
+def _point_latest(base: Path, version: str) -> None:
+    """Write the ``latest`` pointer atomically: a reader never sees it half-written."""
+    tmp = base / f".{LATEST}.tmp"
+    tmp.write_text(version)
+    os.replace(tmp, base / LATEST)
+
+
 def _versions_of(packages: tuple[str, ...]) -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in packages:
@@ -100,8 +120,8 @@ def save_model(
     if model is None:
         raise NotFittedError(f"nothing to save as model {name!r}")
     now = dt.datetime.now(dt.UTC)
-    version = f"{kind}-{now:%Y%m%dT%H%M%S%f}"
-    base = Path(models_dir) / name
+    version = _checked("version", f"{kind}-{now:%Y%m%dT%H%M%S%f}")
+    base = Path(models_dir) / _checked("name", name)
     folder = base / version
     folder.mkdir(parents=True, exist_ok=False)
     meta = _plain({
@@ -121,7 +141,7 @@ def save_model(
             part.unlink()
         folder.rmdir()
         raise
-    (base / LATEST).write_text(version)
+    _point_latest(base, version)
     return SavedModel(name, version, folder, meta)
 
 
@@ -131,7 +151,7 @@ def _versions(base: Path) -> list[str]:
 
 
 def _version_folder(models_dir: str | Path, name: str, version: str | None) -> Path:
-    base = Path(models_dir) / name
+    base = Path(models_dir) / _checked("name", name)
     if version is None:
         pointer = base / LATEST
         if not pointer.exists():
@@ -139,7 +159,7 @@ def _version_folder(models_dir: str | Path, name: str, version: str | None) -> P
                 f"no saved {name} model in {base}; train one first (crmine {name} ...)"
             )
         version = pointer.read_text().strip()
-    folder = base / version
+    folder = base / _checked("version", version)
     if not (folder / MODEL_FILE).exists():
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
                              f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
@@ -197,11 +217,11 @@ def list_models(models_dir: str | Path) -> pd.DataFrame:
 
 def use_version(models_dir: str | Path, name: str, version: str) -> None:
     """Make ``version`` the latest of ``name`` (e.g. to roll back to an earlier fit)."""
-    base = Path(models_dir) / name
+    base = Path(models_dir) / _checked("name", name)
     if version not in _versions(base):
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
                              f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
-    (base / LATEST).write_text(version)
+    _point_latest(base, version)
 
 
 def feature_profile(frame: pd.DataFrame, *, bins: int = 10, max_levels: int = 20,

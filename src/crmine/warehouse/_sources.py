@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import gzip
 import hashlib
+import os
 import re
 import shutil
 import sqlite3
@@ -62,7 +63,7 @@ class RawSource:
 
 
 def _open_bytes(path: Path) -> bytes:
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rb") as fh:
         return fh.read(_SAMPLE_BYTES)
 
@@ -125,7 +126,7 @@ def fingerprint_file(path: Path) -> str:
 
 def _transcode(path: Path, encoding: str, dest: Path) -> None:
     """Write a UTF-8 copy of a text file in another encoding (DuckDB reads UTF-8)."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as dst:
         reader = codecs.getreader(encoding)(src)
         for chunk in iter(lambda: reader.read(1 << 22), ""):
@@ -180,8 +181,8 @@ def locate_source(
     else:
         kind = "csv"
     fp = fingerprint_file(path)
-    if kind == "excel":
-        fp += f":{sheet}"  # another sheet of the same workbook is another source
+    if kind == "excel":  # another sheet of the same workbook is another source
+        fp += f":{sheet if sheet is not None else 0}"
     return Source(kind, path=path, fingerprint=fp)
 
 
@@ -267,9 +268,10 @@ def _read_text(
     options = _csv_options(delim)
     # DuckDB parses a gzipped file on one thread; unpacked first, it uses every core.
     unpacked = landed.with_name(landed.name + ".unpacked") if gz and enc in _UTF8 else None
+    padded = False
     try:
         if unpacked is not None:
-            _gunzip(landed, unpacked, path)
+            padded = _gunzip(landed, unpacked, path)
         # A line with the wrong number of fields (an unquoted delimiter in a text field, a cut
         # line) is quarantined as an unparseable line rather than padded or widened.
         con.execute(
@@ -289,8 +291,13 @@ def _read_text(
         landed.unlink(missing_ok=True)
         raise IngestError(f"{path}: not readable as delimited text ({exc})") from exc
     finally:
-        if unpacked is not None:
+        if unpacked is not None and not padded:
             unpacked.unlink(missing_ok=True)
+    if padded:  # DuckDB cannot read gzip with zero padding back: land the text instead
+        assert unpacked is not None
+        landed.unlink()
+        landed = landed.with_suffix("")  # orders__l00001.csv
+        os.replace(unpacked, landed)
     # Naming the columns spares DuckDB sniffing the file again when the view is made.
     columns = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in _columns(con, table))
     view = (
@@ -300,28 +307,35 @@ def _read_text(
     return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
 
 
-def _gunzip(path: Path, dest: Path, source: Path) -> None:
-    """Decompress a gzip file (every member of it) to ``dest``, a few MB at a time.
+def _gunzip(path: Path, dest: Path, source: Path) -> bool:
+    """Decompress a gzip file (every member of it) to ``dest``, 16 MB of output at a time.
 
     A file cut short (an interrupted download or copy) raises instead of loading the rows
-    that happen to precede the cut.
+    that happen to precede the cut; zero padding after the last member is ignored, as gzip
+    does. Returns whether there was such padding.
     """
+    padded = False
+    step = 1 << 24
     with open(path, "rb") as src, open(dest, "wb") as out:
-        unzip, fed = zlib.decompressobj(wbits=31), False
-        while chunk := src.read(1 << 22):
-            while chunk:
-                out.write(unzip.decompress(chunk))
-                fed = True
-                if not unzip.eof:
+        unzip = zlib.decompressobj(wbits=31)
+        data = src.read(1 << 20)
+        while data:
+            out.write(unzip.decompress(data, step))
+            if unzip.eof:
+                data = unzip.unused_data or src.read(1 << 20)
+                if not data or data[:1] == b"\0":  # the end, or padding after it
+                    padded = bool(data)
                     break
-                chunk = unzip.unused_data  # the next member starts here
-                unzip, fed = zlib.decompressobj(wbits=31), False
+                unzip = zlib.decompressobj(wbits=31)  # the next member
+                continue
+            data = unzip.unconsumed_tail or src.read(1 << 20)
         out.write(unzip.flush())
-        if fed and not unzip.eof:
+        if not unzip.eof:
             raise IngestError(
-                f"{source} is cut short: its gzip stream ends before the end marker, so rows are "
-                "missing; copy or download the file again"
+                f"{source} is cut short: its gzip stream ends before the end marker, so rows "
+                "are missing; copy or download the file again"
             )
+    return padded
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
@@ -339,7 +353,7 @@ def _whitespace_frame(path: Path) -> pd.DataFrame:
         dtype=str,
         keep_default_na=False,
         encoding="utf-8-sig",
-        compression="gzip" if path.suffix == ".gz" else None,
+        compression="gzip" if path.suffix.lower() == ".gz" else None,
     )
 
 
