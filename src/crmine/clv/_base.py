@@ -584,7 +584,8 @@ class BaseModel:
         se = self.standard_errors_
         z = float(stats.norm.ppf(0.5 + level / 2))
         est = pd.Series(self.params_)
-        spread = np.exp(z * se / est)
+        with np.errstate(over="ignore"):  # an unidentified parameter: bounds 0 and inf
+            spread = np.exp(z * se / est)
         return pd.DataFrame({"lower": est / spread, "upper": est * spread})
 
     def summary_frame(self, level: float = 0.95) -> pd.DataFrame:
