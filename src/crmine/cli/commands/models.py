@@ -17,6 +17,9 @@ from crmine.cli._common import (
     print_frame,
 )
 
+NameArg = Annotated[str, typer.Argument(help="Model name: churn, response, segment, clv.")]
+VersionOpt = Annotated[str | None, typer.Option(help="Version (default: the latest).")]
+
 
 def _models_dir(workspace: Path) -> Path:
     """The workspace's models folder, found without opening the warehouse (another process,
@@ -63,8 +66,8 @@ def register(app: typer.Typer) -> None:
 
     @models.command("show")
     def show_cmd(
-        name: Annotated[str, typer.Argument(help="Model name: churn, response, clv, segment…")],
-        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        name: NameArg,
+        version: VersionOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -77,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
     @models.command("use")
     def use_cmd(
-        name: Annotated[str, typer.Argument(help="Model name.")],
+        name: NameArg,
         version: Annotated[str, typer.Argument(help="The version to use from now on.")],
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
@@ -92,8 +95,8 @@ def register(app: typer.Typer) -> None:
 
     @models.command("drift")
     def drift_cmd(
-        name: Annotated[str, typer.Argument(help="Model name: churn, segment, response, clv.")],
-        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        name: NameArg,
+        version: VersionOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -116,10 +119,10 @@ def register(app: typer.Typer) -> None:
 
     @models.command("score")
     def score_cmd(
-        name: Annotated[str, typer.Argument(help="Model name: churn, response, segment, clv.")],
+        name: NameArg,
         data: Annotated[Path, typer.Option("--data", "-d", help="Customers to score (CSV, "
                         "Parquet or Excel), with the columns the model was fitted on.")],
-        version: Annotated[str | None, typer.Option(help="Version (default: latest).")] = None,
+        version: VersionOpt = None,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the scores to "
                        "this .csv or .parquet file.", dir_okay=False)] = None,
         top: Annotated[int, typer.Option(help="Rows to show.")] = 20,
