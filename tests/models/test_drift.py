@@ -77,6 +77,16 @@ def test_workspace_drift_after_new_orders(tmp_path):
         assert drift.loc["recency_days", "drift"] == "major shift"
         with pytest.raises(WorkspaceError, match="no drift check for model"):
             model_drift(ws, "basket")
+        # the pipeline's first step measures it before the analyses refit, for the report
+        (done,) = run_pipeline(ws, only=["drift"], strict=True)
+        assert done.summary["worst_drift"] == {"segment": "major shift"}
+        stored = ws.read("marts.model_drift").set_index("feature")
+        assert stored.loc["total_spend", "drift"] == "major shift"
+        from crmine.report import all_sections
+
+        section = next(s for s in all_sections() if s.key == "models").fn(ws)
+        assert section is not None and "Largest shifts" in section.html
+        assert "feature(s) had shifted" in section.summary
     out = CliRunner().invoke(app, ["models", "drift", "segment", "-w", str(tmp_path / "co"),
                                    "--json"])  # fmt: skip
     assert out.exit_code == 0, out.output
