@@ -213,6 +213,11 @@ def register(app: typer.Typer) -> None:
         learner: Annotated[
             str, typer.Option(help="two-model or class-transformation.")
         ] = "two-model",
+        response_model: Annotated[
+            str, typer.Option("--response-model", help="Two-model learner's response models: "
+                              "boosting, logistic, or auto (the better by cross-validated "
+                              "Qini).")
+        ] = "boosting",
         id_column: IdOpt = None,
         exclude: Annotated[
             list[str] | None,
@@ -263,16 +268,22 @@ def register(app: typer.Typer) -> None:
                 Xtr, Xte, wtr, wte, ytr, yte = train_test_split(
                     X, w, y, test_size=test_size, random_state=0, stratify=w
                 )
-                cls = TwoModelUplift if learner == "two-model" else ClassTransformationUplift
-                u_te = cls().fit(Xtr, wtr, ytr).predict_uplift(Xte)
+                def make() -> TwoModelUplift | ClassTransformationUplift:
+                    if learner == "two-model":
+                        return TwoModelUplift(learner=response_model)
+                    return ClassTransformationUplift()
+
+                held = make().fit(Xtr, wtr, ytr)
+                u_te = held.predict_uplift(Xte)
                 q = qini_curve(yte, wte, u_te)
-                final = cls().fit(X, w, y)
+                final = make().fit(X, w, y)
                 u = final.predict_uplift(X)
                 ids = (frame[id_column[0]] if id_column else frame.index).to_numpy()
                 pers = persuadables(ids, u, top=top)
                 info = {
                     "rows": len(frame),
                     "learner": learner,
+                    "response_model": getattr(final, "learner_", None),
                     "holdout_qini_area": q.area,
                     "holdout_qini_coefficient": q.coefficient,
                     "holdout_uplift_at_30pct": uplift_at_k(yte, wte, u_te, k=0.3),
@@ -307,7 +318,9 @@ def _print_metrics(metrics: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             continue
         shown = value
-        if isinstance(value, float):
+        if isinstance(value, int):
+            shown = f"{value:,}"
+        elif isinstance(value, float):
             if "profit" not in name and "uplift" in name and "qini" not in name:
                 shown = f"{value:+.2%}"  # a difference of response rates
             elif name.endswith(("depth", "rate", "share")) and "profit" not in name:
