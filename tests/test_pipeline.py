@@ -55,3 +55,9 @@ def test_orders_without_products_skip_cross_sell(tmp_path):
         "with a column mapped to product_id"
     )
     assert results["clv"].ok and results["clv"].skipped is None
+
+
+def test_a_step_with_nothing_to_do_is_skipped(tmp_path):
+    with Workspace.init(tmp_path / "empty") as ws:
+        (drift,) = run_pipeline(ws, only=["drift"], strict=True)
+    assert drift.ok and drift.skipped == "no saved models yet (the analyses below fit them)"

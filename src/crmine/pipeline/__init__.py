@@ -7,11 +7,12 @@ An analysis joins the pipeline with one module in ``crmine/pipeline/steps/`` tha
     def run(ws: Workspace) -> dict[str, object]:
         ...   # fit, write marts, return a small summary (JSON-serialisable)
 
-Lower ``order`` runs first (segmentation before churn, CLV before the retention list).
+Lower ``order`` runs first (segmentation before churn, CLV before the retention list). A step
+that finds nothing to do raises ``SkipStep("why")`` and is reported as skipped.
 """
 
 from __future__ import annotations
 
-from crmine.pipeline._runner import Step, StepResult, all_steps, run_pipeline, step
+from crmine.pipeline._runner import SkipStep, Step, StepResult, all_steps, run_pipeline, step
 
-__all__ = ["Step", "StepResult", "all_steps", "run_pipeline", "step"]
+__all__ = ["SkipStep", "Step", "StepResult", "all_steps", "run_pipeline", "step"]

@@ -58,6 +58,10 @@ class Step:
         return None
 
 
+class SkipStep(Exception):
+    """Raised by a step that finds nothing to do; its message says why (shown as skipped)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StepResult:
     name: str
@@ -122,6 +126,9 @@ def run_pipeline(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=FutureWarning)
                 summary = s.fn(ws)
+        except SkipStep as skip:
+            results.append(StepResult(s.name, s.title, True, 0.0, skipped=str(skip)))
+            continue
         except Exception as exc:
             if strict:
                 raise

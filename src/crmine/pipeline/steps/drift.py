@@ -15,9 +15,12 @@ from crmine.warehouse import Workspace
 def run(ws: Workspace) -> dict[str, Any]:
     from crmine.exceptions import CrmineError
     from crmine.models import CURRENT_FEATURES, list_models, model_drift
+    from crmine.pipeline import SkipStep
 
     saved = list_models(ws.models_dir)
     latest = saved[saved["latest"] & saved["name"].isin(list(CURRENT_FEATURES))]
+    if latest.empty:
+        raise SkipStep("no saved models yet (the analyses below fit them)")
     frames, problems = [], {}
     for name, version in zip(latest["name"], latest["version"], strict=True):
         try:
