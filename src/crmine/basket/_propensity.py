@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from crmine.basket._recommend import ProductPropensity
+from crmine.basket._recommend import ProductPropensity, purchase_features
 from crmine.basket._workspace import product_hierarchy, workspace_lines
 from crmine.exceptions import DataError
 from crmine.warehouse import Workspace
@@ -55,15 +55,7 @@ def _features(lines: pd.DataFrame, item: str, items: list[str],
             "tenure_days": (as_of - by["order_ts"].min()).dt.days,
         }
     ).astype(float)
-    owned = lines[lines[item].isin(items)]
-    owns = (
-        pd.crosstab(owned["customer_id"], owned[item])
-        .clip(upper=1)
-        .reindex(index=habits.index, columns=items, fill_value=0)
-        .astype(float)
-        .add_prefix("owns_")
-    )
-    return habits.join(owns).fillna(0.0)
+    return habits.join(purchase_features(by[item].unique(), items=items))
 
 
 def _common_items(lines: pd.DataFrame, item: str, exclude: str, n: int) -> list[str]:

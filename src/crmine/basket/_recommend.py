@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -189,23 +189,27 @@ def purchase_features(
     *,
     exclude: Iterable[Hashable] = (),
     max_items: int = 200,
+    items: Sequence[Hashable] | None = None,
 ) -> pd.DataFrame:
-    """A customer × item 0/1 ownership table of the ``max_items`` most common items.
+    """A customer × item 0/1 ownership table of the ``max_items`` most common items (or of
+    exactly ``items``, e.g. those a fitted model uses).
 
     ``exclude`` leaves out the product being modelled, which would otherwise predict itself.
     """
     hist = as_histories(histories)
-    skip = set(exclude)
-    counts = pd.Series([i for items in hist for i in items if i not in skip]).value_counts()
-    cols = counts.index[:max_items].tolist()
-    pos = {item: j for j, item in enumerate(cols)}
-    mat = np.zeros((len(hist), len(cols)), dtype=np.float64)
-    for r, items in enumerate(hist.tolist()):
-        for item in items:
-            j = pos.get(item)
-            if j is not None:
-                mat[r, j] = 1.0
-    return pd.DataFrame(mat, index=hist.index, columns=[f"owns_{c}" for c in cols])
+    owned = hist.explode().dropna()
+    if items is None:
+        skip = set(exclude)
+        counts = owned[~owned.isin(skip)].value_counts()  # each customer counts once per item
+        items = counts.index[:max_items].tolist()
+    owned = owned[owned.isin(items)]
+    table = (
+        pd.crosstab(owned.index, owned.to_numpy()).clip(upper=1)
+        .reindex(index=hist.index, columns=list(items), fill_value=0).astype(np.float64)
+    )  # fmt: skip
+    table.columns = [f"owns_{c}" for c in items]
+    table.index.name = hist.index.name
+    return table
 
 
 class ProductPropensity:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,18 @@ def _hyp2f1(A: float, B: float, C: FloatArray | float, z: FloatArray) -> FloatAr
     result = np.where(series, total, hyp1f1(B, cb, A * zb))
     out[bad] = result
     return out
+
+
+def _nbd_log_pmf(r: float, alpha: float, t: float) -> Callable[[FloatArray], FloatArray]:
+    """log P(j purchases in (0, t]) of the NBD (Poisson rate ~ Gamma(r, alpha)), as a function
+    of j: the purchasing part both beta-geometric models share."""
+    log_q = np.log(t / (alpha + t))
+    log_p0 = r * np.log(alpha / (alpha + t))
+
+    def log_nb(j: FloatArray) -> FloatArray:
+        return np.asarray(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + log_p0 + j * log_q)
+
+    return log_nb
 
 
 def _simulate_counts(
@@ -283,11 +295,7 @@ class BetaGeoModel(TransactionModel):
         """
         r, alpha, a, b = self._p()
         n_arr = np.atleast_1d(np.asarray(n, dtype=np.float64))
-        log_q = np.log(t / (alpha + t))
-        log_p0 = r * np.log(alpha / (alpha + t))
-
-        def log_nb(j: FloatArray) -> FloatArray:
-            return np.asarray(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + log_p0 + j * log_q)
+        log_nb = _nbd_log_pmf(r, alpha, t)
 
         out = np.empty_like(n_arr)
         for i, x in enumerate(n_arr):
@@ -376,11 +384,7 @@ class ModifiedBetaGeoModel(BetaGeoModel):
         """P(X(t) = n) for a new customer (MBG/NBD analogue of FHL 2005 eq. 8)."""
         r, alpha, a, b = self._p()
         n_arr = np.atleast_1d(np.asarray(n, dtype=np.float64))
-        log_q = np.log(t / (alpha + t))
-        log_p0 = r * np.log(alpha / (alpha + t))
-
-        def log_nb(j: FloatArray) -> FloatArray:
-            return np.asarray(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + log_p0 + j * log_q)
+        log_nb = _nbd_log_pmf(r, alpha, t)
 
         out = np.empty_like(n_arr)
         for i, x in enumerate(n_arr):

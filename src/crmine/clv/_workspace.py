@@ -27,7 +27,7 @@ from crmine.clv._evaluate import cumulative_tracking, frequency_histogram, holdo
 from crmine.clv._gammagamma import GammaGammaModel
 from crmine.clv._paretonbd import ParetoNBDModel
 from crmine.clv._summary import calibration_holdout_split, rfm_from_mart, rfm_summary
-from crmine.clv._value import break_even, clv_sensitivity, customer_lifetime_value
+from crmine.clv._value import ClvResult, break_even, clv_sensitivity, customer_lifetime_value
 from crmine.exceptions import ConfigError, DataError
 from crmine.warehouse import Workspace
 from crmine.warehouse._models import feature_profile, save_model
@@ -159,6 +159,36 @@ def _summary_from_ws(ws: Workspace) -> tuple[pd.DataFrame, str, pd.Timestamp | N
     return summary, "D", pd.Timestamp(end) if end else purchases["order_ts"].max()
 
 
+def customer_scores(
+    transactions: TransactionModel,
+    spend: GammaGammaModel | float,
+    summary: pd.DataFrame,
+    *,
+    time_unit: str,
+    margin: float,
+    monthly_rate: float,
+    horizon_months: int = 12,
+) -> tuple[pd.DataFrame, ClvResult]:
+    """``p_alive``, ``expected_purchases_90d`` and ``predicted_clv_12m`` per row of an RFM
+    summary in ``time_unit`` (what ``marts.customer_scores`` holds), and the CLV result."""
+    unit_days = _UNIT_DAYS.get(time_unit, 1.0)
+    value = customer_lifetime_value(
+        transactions, summary, spend=spend, horizon=horizon_months,
+        step=(365.25 / 12) / unit_days, discount_rate=monthly_rate, margin=margin,
+    )  # fmt: skip
+    scores = pd.DataFrame(
+        {
+            "p_alive": transactions.p_alive(summary).to_numpy(),
+            "expected_purchases_90d": np.asarray(
+                transactions.expected_purchases(90 / unit_days, summary)
+            ),
+            "predicted_clv_12m": value.customers["clv"].to_numpy(),
+        },
+        index=summary.index,
+    )
+    return scores, value
+
+
 def score_workspace(
     ws: Workspace,
     *,
@@ -211,26 +241,14 @@ def score_workspace(
             spend = float(summary["monetary_value"].mean())
     margin, margin_source = _margin(ws)
     step = (365.25 / 12) / unit_days
-    value = customer_lifetime_value(
-        transactions,
-        summary,
-        spend=spend,
-        horizon=horizon_months,
-        step=step,
-        discount_rate=monthly,
-        margin=margin,
-    )
-    scores = pd.DataFrame(
-        {
-            "customer_id": summary.index.astype(str),
-            "p_alive": transactions.p_alive(summary).to_numpy(),
-            "expected_purchases_90d": np.asarray(
-                transactions.expected_purchases(90 / unit_days, summary)
-            ),
-            "predicted_clv_12m": value.customers["clv"].to_numpy(),
-            "clv_tier": value.customers["clv_tier"].astype(str).to_numpy(),
-        }
-    )
+    per_customer, value = customer_scores(
+        transactions, spend, summary, time_unit=unit, margin=margin, monthly_rate=monthly,
+        horizon_months=horizon_months,
+    )  # fmt: skip
+    scores = per_customer.reset_index(drop=True).assign(
+        customer_id=summary.index.astype(str),
+        clv_tier=value.customers["clv_tier"].astype(str).to_numpy(),
+    )[["customer_id", "p_alive", "expected_purchases_90d", "predicted_clv_12m", "clv_tier"]]
     ws.upsert_customer_scores(scores, model="clv", model_version=version)
 
     params = transactions.summary_frame().assign(model=name)

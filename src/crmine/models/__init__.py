@@ -21,6 +21,7 @@ from crmine.models._score import SCORERS, score_table
 from crmine.warehouse._models import (
     SavedModel,
     feature_profile,
+    headline,
     list_models,
     load_metadata,
     load_model,
@@ -34,6 +35,7 @@ __all__ = [
     "SCORERS",
     "SavedModel",
     "feature_profile",
+    "headline",
     "list_models",
     "load_metadata",
     "load_model",

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from crmine.exceptions import SchemaError, WorkspaceError
 from crmine.warehouse._models import load_model
 
 __all__ = ["SCORERS", "score_table"]
-
-_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "h": 1 / 24, "H": 1 / 24}
 
 
 def _churn(model: Any, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,29 +32,22 @@ def _segment(model: Any, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFr
 
 
 def _clv(bundle: Any, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
-    from crmine.clv import customer_lifetime_value
+    from crmine.clv._workspace import customer_scores
 
     missing = [c for c in ("frequency", "recency", "T") if c not in frame.columns]
     if missing:
         raise SchemaError(f"CLV scoring needs the RFM summary columns {missing}; columns "
                           f"found: {list(frame.columns)}")  # fmt: skip
-    transactions, spend = bundle["transactions"], bundle["spend"]
     summary = frame[[c for c in ("frequency", "recency", "T", "monetary_value")
                      if c in frame.columns]].astype(float)  # fmt: skip
     if "monetary_value" not in summary:
         summary["monetary_value"] = 0.0
-    unit_days = _UNIT_DAYS.get(str(meta.get("time_unit", "D")), 1.0)
-    value = customer_lifetime_value(
-        transactions, summary, spend=spend, horizon=12, step=(365.25 / 12) / unit_days,
-        discount_rate=float(meta.get("monthly_discount_rate", 0.01)),
-        margin=float(meta.get("margin", 1.0)),
+    scores, _value = customer_scores(
+        bundle["transactions"], bundle["spend"], summary,
+        time_unit=str(meta.get("time_unit", "D")), margin=float(meta.get("margin", 1.0)),
+        monthly_rate=float(meta.get("monthly_discount_rate", 0.01)),
     )  # fmt: skip
-    return pd.DataFrame({
-        "p_alive": np.asarray(transactions.p_alive(summary)),
-        "expected_purchases_90d": np.asarray(transactions.expected_purchases(90 / unit_days,
-                                                                             summary)),
-        "predicted_clv_12m": value.customers["clv"].to_numpy(),
-    }, index=frame.index)  # fmt: skip
+    return scores
 
 
 # How each saved model scores a table of customers.

@@ -280,6 +280,17 @@ def _points(n: int, n_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n, min(n, n_points) + 1).round().astype(int))
 
 
+def _cumulative(y: Any, treatment: Any, uplift: Any) -> tuple[np.ndarray, ...]:
+    """Outcomes and groups best predicted uplift first, with the running counts of treated
+    and control customers and of their responders over the top k (k = 0..n)."""
+    ys, ws, _ = _sorted(y, treatment, uplift)
+
+    def running(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(v)])
+
+    return ys, ws, running(ws), running(1 - ws), running(ys * ws), running(ys * (1 - ws))
+
+
 def qini_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) -> QiniResult:
     """Qini curve: incremental responders when the top-``k`` customers are targeted.
 
@@ -298,12 +309,8 @@ def qini_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) -> Q
     >>> q.curve["model"].round(2).tolist()
     [0.0, 1.0, 0.0, -1.0, 0.0]
     """
-    ys, ws, _ = _sorted(y, treatment, uplift)
+    ys, ws, nt, nc, rt, rc = _cumulative(y, treatment, uplift)
     n = len(ys)
-    nt = np.concatenate([[0], np.cumsum(ws)])
-    nc = np.concatenate([[0], np.cumsum(1 - ws)])
-    rt = np.concatenate([[0.0], np.cumsum(ys * ws)])
-    rc = np.concatenate([[0.0], np.cumsum(ys * (1 - ws))])
     with np.errstate(divide="ignore", invalid="ignore"):
         q = rt - np.where(nc > 0, rc * nt / np.where(nc > 0, nc, 1), 0.0)
     total = q[-1]
@@ -339,12 +346,8 @@ def uplift_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) ->
     Rzepakowski, P. & Jaroszewicz, S. (2012). Decision trees for uplift modeling with single
     and multiple treatments. *Knowledge and Information Systems* 32, 303-327.
     """
-    ys, ws, _ = _sorted(y, treatment, uplift)
+    ys, _ws, nt, nc, rt, rc = _cumulative(y, treatment, uplift)
     n = len(ys)
-    nt = np.concatenate([[0], np.cumsum(ws)])
-    nc = np.concatenate([[0], np.cumsum(1 - ws)])
-    rt = np.concatenate([[0.0], np.cumsum(ys * ws)])
-    rc = np.concatenate([[0.0], np.cumsum(ys * (1 - ws))])
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = np.where((nt > 0) & (nc > 0), rt / np.maximum(nt, 1) - rc / np.maximum(nc, 1), 0.0)
     k = np.arange(n + 1)

@@ -120,10 +120,8 @@ def customer_feature_table(ws: Any, *, as_of: Any = None, rebuild: bool = False)
     return feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
 
 
-def _buyers(ws: Any, *, as_of: Any = None, rebuild: bool = False
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _buyers(feats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every customer's features, and those of the customers who bought."""
-    feats = customer_feature_table(ws, as_of=as_of, rebuild=rebuild)
     feats = feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
     feats["customer_id"] = feats["customer_id"].astype(str)
     count_col = "orders" if "orders" in feats else "lines" if "lines" in feats else None
@@ -140,11 +138,7 @@ def current_cluster_input(ws: Any) -> pd.DataFrame:
     tables (and ``marts.customer_rfm``), nothing written."""
     from crmine.features._behaviour import build_customer_features
 
-    feats = build_customer_features(ws, write=False)
-    feats = feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
-    count_col = "orders" if "orders" in feats else "lines" if "lines" in feats else None
-    buyers = feats[(feats[count_col].fillna(0) > 0).to_numpy()] if count_col else feats
-    return _cluster_input(buyers.reset_index(drop=True))
+    return _cluster_input(_buyers(build_customer_features(ws, write=False))[1])
 
 
 def segment_workspace(
@@ -165,7 +159,7 @@ def segment_workspace(
     ``marts.segment_pareto``, ``marts.segment_rules``) and merges ``rfm_segment``,
     ``cluster``, ``value_tier`` into ``marts.customer_scores``.
     """
-    feats, buyers = _buyers(ws, as_of=as_of, rebuild=rebuild_features)
+    feats, buyers = _buyers(customer_feature_table(ws, as_of=as_of, rebuild=rebuild_features))
     if len(buyers) < 3:
         raise DataError(f"only {len(buyers)} customers have purchases; segmentation needs more "
                         "(load orders with `crmine ingest orders FILE`)")

@@ -25,6 +25,7 @@ from crmine.exceptions import NotFittedError, WorkspaceError
 __all__ = [
     "SavedModel",
     "feature_profile",
+    "headline",
     "list_models",
     "load_metadata",
     "load_model",
@@ -190,6 +191,11 @@ def load_model(
     if expect is not None and not isinstance(model, expect):
         raise WorkspaceError(f"{folder / MODEL_FILE} does not hold a {expect.__name__}")
     return model, json.loads((folder / METADATA_FILE).read_text())
+
+
+def headline(metrics: dict[str, float], n: int = 3) -> str:
+    """The first ``n`` metrics a model records (each analysis puts its best summary first)."""
+    return ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:n])
 
 
 def list_models(models_dir: str | Path) -> pd.DataFrame:

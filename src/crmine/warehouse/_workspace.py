@@ -20,6 +20,7 @@ __all__ = ["SCHEMAS", "Workspace"]
 
 # Layers, named like dbt's; `truth` holds a synthetic company's planted ground truth and
 # `meta` the load log.
+MODELS_DIR = "models"  # the workspace folder holding saved models
 SCHEMAS = ("raw", "staging", "core", "marts", "quarantine", "truth", "meta")
 
 
@@ -107,7 +108,7 @@ class Workspace:
         if (root / CONFIG_FILE).exists() and not exist_ok:
             raise WorkspaceError(f"{root} is already a crmine workspace ({CONFIG_FILE} exists)")
         root.mkdir(parents=True, exist_ok=True)
-        for sub in ("models", "reports"):
+        for sub in (MODELS_DIR, "reports"):
             (root / sub).mkdir(exist_ok=True)
         if not (root / CONFIG_FILE).exists():
             save_config(root, Config())
@@ -138,7 +139,7 @@ class Workspace:
 
     @property
     def models_dir(self) -> Path:
-        return self.root / "models"
+        return self.root / MODELS_DIR
 
     @property
     def reports_dir(self) -> Path:

@@ -27,7 +27,9 @@ DataOpt = Annotated[
 
 
 def _models_dir(workspace: Path) -> Path:
-    return workspace / "models"
+    from crmine.warehouse._workspace import MODELS_DIR
+
+    return workspace / MODELS_DIR
 
 
 def _id_column(model: Any, frame: pd.DataFrame) -> str | None:

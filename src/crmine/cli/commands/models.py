@@ -26,12 +26,13 @@ def _models_dir(workspace: Path) -> Path:
     or a run in progress, may hold it)."""
     from crmine.config import CONFIG_FILE
     from crmine.exceptions import WorkspaceError
+    from crmine.warehouse._workspace import MODELS_DIR
 
     root = workspace.expanduser().resolve()
     if not (root / CONFIG_FILE).exists():
         raise WorkspaceError(f"{root} is not a crmine workspace (no {CONFIG_FILE}); "
                              "pass --workspace DIR")  # fmt: skip
-    return root / "models"
+    return root / MODELS_DIR
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
     @models.command("list")
     def list_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
         """Every saved model version, newest first, with its headline metrics."""
-        from crmine.models import list_models
+        from crmine.models import headline, list_models
 
         with errors_handled(json_out):
             frame = list_models(_models_dir(workspace))
@@ -55,9 +56,7 @@ def register(app: typer.Typer) -> None:
             shown = frame.assign(
                 latest=frame["latest"].map({True: "✓", False: ""}),
                 saved_at=frame["saved_at"].str[:19].str.replace("T", " "),
-                # the first three metrics each model records, in its own order
-                metrics=[", ".join(f"{k} {v:.4g}" for k, v in list(m.items())[:3])
-                         for m in frame["metrics"]],
+                metrics=frame["metrics"].map(headline),
             ).drop(columns="version")
             print_frame(shown, title="Saved models (✓ = used by default; "
                         "`crmine models show NAME` for the rest)")  # fmt: skip

@@ -30,7 +30,9 @@ ModelOpt = Annotated[Path | None, typer.Option(
 
 def _model_path(model: Path | None, workspace: Path) -> Path:
     """An explicit model file, else the workspace's models folder (its saved versions)."""
-    return model if model is not None else workspace / "models"
+    from crmine.warehouse._workspace import MODELS_DIR
+
+    return model if model is not None else workspace / MODELS_DIR
 
 
 def _features(frame: pd.DataFrame, drop: list[str]) -> pd.DataFrame:

@@ -10,14 +10,13 @@ from crmine.warehouse import Workspace
 
 @section("models", order=95, title="Saved models and drift")
 def models(ws: Workspace) -> Section | None:
-    from crmine.models import list_models
+    from crmine.models import headline, list_models
 
     saved = list_models(ws.models_dir)
     if saved.empty:
         return None
     latest = saved[saved["latest"]].copy()
-    latest["metrics"] = [", ".join(f"{k} {v:.4g}" for k, v in list(m.items())[:3])
-                         for m in latest["metrics"]]  # fmt: skip
+    latest["metrics"] = latest["metrics"].map(headline)
     latest["saved_at"] = latest["saved_at"].str[:19].str.replace("T", " ")
     parts = [
         kpis({"models": len(latest), "versions kept": len(saved)}),
