@@ -43,10 +43,10 @@ def test_demo_loads_everything_and_every_analysis_succeeds(demo_run):
     assert loads["customers"]["rows_staged"] == 1500
     failed = {s["step"]: s["error"] for s in info["steps"] if not s["ok"]}
     assert failed == {}
-    from crmine.pipeline import all_steps
+    from crmine.pipeline import plan
     from crmine.warehouse import Workspace
 
-    assert [s["step"] for s in info["steps"]] == [s.name for s in all_steps()]
+    assert [s["step"] for s in info["steps"]] == [a.name for a in plan()]
     with Workspace.open(folder, read_only=True) as ws:
         truth = ws.read("truth.customers")
         assert len(truth) == 1500 and truth["segment"].nunique() >= 4

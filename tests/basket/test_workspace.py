@@ -15,9 +15,9 @@ from crmine.exceptions import CrmineError
 @pytest.fixture(scope="module")
 def scored(demo_workspace):
     """The pipeline step, run once: rules, offers, scores, sequences, evaluation marts."""
-    from crmine.pipeline.steps.basket import run
+    from crmine.basket import run_basket
 
-    summary = run(demo_workspace)
+    summary = run_basket(demo_workspace).summary()
     return demo_workspace, summary
 
 

@@ -15,11 +15,12 @@ from crmine.churn import ChurnModel, build_churn_dataset, load_churn_model
 @pytest.fixture(scope="module")
 def demo(demo_workspace):
     """The shared 2,000-customer demo workspace with the churn pipeline step run on it."""
-    from crmine.pipeline import all_steps
+    from crmine.contract import analysis
+    from crmine.pipeline import missing_inputs
 
-    churn_step = next(s for s in all_steps() if s.name == "churn")
-    assert churn_step.missing(demo_workspace) is None
-    return demo_workspace, churn_step.fn(demo_workspace)
+    churn = analysis("churn")
+    assert missing_inputs(churn, demo_workspace) is None
+    return demo_workspace, churn.run(demo_workspace).summary()
 
 
 def test_step_summary(demo) -> None:

@@ -136,10 +136,10 @@ def test_report_section_renders(clv_ws):
 
 
 def test_step_registered():
-    from crmine.pipeline import all_steps
+    from crmine.pipeline import plan
 
-    clv_step = next(s for s in all_steps() if s.name == "clv")
-    assert clv_step.order == 30
+    names = [a.name for a in plan(["churn"])]
+    assert names.index("features") < names.index("clv") < names.index("churn")
 
 
 def test_missing_mart_falls_back_to_order_lines(workspace):

@@ -3,6 +3,7 @@ recommendations, sequential patterns and their offline evaluation."""
 
 from __future__ import annotations
 
+from crmine.basket._analysis import ANALYSIS, BasketRun, run_basket
 from crmine.basket._baskets import as_baskets, baskets_from_lines, map_hierarchy
 from crmine.basket._evaluate import (
     RecommendationEvaluation,
@@ -36,9 +37,11 @@ from crmine.basket._workspace import (
 
 __all__ = [
     "ALGORITHMS",
+    "ANALYSIS",
     "METRICS",
     "MODEL_VERSION",
     "BasketRules",
+    "BasketRun",
     "BasketWorkspaceResult",
     "ProductPropensity",
     "PropensityResult",
@@ -58,6 +61,7 @@ __all__ = [
     "remove_redundant",
     "rules_as_text",
     "rules_from_itemsets",
+    "run_basket",
     "score_workspace",
     "sequential_patterns",
     "spark_mine_rules",

@@ -11,6 +11,7 @@
 - :func:`run_churn`: all of it on a workspace, written back to ``marts``.
 """
 
+from crmine.churn._analysis import ANALYSIS
 from crmine.churn._drivers import (
     customer_reasons,
     permutation_drivers,
@@ -45,6 +46,7 @@ from crmine.churn._workspace import (
 )
 
 __all__ = [
+    "ANALYSIS",
     "METHODS",
     "ChurnDataset",
     "ChurnEvaluation",

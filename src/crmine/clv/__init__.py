@@ -6,6 +6,7 @@ Models (scikit-learn-style estimators, exact maximum likelihood on distinct hist
 (spend). :func:`rfm_summary` builds their input from a transaction log.
 """
 
+from crmine.clv._analysis import ANALYSIS
 from crmine.clv._base import BaseModel, TransactionModel, aggregate_histories, check_summary
 from crmine.clv._bgbb import BetaGeoBetaBinomModel
 from crmine.clv._bgnbd import BetaGeoModel, ModifiedBetaGeoModel
@@ -35,6 +36,7 @@ from crmine.clv._value import (
 from crmine.clv._workspace import MODELS, ClvRun, fit_by_group, load_purchases, score_workspace
 
 __all__ = [
+    "ANALYSIS",
     "MODELS",
     "BaseModel",
     "BetaGeoBetaBinomModel",

@@ -3,6 +3,7 @@ reallocation with response curves, funnels and multi-touch attribution."""
 
 from __future__ import annotations
 
+from crmine.marketing._analysis import ANALYSIS
 from crmine.marketing._attribution import (
     ATTRIBUTION_MODELS,
     attribution,
@@ -24,6 +25,7 @@ from crmine.marketing._funnel import FunnelResult, funnel
 from crmine.marketing._kpis import campaign_contacts, campaign_kpis
 
 __all__ = [
+    "ANALYSIS",
     "ATTRIBUTION_MODELS",
     "BudgetAllocation",
     "FunnelResult",

@@ -16,8 +16,8 @@ Examples
 """
 
 from crmine.models._drift import DRIFT_LEVELS, population_stability
-from crmine.models._monitor import CURRENT_FEATURES, model_drift
-from crmine.models._score import SCORERS, score_table
+from crmine.models._monitor import ANALYSIS, model_drift, run_drift
+from crmine.models._score import model_specs, score_table
 from crmine.warehouse._models import (
     SavedModel,
     feature_profile,
@@ -30,9 +30,8 @@ from crmine.warehouse._models import (
 )
 
 __all__ = [
-    "CURRENT_FEATURES",
+    "ANALYSIS",
     "DRIFT_LEVELS",
-    "SCORERS",
     "SavedModel",
     "feature_profile",
     "headline",
@@ -40,7 +39,9 @@ __all__ = [
     "load_metadata",
     "load_model",
     "model_drift",
+    "model_specs",
     "population_stability",
+    "run_drift",
     "save_model",
     "score_table",
     "use_version",

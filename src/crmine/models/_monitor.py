@@ -2,52 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from crmine.exceptions import WorkspaceError
+from crmine.contract import Analysis, Mart, PreparedRun, SkipAnalysis, not_null, unique
+from crmine.exceptions import CrmineError, WorkspaceError
 from crmine.models._drift import population_stability
-from crmine.warehouse._models import load_metadata
+from crmine.models._score import model_specs
+from crmine.warehouse._models import list_models, load_metadata
 
-__all__ = ["CURRENT_FEATURES", "model_drift"]
+if TYPE_CHECKING:
+    from crmine.warehouse import Workspace
 
-
-def _churn(ws: Any) -> pd.DataFrame:
-    from crmine.churn._workspace import current_features
-
-    return current_features(ws)
+__all__ = ["ANALYSIS", "model_drift", "run_drift"]
 
 
-def _segment(ws: Any) -> pd.DataFrame:
-    from crmine.segment._workspace import current_cluster_input
-
-    return current_cluster_input(ws)
-
-
-def _response(ws: Any) -> pd.DataFrame:
-    from crmine.response._workspace import customer_features
-
-    return customer_features(ws).reset_index()
-
-
-def _clv(ws: Any) -> pd.DataFrame:
-    from crmine.clv._workspace import _summary_from_ws
-
-    return _summary_from_ws(ws)[0]
-
-
-# How each analysis computes, from today's warehouse, the features its model scores.
-CURRENT_FEATURES: dict[str, Callable[[Any], pd.DataFrame]] = {
-    "churn": _churn,
-    "segment": _segment,
-    "response": _response,
-    "clv": _clv,
-}
-
-
-def model_drift(ws: Any, name: str, *, version: str | None = None) -> pd.DataFrame:
+def model_drift(ws: Workspace, name: str, *, version: str | None = None) -> pd.DataFrame:
     """Population stability of every feature of saved model ``name`` (the latest unless
     ``version``): its training data against the workspace's data today.
 
@@ -57,10 +28,49 @@ def model_drift(ws: Any, name: str, *, version: str | None = None) -> pd.DataFra
         ``feature``, ``psi``, ``drift`` (stable < 0.1 ≤ moderate shift < 0.25 ≤ major shift),
         ``missing_then``, ``missing_now``; largest shift first.
     """
-    if name not in CURRENT_FEATURES:
+    specs = model_specs()
+    if name not in specs:
         raise WorkspaceError(f"no drift check for model {name!r}; models with one: "
-                             f"{', '.join(CURRENT_FEATURES)}")  # fmt: skip
+                             f"{', '.join(sorted(specs))}")  # fmt: skip
     meta = load_metadata(ws.models_dir, name, version=version)
-    out = population_stability(meta.get("feature_profile", {}), CURRENT_FEATURES[name](ws))
+    out = population_stability(meta.get("feature_profile", {}), specs[name].features(ws))
     out.attrs["version"] = meta["version"]
     return out
+
+
+def run_drift(ws: Workspace) -> PreparedRun:
+    """Before the analyses refit: how far today's data have moved from those each saved
+    model was fitted on (``marts.model_drift``). Skipped while no model has been saved."""
+    saved = list_models(ws.models_dir)
+    latest = saved[saved["latest"] & saved["name"].isin(list(model_specs()))]
+    if latest.empty:
+        raise SkipAnalysis("no saved models yet (the analyses below fit them)")
+    frames, problems = [], {}
+    for name, version in zip(latest["name"], latest["version"], strict=True):
+        try:
+            drift = model_drift(ws, name, version=version)
+        except CrmineError as exc:  # e.g. a model saved before profiles were kept
+            problems[name] = str(exc)
+            continue
+        frames.append(drift.assign(model=name, version=version))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if frames:
+        ws.write_mart("model_drift", table, model_version="psi-1")
+    worst = {f["model"].iloc[0]: str(f["drift"].iloc[0]) for f in frames if len(f)}
+    return PreparedRun({"models_checked": len(frames), "worst_drift": worst,
+                        "not_checked": problems}, table, ("marts.model_drift",))  # fmt: skip
+
+
+ANALYSIS = Analysis(
+    name="drift",
+    title="Drift since the models were fitted",
+    run=run_drift,
+    uses=("features",),  # compares with today's features, rebuilt first
+    fits=False,
+    before_models=True,
+    section="models",
+    cli="models",
+    marts=(Mart("model_drift", "one row per saved model and feature",
+                ("model", "version", "feature", "psi", "drift"),
+                (unique("model", "feature"), not_null("model", "feature"))),),
+)  # fmt: skip

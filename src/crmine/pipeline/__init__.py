@@ -1,18 +1,13 @@
-"""Running every analysis on a workspace, in dependency order (used by ``crmine demo`` and
-``crmine run``).
+"""Running the analyses on a workspace in dependency order (``crmine demo``, ``crmine run``).
 
-An analysis joins the pipeline with one module in ``crmine/pipeline/steps/`` that defines::
-
-    @step("clv", order=30, title="Customer lifetime value")
-    def run(ws: Workspace) -> dict[str, object]:
-        ...   # fit, write marts, return a small summary (JSON-serialisable)
-
-Lower ``order`` runs first (segmentation before churn, CLV before the retention list). A step
-that finds nothing to do raises ``SkipStep("why")`` and is reported as skipped.
+The pipeline keeps no list of its own: it reads every package's ``ANALYSIS`` declaration
+(:mod:`crmine.contract`) and orders them from their ``requires`` and ``uses``; analyses that
+fit nothing and must come first (features, drift) run before those that fit models. A run
+that finds nothing to do raises :class:`SkipStep` and is reported as skipped.
 """
 
 from __future__ import annotations
 
-from crmine.pipeline._runner import SkipStep, Step, StepResult, all_steps, run_pipeline, step
+from crmine.pipeline._runner import SkipStep, StepResult, missing_inputs, plan, run_pipeline
 
-__all__ = ["SkipStep", "Step", "StepResult", "all_steps", "run_pipeline", "step"]
+__all__ = ["SkipStep", "StepResult", "missing_inputs", "plan", "run_pipeline"]

@@ -2,20 +2,20 @@ from __future__ import annotations
 
 import time
 import traceback
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmine._plugins import import_plugins
+from crmine.contract import (
+    Analysis,
+    SkipAnalysis,
+    Verdict,
+    all_analyses,
+    record_verdict,
+    recorded_warnings,
+)
+from crmine.exceptions import ConfigError
 from crmine.warehouse import ENTITIES, Workspace
-
-StepFn = Callable[[Workspace], dict[str, Any]]
-
-
-# A required input: a table ("core.fct_order_lines"), a column that must hold values
-# ("core.fct_order_lines.product_id"), or a tuple of those any one of which will do.
-Requirement = str | tuple[str, ...]
 
 
 def _present(ws: Workspace, need: str) -> bool:
@@ -40,107 +40,165 @@ def _how_to_load(need: str) -> str:
     return f"`crmine ingest {entity} FILE`"
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    name: str
-    order: int
-    title: str
-    fn: StepFn
-    requires: tuple[Requirement, ...] = ()
-
-    def missing(self, ws: Workspace) -> str | None:
-        """Why the step cannot run on ``ws`` (its inputs are absent), or None."""
-        for need in self.requires:
-            options = (need,) if isinstance(need, str) else need
-            if not any(_present(ws, t) for t in options):
-                how = " or ".join(_how_to_load(t) for t in options)
-                return f"needs {' or '.join(options)}: load it with {how}"
-        return None
+_ENTITY_OF = {e.core_table: name for name, e in ENTITIES.items()}
 
 
-class SkipStep(Exception):
-    """Raised by a step that finds nothing to do; its message says why (shown as skipped)."""
+def missing_inputs(a: Analysis, ws: Workspace) -> str | None:
+    """Why ``a`` cannot run on ``ws`` (a table or column it needs is absent), or None."""
+    for need in a.tables_required():
+        options: tuple[str, ...] = (need,) if isinstance(need, str) else need
+        if not any(_present(ws, t) for t in options):
+            how = " or ".join(_how_to_load(t) for t in options)
+            return f"needs {' or '.join(options)}: load it with {how}"
+    return None
 
+
+SkipStep = SkipAnalysis  # the name steps used before the contract
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """What one analysis did in a pipeline run."""
+
     name: str
     title: str
     ok: bool
     seconds: float
     summary: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    skipped: str | None = None  # why the step did not run (its inputs are absent)
+    skipped: str | None = None  # why the analysis did not run
+    verdict: Verdict | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.name,
+            "title": self.title,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "summary": self.summary,
+            "verdict": self.verdict.to_dict() if self.verdict is not None else None,
+            "warnings": list(self.warnings),
+            "error": self.error,
+            "skipped": self.skipped,
+        }
 
 
-_STEPS: dict[str, Step] = {}
-_ENTITY_OF = {e.core_table: name for name, e in ENTITIES.items()}
+def _edges(analyses: dict[str, Analysis]) -> dict[str, set[str]]:
+    """name -> the analyses that must run before it."""
+    before: dict[str, set[str]] = {n: set() for n in analyses}
+    for a in analyses.values():
+        for dep in (*a.analyses_required(), *a.uses):
+            if dep not in analyses:
+                raise ConfigError(f"analysis {a.name!r} depends on unknown analysis {dep!r}")
+            before[a.name].add(dep)
+    first = [a.name for a in analyses.values() if a.before_models]
+    for a in analyses.values():
+        if a.model is not None:
+            before[a.name].update(n for n in first if n != a.name)
+    return before
 
 
-def step(
-    name: str, *, order: int, title: str, requires: tuple[Requirement, ...] = ()
-) -> Callable[[StepFn], StepFn]:
-    """Register ``fn`` as the pipeline step ``name``.
+def plan(names: list[str] | None = None) -> list[Analysis]:
+    """The analyses to run, dependencies first (``names`` and what they need, or all).
 
-    ``requires`` lists the tables (or ``schema.table.column`` columns that must hold values)
-    the step reads; when one is absent the step is skipped with a message saying what to load,
-    instead of failing.
+    Ties are broken by name so the order is stable. A cycle is a :class:`ConfigError`.
     """
+    analyses = all_analyses()
+    before = _edges(analyses)
+    if names:
+        unknown = [n for n in names if n not in analyses]
+        if unknown:
+            import difflib
 
-    def register(fn: StepFn) -> StepFn:
-        _STEPS[name] = Step(name, order, title, fn, requires)
-        return fn
+            near = difflib.get_close_matches(unknown[0], list(analyses), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"no analysis named {unknown[0]!r}{hint}; known: "
+                              f"{', '.join(sorted(analyses))}")  # fmt: skip
+        wanted: set[str] = set()
+        stack = list(names)
+        while stack:
+            n = stack.pop()
+            if n in wanted:
+                continue
+            wanted.add(n)
+            a = analyses[n]
+            stack.extend((*a.analyses_required(), *a.uses))
+    else:
+        wanted = set(analyses)
+    order: list[Analysis] = []
+    done: set[str] = set()
+    pending = sorted(wanted)
+    while pending:
+        ready = [n for n in pending if before[n] & wanted <= done]
+        if not ready:
+            raise ConfigError(f"analyses depend on each other in a cycle: {', '.join(pending)}")
+        # Steps that fit nothing (features, drift) first among those ready.
+        ready.sort(key=lambda n: (not analyses[n].before_models, analyses[n].fits, n))
+        n = ready[0]
+        order.append(analyses[n])
+        done.add(n)
+        pending.remove(n)
+    return order
 
-    return register
 
-
-def all_steps() -> list[Step]:
-    """All registered steps in run order."""
-    import_plugins("crmine.pipeline.steps")
-    return sorted(_STEPS.values(), key=lambda s: (s.order, s.name))
+def _summary(run: Any) -> dict[str, Any]:
+    summary = run.summary() if callable(getattr(run, "summary", None)) else run.summary
+    return dict(summary) if summary is not None else {}
 
 
 def run_pipeline(
     ws: Workspace,
     *,
     only: list[str] | None = None,
-    on_step: Callable[[Step], None] | None = None,
+    on_step: Callable[[Analysis], None] | None = None,
     strict: bool = False,
 ) -> list[StepResult]:
-    """Run every step (or ``only`` those named) and return what each did.
+    """Run every analysis (or ``only`` those named, with what they need) in dependency order.
 
-    A failing step is reported with its error and the rest still run, unless ``strict``.
+    Each run's verdict is recorded in ``marts.analysis_verdicts`` with the warnings raised
+    while it ran. A failing analysis is reported with its error and the rest still run (those
+    requiring it are skipped), unless ``strict``.
     """
-    results = []
-    for s in all_steps():
-        if only and s.name not in only:
-            continue
-        reason = s.missing(ws)
+    from crmine.contract import validate_settings
+
+    validate_settings(ws.config.settings, str(ws.root / "crmine.toml"))
+    results: list[StepResult] = []
+    not_done: dict[str, str] = {}
+    for a in plan(only):
+        blocked = next((d for d in a.analyses_required() if d in not_done), None)
+        reason = (f"needs {blocked}, which {not_done[blocked]}" if blocked
+                  else missing_inputs(a, ws))  # fmt: skip
         if reason:
-            results.append(StepResult(s.name, s.title, True, 0.0, skipped=reason))
+            results.append(StepResult(a.name, a.title, True, 0.0, skipped=reason))
+            not_done[a.name] = "was skipped"
             continue
         if on_step:
-            on_step(s)
+            on_step(a)
         start = time.perf_counter()
+        caught: list[str] = []
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=FutureWarning)
-                summary = s.fn(ws)
+            with recorded_warnings() as caught:
+                run = a.run(ws)
         except SkipStep as skip:
-            results.append(StepResult(s.name, s.title, True, 0.0, skipped=str(skip)))
+            results.append(StepResult(a.name, a.title, True, 0.0, skipped=str(skip)))
+            not_done[a.name] = "was skipped"
             continue
         except Exception as exc:
             if strict:
                 raise
-            results.append(
-                StepResult(
-                    s.name,
-                    s.title,
-                    False,
-                    time.perf_counter() - start,
-                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
-                )
-            )
+            results.append(StepResult(
+                a.name, a.title, False, time.perf_counter() - start,
+                error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+                warnings=tuple(caught),
+            ))  # fmt: skip
+            not_done[a.name] = "failed"
             continue
-        results.append(StepResult(s.name, s.title, True, time.perf_counter() - start, summary))
+        verdict = getattr(run, "verdict", None)
+        if verdict is not None and caught:
+            verdict = verdict.with_warnings(caught)
+        if a.fits:
+            record_verdict(ws, a.name, verdict)
+        results.append(StepResult(a.name, a.title, True, time.perf_counter() - start,
+                                  _summary(run), verdict=verdict,
+                                  warnings=tuple(caught)))  # fmt: skip
     return results

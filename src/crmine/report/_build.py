@@ -8,7 +8,9 @@ from pathlib import Path
 from plotly.offline import get_plotlyjs
 
 import crmine
+from crmine.contract import Verdict, all_analyses, verdict_of
 from crmine.report._registry import all_sections
+from crmine.report._render import note, verdict_block
 from crmine.warehouse import Workspace
 
 _CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
@@ -23,7 +25,19 @@ def build_report(ws: Workspace, path: str | Path | None = None) -> Path:
     out = Path(path) if path else ws.reports_dir / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     parts, links = [], []
+    judged = _verdicts_by_section(ws)
     for spec in all_sections():
+        verdict = judged.get(spec.key)
+        if verdict is not None and not verdict.actionable:
+            # Charts of a result that does not beat its baseline would look like findings.
+            links.append(f'<a href="#{spec.key}">{html.escape(spec.title)}</a>')
+            body = verdict_block(verdict) + note(
+                "Nothing from this analysis is shown or written as a list to act on: on held-"
+                "out data it does no better than the naive baseline."
+            )
+            parts.append(f'<section id="{spec.key}"><h2>{html.escape(spec.title)}</h2>'
+                         f"{body}</section>")  # fmt: skip
+            continue
         try:
             result = spec.fn(ws)
         except Exception as exc:  # one broken section must not hide the others
@@ -36,6 +50,8 @@ def build_report(ws: Workspace, path: str | Path | None = None) -> Path:
             if result is None:
                 continue
             body, summary = result.html, result.summary
+            if verdict is not None:
+                body = verdict_block(verdict) + body
         links.append(f'<a href="#{spec.key}">{html.escape(spec.title)}</a>')
         summary_html = f'<p class="summary">{html.escape(summary)}</p>' if summary else ""
         title = html.escape(spec.title)
@@ -54,4 +70,13 @@ def build_report(ws: Workspace, path: str | Path | None = None) -> Path:
     tmp = out.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
+    return out
+
+
+def _verdicts_by_section(ws: Workspace) -> dict[str, Verdict]:
+    """The recorded verdict of each analysis, keyed by its report section."""
+    out = {}
+    for a in all_analyses().values():
+        if a.fits and (v := verdict_of(ws, a.name)) is not None:
+            out[a.section_key] = v
     return out

@@ -68,3 +68,46 @@ def _fmt(v: object) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+_VERDICT_LABELS = {
+    "informative": "Informative",
+    "weak": "Weak evidence",
+    "not_informative": "Not informative",
+}
+
+
+def _figure(v: object) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return _fmt(v)
+
+
+def verdict_block(verdict: Any, *, detail: bool = True) -> str:
+    """A verdict as a coloured box: status, the held-out figure against its baseline, why,
+    and what to try. ``verdict`` is a :class:`crmine.contract.Verdict`."""
+    label = _VERDICT_LABELS[verdict.status]
+    interval = ""
+    if verdict.interval is not None:
+        interval = f" (95% interval {_figure(verdict.interval[0])}–{_figure(verdict.interval[1])})"
+    figures = (f"{verdict.metric}: {_figure(verdict.value)}{interval} against a baseline of "
+               f"{_figure(verdict.baseline)}")  # fmt: skip
+    parts = [f'<strong>{_html.escape(label)}</strong> — {_html.escape(figures)}.']
+    if verdict.why:
+        parts.append(f"<br>{_html.escape(verdict.why)}")
+    if verdict.what_to_try:
+        parts.append(f"<br><em>What to try:</em> {_html.escape(verdict.what_to_try)}")
+    if detail and verdict.warnings:
+        shown = "; ".join(verdict.warnings[:5])
+        more = f" (+{len(verdict.warnings) - 5} more)" if len(verdict.warnings) > 5 else ""
+        parts.append(f"<br><small>Warnings during the fit: {_html.escape(shown)}{more}</small>")
+    if detail:
+        for check in verdict.checks:
+            label = _html.escape(_VERDICT_LABELS[check.status])
+            parts.append(f"<br><small>{label}: {_html.escape(check.metric)} "
+                         f"{_figure(check.value)} against {_figure(check.baseline)}. "
+                         f"{_html.escape(check.why)}</small>")  # fmt: skip
+    css = verdict.status.replace("_", "-")
+    return f'<div class="verdict verdict-{css}">{"".join(parts)}</div>'

@@ -3,6 +3,7 @@ campaign."""
 
 from __future__ import annotations
 
+from crmine.response._analysis import ANALYSIS
 from crmine.response._model import (
     ProfitCurve,
     ResponseModel,
@@ -23,6 +24,7 @@ from crmine.response._uplift import (
 )
 
 __all__ = [
+    "ANALYSIS",
     "ClassTransformationUplift",
     "ProfitCurve",
     "QiniResult",

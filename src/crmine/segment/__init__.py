@@ -8,6 +8,7 @@ Examples
 >>> seg.n_clusters_, seg.k_scores_, seg.profiles_                               # doctest: +SKIP
 """
 
+from crmine.segment._analysis import ANALYSIS
 from crmine.segment._behaviour import SegmentBehaviour, segment_behaviour, workspace_behaviour
 from crmine.segment._cluster import METHODS, CustomerSegmenter
 from crmine.segment._engine import assign_clusters, segment_table
@@ -24,6 +25,7 @@ from crmine.segment._workspace import (
 )
 
 __all__ = [
+    "ANALYSIS",
     "CLUSTER_EXCLUDE",
     "DEFAULT_SEGMENT_MAP",
     "METHODS",

@@ -21,19 +21,10 @@ def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dic
         if not json_out and progress_enabled():
             console.print(f"[dim]running {step.title}…[/dim]")
 
-    results = run_pipeline(ws, only=only, on_step=announce)
-    return [
-        {
-            "step": r.name,
-            "title": r.title,
-            "ok": r.ok,
-            "seconds": round(r.seconds, 2),
-            "summary": r.summary,
-            "error": r.error,
-            "skipped": r.skipped,
-        }
-        for r in results
-    ]
+    return [r.to_dict() for r in run_pipeline(ws, only=only, on_step=announce)]
+
+
+_VERDICT_COLOURS = {"informative": "green", "weak": "yellow", "not_informative": "red"}
 
 
 def _render_steps(steps: list[dict[str, Any]]) -> None:
@@ -44,6 +35,13 @@ def _render_steps(steps: list[dict[str, Any]]) -> None:
         mark = "[green]✓[/green]" if s["ok"] else "[red]✗[/red]"
         extra = "" if s["ok"] else f" — {escape(s['error'].splitlines()[0])}"
         console.print(f"{mark} {s['title']} ({s['seconds']:.1f}s){extra}")
+        verdict = s.get("verdict")
+        if verdict:
+            colour = _VERDICT_COLOURS[verdict["status"]]
+            label = verdict["status"].replace("_", " ")
+            console.print(f"    [{colour}]{label}[/{colour}]: {escape(verdict['why'])}")
+            if verdict.get("what_to_try"):
+                console.print(f"    [dim]try: {escape(verdict['what_to_try'])}[/dim]")
 
 
 def register(app: typer.Typer) -> None:
@@ -116,17 +114,21 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         only: Annotated[
-            list[str], typer.Option("--only", help="Run only these steps (repeatable).")
+            list[str],
+            typer.Option("--only", help="Run only these analyses and what they need (repeatable)."),
         ] = [],  # noqa: B006
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Run every analysis on the workspace (RFM first) and refresh the report."""
-        from crmine.features import build_customer_rfm
+        """Run every analysis on the workspace in dependency order and refresh the report.
+
+        With --only, the analyses named and what they need run (e.g. --only churn also
+        rebuilds the features and CLV first). Each analysis prints its verdict: whether it
+        beats a naive baseline on held-out data.
+        """
         from crmine.report import build_report
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            build_customer_rfm(ws, observation_end=ws.setting("observation_end"))
             steps = _run_all(ws, json_out, list(only) or None)
             report = build_report(ws)
 

@@ -1,1 +1,0 @@
-"""One module per analysis step; each registers itself with ``crmine.pipeline.step``."""
