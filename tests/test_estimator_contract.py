@@ -197,3 +197,23 @@ def test_fit_contract(name):
     assert values.size > 0
     if values.dtype.kind == "f":
         assert np.isfinite(values).all(), f"{name} predicted non-finite values"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_clonable_with_sklearn(name):
+    """``sklearn.base.clone`` gives an unfitted twin with equal hyper-parameters (so every
+    estimator works in scikit-learn's model selection and pipelines)."""
+    from sklearn.base import clone
+
+    cls = ESTIMATORS[name]
+    hyper, make_args, predict = CASES[name]
+    est = cls(**hyper)
+    with np.errstate(all="ignore"):
+        est.fit(*make_args())
+    twin = clone(est)
+    assert type(twin) is cls and twin is not est
+    assert twin.get_params() == est.get_params() or all(
+        repr(v) == repr(est.get_params()[k]) for k, v in twin.get_params().items()
+    )
+    with pytest.raises(NotFittedError):
+        predict(twin, make_args())

@@ -33,6 +33,7 @@ __all__ = [
     "accepted",
     "all_analyses",
     "analysis",
+    "check_marts",
     "declared_marts",
     "not_null",
     "unique",
@@ -231,10 +232,23 @@ def analysis(name: str) -> Analysis:
     return found[name]
 
 
-def declared_marts() -> dict[str, tuple[Analysis, Mart]]:
-    """Every declared mart by table name (``marts.x``) with the analysis writing it."""
-    out: dict[str, tuple[Analysis, Mart]] = {}
+def declared_marts() -> dict[str, tuple[Analysis | None, Mart]]:
+    """Every declared mart by table name (``marts.x``) with the analysis writing it (None for
+    the marts several analyses share, such as ``marts.customer_scores``)."""
+    from crmine.warehouse._schema import MART_TABLES
+
+    out: dict[str, tuple[Analysis | None, Mart]] = {
+        t.name: (None, Mart(t.name, t.grain, checks=t.checks)) for t in MART_TABLES
+    }
     for a in all_analyses().values():
         for m in a.marts:
             out.setdefault(m.table, (a, m))
     return out
+
+
+def check_marts(ws: Workspace) -> list[Any]:
+    """Every declared check of the core tables and of every declared mart present in ``ws``
+    (what ``crmine check`` runs); a list of ``CheckResult``."""
+    from crmine.warehouse import run_checks
+
+    return run_checks(ws, [m.as_core_table() for _, m in declared_marts().values()])

@@ -32,6 +32,9 @@ WORKSPACE_SETTINGS: tuple[Setting, ...] = (
     Setting("observation_end", str, None, "the data's end date (default: the latest date in "
             "the data)", check=_date),
     Setting("cube_bands", dict, None, "custom bands of numeric cube dimensions"),
+    Setting("demo_seed", int, None, "the seed of a demo company (set by `crmine demo`)"),
+    Setting("demo_signal", bool, None, "False for a demo company without signal "
+            "(set by `crmine demo --no-signal`)"),
 )
 
 

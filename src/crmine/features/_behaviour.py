@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from crmine.exceptions import DataError
+from crmine.warehouse import Workspace
 
 __all__ = ["build_customer_features", "customer_behaviour", "feature_name"]
 
@@ -31,13 +32,13 @@ def feature_name(prefix: str, level: object) -> str:
     return f"{prefix}_{slug}"
 
 
-def _as_of(ws: Any, as_of: Any) -> dt.datetime:
+def _as_of(ws: Workspace, as_of: object) -> dt.datetime:
     if as_of is not None:
         ts = pd.Timestamp(as_of)
         if pd.isna(ts):
             raise DataError(f"as_of {as_of!r} is not a date; give e.g. '2026-06-30'")
         return ts.to_pydatetime()
-    configured = ws.setting("observation_end", None) if hasattr(ws, "setting") else None
+    configured = ws.setting("observation_end", None)
     if configured:
         return _as_of(ws, configured)
     lines = ws.table("core.fct_order_lines")
@@ -65,7 +66,7 @@ def _left(left: ir.Table, right: ir.Table) -> ir.Table:
     return left.left_join(right, left.customer_id == right._cid).drop("_cid")
 
 
-def customer_behaviour(ws: Any, as_of: Any = None) -> ir.Table:
+def customer_behaviour(ws: Workspace, as_of: object = None) -> ir.Table:
     """Behaviour features, one row per current customer, from events before ``as_of``.
 
     Columns: ``customer_id``, ``lines``, ``avg_unit_price`` (mean price per unit bought),
@@ -201,7 +202,9 @@ def customer_behaviour(ws: Any, as_of: Any = None) -> ir.Table:
     return feats.drop(*drop).order_by("customer_id")
 
 
-def build_customer_features(ws: Any, as_of: Any = None, *, write: bool = True) -> pd.DataFrame:
+def build_customer_features(
+    ws: Workspace, as_of: object = None, *, write: bool = True
+) -> pd.DataFrame:
     """Write ``marts.customer_features``: behaviour features joined with ``marts.customer_rfm``.
 
     One row per current customer. RFM columns (frequency, recency, T, monetary_value, orders,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +18,7 @@ def model_specs() -> dict[str, ModelSpec]:
     return {a.model.name: a.model for a in all_analyses().values() if a.model is not None}
 
 
-def score_table(models_dir: Any, name: str, frame: pd.DataFrame, *,
+def score_table(models_dir: str | Path, name: str, frame: pd.DataFrame, *,
                 version: str | None = None, id_column: str = "customer_id") -> pd.DataFrame:
     """Scores of every row of ``frame`` by saved model ``name`` (the latest unless
     ``version``), with the row's ``id_column`` first when present.

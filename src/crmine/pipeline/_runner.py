@@ -8,6 +8,7 @@ from typing import Any
 
 from crmine.contract import (
     Analysis,
+    AnalysisRun,
     SkipAnalysis,
     Verdict,
     all_analyses,
@@ -68,6 +69,7 @@ class StepResult:
     skipped: str | None = None  # why the analysis did not run
     verdict: Verdict | None = None
     warnings: tuple[str, ...] = ()
+    run: AnalysisRun | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,5 +202,5 @@ def run_pipeline(
             record_verdict(ws, a.name, verdict)
         results.append(StepResult(a.name, a.title, True, time.perf_counter() - start,
                                   _summary(run), verdict=verdict,
-                                  warnings=tuple(caught)))  # fmt: skip
+                                  warnings=tuple(caught), run=run))  # fmt: skip
     return results

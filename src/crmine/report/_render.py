@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from crmine.contract import Verdict
+
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -85,9 +87,9 @@ def _figure(v: object) -> str:
     return _fmt(v)
 
 
-def verdict_block(verdict: Any, *, detail: bool = True) -> str:
+def verdict_block(verdict: Verdict, *, detail: bool = True) -> str:
     """A verdict as a coloured box: status, the held-out figure against its baseline, why,
-    and what to try. ``verdict`` is a :class:`crmine.contract.Verdict`."""
+    and what to try."""
     label = _VERDICT_LABELS[verdict.status]
     interval = ""
     if verdict.interval is not None:

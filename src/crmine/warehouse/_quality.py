@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import duckdb
 import pandas as pd
 
 from crmine.warehouse._core import quote
-from crmine.warehouse._schema import CORE_TABLES, MART_TABLES, Check
+from crmine.warehouse._schema import CORE_TABLES, MART_TABLES, Check, CoreTable
 from crmine.warehouse._workspace import Workspace
 
 __all__ = ["CheckResult", "QualityReport", "quality_report", "run_checks"]
@@ -49,10 +50,15 @@ def _check_sql(table: str, check: Check) -> tuple[str, str]:
     )
 
 
-def run_checks(ws: Workspace) -> list[CheckResult]:
-    """Run every declared check (unique, not null, accepted values) on the tables present."""
+def run_checks(ws: Workspace, tables: Sequence[CoreTable] = ()) -> list[CheckResult]:
+    """Run every declared check (unique, not null, accepted values) on the tables present:
+    the core tables', the shared marts' and those of ``tables`` (the analyses' marts)."""
     results = []
-    for spec in (*CORE_TABLES, *MART_TABLES):
+    seen: set[str] = set()
+    for spec in (*CORE_TABLES, *MART_TABLES, *tables):
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
         if not ws.has_table(spec.name):
             continue
         present = set(ws.columns(spec.name))

@@ -372,10 +372,12 @@ MART_TABLES: tuple[CoreTable, ...] = tuple(
         "one row per customer",
         (Check("unique", ("customer_id",)), Check("not_null", ("customer_id",))),
     )
-    for name in (
-        "marts.customer_rfm",
-        "marts.customer_features",
-        "marts.customer_scores",
-        "marts.customer_segments",
-    )
-)
+    for name in ("marts.customer_scores",)
+) + (
+    CoreTable(
+        "marts.analysis_verdicts",
+        "one row per analysis that fitted something",
+        (Check("unique", ("analysis",)), Check("not_null", ("analysis", "status")),
+         Check("accepted_values", ("status",), ("informative", "weak", "not_informative"))),
+    ),
+)  # the analyses' own marts are declared with each analysis (crmine.contract)

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from crmine.cli._common import JsonOpt, WorkspaceOpt, console, emit, errors_handled, open_workspace
 
+if TYPE_CHECKING:
+    from crmine.contract import Analysis
+    from crmine.warehouse import Workspace
 
-def _run_all(ws: Any, json_out: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
+
+def _run_all(
+    ws: Workspace, json_out: bool, only: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Every pipeline step with a progress line each; failures are reported, not fatal."""
     from crmine._progress import progress_enabled
     from crmine.pipeline import run_pipeline
 
-    def announce(step: Any) -> None:
+    def announce(step: Analysis) -> None:
         if not json_out and progress_enabled():
             console.print(f"[dim]running {step.title}…[/dim]")
 
