@@ -7,6 +7,12 @@ the reference's minus 0.005 (and both are close to the true model's AUC).
 
     .venv/bin/python bench/bench_churn.py           # 1,000,000 customers
     .venv/bin/python bench/bench_churn.py --quick   # 100,000 customers
+    .venv/bin/python bench/bench_churn.py --demo    # the churn step of `crmine demo`
+
+``--demo`` (issue 11: the churn step of the 10,000-customer demo within 10 s) builds the demo
+company and times ``run_churn`` on it, wall and CPU (CPU is what a shared machine does not
+distort), with its held-out verdict; ``--against DIR`` times the same on another source tree
+(e.g. ``git archive HEAD src | tar -x -C DIR``) in a subprocess, for a before/after ratio.
 """
 
 from __future__ import annotations
@@ -64,11 +70,71 @@ def reference_fit(X: pd.DataFrame, y: np.ndarray):  # type: ignore[no-untyped-de
     return make_pipeline(pre, LogisticRegression(max_iter=1000)).fit(X, y)
 
 
+_DEMO_RUN = """
+import json, sys, time, shutil
+from pathlib import Path
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+shutil.rmtree(dst, ignore_errors=True)
+shutil.copytree(src, dst)
+from crmine.warehouse import Workspace
+from crmine.churn import run_churn
+ws = Workspace.open(dst)
+cpu, start = time.process_time(), time.perf_counter()
+run = run_churn(ws)
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+s = run.summary()
+v = getattr(run, "verdict", None)
+print(json.dumps({"wall": wall, "cpu": cpu, "auc": s["roc_auc"], "method": s["method"],
+                  "verdict": None if v is None else v.status}))
+"""
+
+
+def bench_demo(n: int, against: str | None) -> None:
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from crmine.demo._workspace import build_demo_workspace
+
+    root = Path(tempfile.mkdtemp(prefix="bench-churn-"))
+    ws, _ = build_demo_workspace(root / "demo", n_customers=n, seed=0)
+    ws.close()
+
+    def timed(pythonpath: str | None) -> dict[str, object]:
+        env = {**os.environ, "CRMINE_PROGRESS": "0"}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        out = subprocess.run([sys.executable, "-c", _DEMO_RUN, str(root / "demo"),
+                              str(root / "run")], env=env, capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    ours = timed(None)
+    print(f"demo churn step, {n:,} customers (load average {os.getloadavg()[0]:.1f})")
+    print(f"{'case':<22}{'wall s':>9}{'cpu s':>9}{'AUC':>8}  method / verdict")
+    print(f"{'ours':<22}{ours['wall']:>9.2f}{ours['cpu']:>9.2f}{ours['auc']:>8.4f}  "
+          f"{ours['method']} / {ours['verdict']} (target ≤ 10 s: {float(ours['cpu']) <= 10})")
+    if against:
+        ref = timed(str(Path(against) / "src"))
+        print(f"{'reference (' + Path(against).name + ')':<22}{ref['wall']:>9.2f}"
+              f"{ref['cpu']:>9.2f}{ref['auc']:>8.4f}  {ref['method']}")
+        print(f"ratio cpu ours / reference: {float(ours['cpu']) / float(ref['cpu']):.2f}; "
+              f"agree (AUC within 0.01): {abs(float(ours['auc']) - float(ref['auc'])) < 0.01}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 customers")
+    parser.add_argument("--demo", action="store_true", help="the demo's churn step")
+    parser.add_argument("--against", default=None, help="--demo: a source tree to compare")
     parser.add_argument("-n", type=int, default=None)
     args = parser.parse_args()
+    if args.demo:
+        os.environ.setdefault("CRMINE_PROGRESS", "0")
+        bench_demo(args.n or 10_000, args.against)
+        return
     n = args.n or (100_000 if args.quick else 1_000_000)
     os.environ.setdefault("CRMINE_PROGRESS", "0")
     from sklearn.metrics import roc_auc_score

@@ -9,6 +9,9 @@ Cases (ours vs a reference measured in the same run, and whether the results agr
    scikit-learn logistic regressions on one-hot features: held-out Qini of both.
 4. Markov + Shapley attribution on N simulated journeys (no reference library installed:
    timed alone, agreement = e-mail ranked first by both data-driven models).
+5. What the verdicts cost: ``run_response`` and ``run_marketing`` on the demo company (10,000
+   customers; 2,000 with --quick) against the same runs' verdict computations alone (the
+   held-out AUC/lift and Qini bootstraps, the effects family); goal: verdicts <= 15% of a run.
 
     .venv/bin/python bench/bench_response.py [--quick]
 """
@@ -128,6 +131,43 @@ def case_attribution(n: int) -> None:
           flush=True)
 
 
+def case_verdicts(n_customers: int) -> None:
+    import tempfile
+
+    from crmine.demo._workspace import build_demo_workspace
+    from crmine.marketing import campaign_effects, effects_verdict, load_contacts, run_marketing
+    from crmine.response import response_verdict, run_response, uplift_verdict
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws, _ = build_demo_workspace(Path(tmp), n_customers=n_customers, seed=0)
+        t_run, run = timed(lambda: run_response(ws))
+        # the verdicts' share: the same held-out sizes, scored at random (the bootstraps'
+        # cost does not depend on the scores)
+        a = ws.read("core.campaign_assignments")
+        rng = np.random.default_rng(0)
+        n_test = int(run.metrics["holdout_rows"])
+        test = a.sample(n_test, random_state=0)
+        y = test["responded"].fillna(False).astype(int).to_numpy()
+        w = (test["group"] == "treatment").astype(int).to_numpy()
+        ids = test["customer_id"].to_numpy()
+
+        def verdicts() -> None:
+            response_verdict(y[w == 1], rng.random(int(w.sum())), groups=ids[w == 1])
+            uplift_verdict(y, w, rng.random(n_test), groups=ids)
+
+        t_v, _ = timed(verdicts)
+        report(f"run_response demo {n_customers:,} customers", t_run, "its verdicts alone", t_v,
+               "verdicts <= 15% of the run")
+        print(f"    verdicts {t_v / t_run:.0%} of the run; {run.verdict.status}")
+        t_m, mrun = timed(lambda: run_marketing(ws))
+        contacts = load_contacts(ws)
+        t_mv, _ = timed(lambda: effects_verdict(campaign_effects(contacts), contacts))
+        report(f"run_marketing demo {n_customers:,} customers", t_m, "its verdict alone", t_mv,
+               "verdict <= 15% of the run")
+        print(f"    verdict {t_mv / t_m:.0%} of the run; {mrun.verdict.status}")
+        ws.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller cases")
@@ -138,6 +178,7 @@ def main() -> None:
     case_response(bank, folds=2 if args.quick else 5)
     case_uplift(hill)
     case_attribution(20_000 if args.quick else 200_000)
+    case_verdicts(2_000 if args.quick else 10_000)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,16 @@ class Config:
 
 
 def load_config(folder: Path) -> Config:
-    """Read ``crmine.toml`` from ``folder``; a missing file gives the defaults."""
+    """Read ``crmine.toml`` from ``folder``; a missing file gives the defaults.
+
+    Raises
+    ------
+    ConfigError
+        When the file is not TOML or a section or value has the wrong type (``[settings]``
+        must be a table, ``[warehouse] path`` text...); the message says what to write.
+        Setting *keys* are checked against the analyses' declarations where the workspace
+        is opened (``crmine.contract.validate_settings``), not here.
+    """
     path = folder / CONFIG_FILE
     if not path.exists():
         return Config()
@@ -65,27 +74,56 @@ def load_config(folder: Path) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file or delete it") from exc
-    warehouse = raw.pop("warehouse", {})
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
+    warehouse = _table(path, raw.pop("warehouse", {}), "[warehouse]",
+                       '[warehouse]\nengine = "duckdb"\npath = "warehouse.duckdb"')
     engine = warehouse.get("engine", "duckdb")
     if engine not in ENGINES:
         raise ConfigError(
             f"{path}: [warehouse] engine = {engine!r} is not supported; use one of {ENGINES}"
         )
-    mappings = raw.pop("mappings", {})
+    warehouse_path = warehouse.get("path", "warehouse.duckdb")
+    if not isinstance(warehouse_path, str) or not warehouse_path.strip():
+        raise ConfigError(
+            f"{path}: [warehouse] path = {warehouse_path!r} must be a file name in quotes, "
+            'e.g. path = "warehouse.duckdb"'
+        )
+    mappings = _table(path, raw.pop("mappings", {}), "[mappings]",
+                      '[mappings.orders]\n"Invoice No" = "order_id"')
     for entity_name, mapping in mappings.items():
         if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
             raise ConfigError(
                 f"{path}: [mappings.{entity_name}] must map source column names to canonical "
                 f'column names, e.g. "Invoice No" = "order_id"'
             )
-    settings = {"time_unit": "D", "currency": "USD"} | raw.pop("settings", {})
+    settings = _table(path, raw.pop("settings", {}), "[settings]",
+                      '[settings]\ntime_unit = "D"\ncurrency = "USD"')
+    sources = _table(path, raw.pop("sources", {}), "[sources]",
+                     '[sources.orders]\npath = "data/orders.csv"')
+    for entity_name, source in sources.items():
+        if not isinstance(source, dict):
+            raise ConfigError(
+                f"{path}: [sources.{entity_name}] must be a table describing the source, "
+                f'e.g. [sources.{entity_name}] with path = "data/{entity_name}.csv"'
+            )
     return Config(
         engine=engine,
-        warehouse_path=warehouse.get("path", "warehouse.duckdb"),
-        settings=settings,
+        warehouse_path=warehouse_path,
+        settings={"time_unit": "D", "currency": "USD"} | settings,
         mappings=mappings,
-        sources=raw.pop("sources", {}),
+        sources=sources,
         extra=raw,
+    )
+
+
+def _table(path: Path, value: Any, name: str, example: str) -> dict[str, Any]:
+    """``value`` if it is a TOML table, else a ConfigError showing how to write ``name``."""
+    if isinstance(value, dict):
+        return value
+    raise ConfigError(
+        f"{path}: {name} must be a table (a section of key = value lines), not "
+        f"{value!r}; write it as:\n{example}"
     )
 
 

@@ -38,3 +38,27 @@ def retail_lines() -> pd.DataFrame:
     """Online Retail product lines: cancellations (C…), adjustments (A…) and non-product
     codes (postage, fees, manual lines) removed."""
     return _retail_lines_cached(str(shared_file("online_retail/online_retail.csv.gz")))
+
+
+def no_signal_orders(n_customers: int = 1500, n_products: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Orders of a shop where nothing predicts what is bought with what: every order draws
+    its products independently from one fixed popularity (Zipf-like), whoever the customer
+    and whatever they bought before."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_products + 1) ** 0.8
+    popularity /= popularity.sum()
+    products = np.array([f"P{i:03d}" for i in range(n_products)])
+    start = pd.Timestamp("2023-01-01")
+    rows = []
+    order = 0
+    for c in range(n_customers):
+        for _ in range(int(rng.integers(2, 7))):
+            order += 1
+            day = start + pd.Timedelta(days=int(rng.integers(0, 730)))
+            size = min(1 + int(rng.poisson(1.5)), n_products)
+            for p in rng.choice(products, size=size, replace=False, p=popularity):
+                rows.append((f"O{order}", f"C{c:05d}", day, p, 1, 10.0))
+    return pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "product_id",
+                                       "quantity", "unit_price"])

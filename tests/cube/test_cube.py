@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crmine.cube import DEFAULT_BANDS, Filter, cube_columns, parse_where, pivot, query
 from crmine.exceptions import DataError, MissingColumnError
-from crmine.segment import segment_workspace
+from crmine.segment import run_segment
 from crmine.warehouse import Workspace
 from tests.segment._synth import load_company, simple_rfm
 
@@ -22,7 +22,7 @@ def ws(tmp_path_factory):
     w = Workspace.init(tmp_path_factory.mktemp("cube") / "ws")
     load_company(w, 300, seed=2)
     simple_rfm(w)
-    segment_workspace(w)
+    run_segment(w)
     yield w
     w.close()
 
@@ -130,11 +130,18 @@ def test_errors_list_what_is_valid(ws):
         query(ws, export="x.xlsx")
 
 
-def test_values_are_parameters_not_sql(ws):
+def test_values_are_literals_not_sql(ws, reference):
     # A value that would break out of a pasted SQL string is just a value that matches nobody.
     with pytest.raises(DataError, match="no customer has city"):
         query(ws, where=["city=x' OR '1'='1"])
     assert parse_where(["city=a,b"]) == [Filter("city", "=", ("a", "b"))]
+    # Comparisons on text are not checked against the values: the quote stays inside the
+    # literal, and the count is the plain string comparison's.
+    evil = "Chengdu' OR '1'='1"
+    res = query(ws, where=[f"city>{evil}"])
+    assert res.count == int((reference["city"] > evil).sum()) < 300
+    assert query(ws, where=["city<Shenzhen", "city!=Beijing,Chengdu"]).count == int(
+        ((reference.city < "Shenzhen") & ~reference.city.isin(["Beijing", "Chengdu"])).sum())
 
 
 def test_any_customer_table(reference):
@@ -155,7 +162,7 @@ def test_cube_rebuilt_when_a_source_changes(tmp_path):
 
 
 def test_stored_cube_reused_after_reopening(tmp_path):
-    from crmine.cube._cube import _CACHE
+    from crmine.cube._table import _CACHE
 
     w = Workspace.init(tmp_path / "w")
     load_company(w, 40, seed=5)
@@ -195,3 +202,40 @@ def test_orders_only_and_empty_workspace(workspace):
         "order_ts": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
         "amount": [5.0, 7.0, 1.0], "channel": ["web", "app", "app"]}))
     assert query(workspace, where=["channel=app"]).count == 1
+
+
+def test_folder_query_reads_the_stored_cube_without_the_workspace(tmp_path, monkeypatch):
+    from crmine.cube import _query
+    from crmine.warehouse import Workspace as Ws
+
+    w = Ws.init(tmp_path / "w")
+    load_company(w, 50, seed=6)
+    expected = query(w, where=["gender=F"]).count  # builds and stores the cube
+    w.close()
+
+    def no_workspace(*_a, **_k):
+        raise AssertionError("the workspace was opened although its stored cube is current")
+
+    monkeypatch.setattr(Ws, "open", no_workspace)
+    res = query(tmp_path / "w", where=["gender=F"], by="region")
+    assert res.count == expected and res.groups["customers"].sum() == expected
+    assert query(str(tmp_path / "w"), where={"gender": "F"}).count == expected
+    with pytest.raises(DataError, match="valid values of city"):
+        query(tmp_path / "w", where=["city=Paris"])
+    monkeypatch.undo()
+
+    # A changed source: the folder query opens the workspace and rebuilds the cube.
+    with Ws.open(tmp_path / "w") as again:
+        again.write_table("core.dim_customer", again.read("core.dim_customer").head(20))
+    calls = []
+    real = _query.prepare
+    monkeypatch.setattr(_query, "prepare", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert query(tmp_path / "w").count == 20 and calls == [1]
+    assert query(tmp_path / "w").count == 20 and calls == [1]  # stored again: no rebuild
+
+
+def test_folder_that_is_no_workspace_says_so(tmp_path):
+    from crmine.exceptions import WorkspaceError
+
+    with pytest.raises(WorkspaceError, match="not a crmine workspace"):
+        query(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["crmine.marketing._effects", "crmine.marketing._budget",
            "crmine.marketing._attribution", "crmine.response._model",
-           "crmine.response._uplift"]
+           "crmine.response._uplift", "crmine.response._evaluate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -108,7 +108,10 @@ def test_cli_workspace_commands(result, demo_workspace):
     k = _json(["campaigns", "kpis", "--by", "channel", "-w", ws])
     assert {r["channel"] for r in k} == {"email", "sms", "social", "search", "display"}
     eff = _json(["campaigns", "effect", "-w", ws])
-    assert max(eff, key=lambda r: r["prob_best_roi"])["channel"] == "email"
+    assert max(eff["channels"], key=lambda r: r["prob_best_roi"])["channel"] == "email"
+    assert eff["verdict"]["status"] == "informative" and eff["effects_significant"] >= 1
+    human = runner.invoke(app, ["campaigns", "effect", "-w", ws])
+    assert human.exit_code == 0 and "Verdict: informative" in human.stdout
     b = _json(["campaigns", "budget", "-w", ws])
     assert b["expected_gain"] > 0 and len(b["allocation"]) == 5
     f = _json(["campaigns", "funnel", "-w", ws])

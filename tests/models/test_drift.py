@@ -78,7 +78,7 @@ def test_workspace_drift_after_new_orders(tmp_path):
         with pytest.raises(WorkspaceError, match="no drift check for model"):
             model_drift(ws, "basket")
         # the pipeline's first step measures it before the analyses refit, for the report
-        (done,) = run_pipeline(ws, only=["drift"], strict=True)
+        *_features, done = run_pipeline(ws, only=["drift"], strict=True)
         assert done.summary["worst_drift"] == {"segment": "major shift"}
         stored = ws.read("marts.model_drift").set_index("feature")
         assert stored.loc["total_spend", "drift"] == "major shift"

@@ -63,8 +63,12 @@ def test_pipeline_step_and_report_section(folder):
     from crmine.report import all_sections
 
     with Workspace.open(folder) as ws:
-        [result] = run_pipeline(ws, only=["segment"], strict=True)
+        results = run_pipeline(ws, only=["segment"], strict=True)
+        # the features step rebuilds marts.customer_rfm and customer_features first
+        assert [r.name for r in results] == ["features", "segment"]
+        result = results[-1]
         assert result.ok and result.summary["n_clusters"] == 3
+        assert result.verdict is not None and result.verdict.status == "informative"
         json.dumps(result.summary)  # JSON-able
         spec = next(s for s in all_sections() if s.key == "segment")
         sec = spec.fn(ws)

@@ -9,8 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from crmine.segment import (
     RFM_SEGMENTS,
+    run_segment,
     segment_behaviour,
-    segment_workspace,
     smooth_shares,
     workspace_behaviour,
 )
@@ -19,7 +19,7 @@ from tests.segment._synth import load_company, simple_rfm
 
 @pytest.fixture(scope="module")
 def demo_result(demo_workspace):
-    return segment_workspace(demo_workspace, rebuild_features=True), demo_workspace
+    return run_segment(demo_workspace, rebuild_features=True), demo_workspace
 
 
 def test_demo_company_planted_segments_recovered(demo_result):
@@ -77,7 +77,7 @@ def test_demo_marts_written(demo_result):
 def test_synthetic_company_and_behaviour_by_segment(workspace):
     truth = load_company(workspace, 400, seed=1)
     simple_rfm(workspace)
-    result = segment_workspace(workspace)
+    result = run_segment(workspace)
     merged = result.segments.merge(truth, on="customer_id")
     assert result.n_clusters == 3
     assert adjusted_rand_score(merged["segment"], merged["cluster"]) > 0.9

@@ -103,7 +103,7 @@ def test_unknown_customer_is_quarantined_once_customers_exist(workspace, tmp_pat
     assert _rejects(workspace)["value"].tolist() == ["C9"]
 
 
-def test_reload_is_idempotent_new_file_appends_overlap_is_quarantined(workspace, tmp_path):
+def test_reload_is_idempotent_new_file_appends_overlap_is_unchanged(workspace, tmp_path):
     first = tmp_path / "jan.csv"
     first.write_text(ORDERS_CSV)
     ingest(workspace, "orders", first)
@@ -120,8 +120,11 @@ def test_reload_is_idempotent_new_file_appends_overlap_is_quarantined(workspace,
     )
     report = ingest(workspace, "orders", second)
     assert report.rows_staged == 1
-    assert report.rejects_by_reason == {"duplicate key": 1}
+    # a row already loaded with the same values is neither loaded again nor quarantined
+    assert report.rejects_by_reason == {}
+    assert report.rows_unchanged == 1
     assert _count(workspace, "SELECT count(*) FROM core.fct_order_lines") == 6
+    assert _count(workspace, "SELECT rows_unchanged FROM meta.loads WHERE load_id = 'L00002'") == 1
 
 
 def test_customer_history_scd2(workspace, tmp_path):
@@ -208,10 +211,11 @@ def test_encodings_and_recognised_headers(workspace, tmp_path, encoding, text):
     assert lines["customer_id"].tolist()[:2] == ["C1", "C2"]
     # day first is decided by the value no month-first reading can parse (28/02/2024)
     assert lines["order_ts"].dt.strftime("%m-%d").tolist()[:2] == ["03-01", "03-02"]
-    # an extra column keeps its (cleaned) source name and its text, decoded
-    (extra,) = report.extras
-    assert extra in ("城市", "city")
-    assert lines[extra].tolist()[:2] in (["上海", "北京"], ["Köln", "Zürich"])
+    # a city on an order line describes its customer: it goes to dim_customer, decoded
+    assert report.extras == ()
+    assert report.customer_attributes["city"] in ("城市", "City")
+    cities = workspace.read("core.dim_customer").sort_values("customer_id")["city"]
+    assert cities.tolist()[:2] in (["上海", "北京"], ["Köln", "Zürich"])
     assert lines["amount"].tolist()[:2] == [99.5, 10.0]  # "99,50 " read as a decimal comma
     assert report.rejects_by_reason == {}
 

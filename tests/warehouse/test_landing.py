@@ -218,8 +218,11 @@ def test_gzip_edge_cases(workspace, tmp_path):
     """Several gzip members, zero padding after the last one, an upper-case .GZ suffix."""
     body = ORDERS.split("\n", 1)[1]
     path = tmp_path / "orders.CSV.GZ"
-    path.write_bytes(gzip.compress(ORDERS.encode()) + gzip.compress(body.replace("100", "700")
-                                                                    .encode()) + b"\0" * 512)
+    path.write_bytes(
+        gzip.compress(ORDERS.encode())
+        + gzip.compress(body.replace("100", "700").encode())
+        + b"\0" * 512
+    )
     report = ingest(workspace, "orders", path)
     assert report.rows_read == 6 and report.rows_quarantined == 0
     # DuckDB does not read padded gzip back: the text itself lands

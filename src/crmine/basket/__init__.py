@@ -4,10 +4,12 @@ recommendations, sequential patterns and their offline evaluation."""
 from __future__ import annotations
 
 from crmine.basket._analysis import ANALYSIS, BasketRun, run_basket
-from crmine.basket._baskets import as_baskets, baskets_from_lines, map_hierarchy
+from crmine.basket._baskets import as_baskets, baskets_from_lines, group_items, map_hierarchy
 from crmine.basket._evaluate import (
+    MIN_RELATIVE_GAIN,
     RecommendationEvaluation,
     evaluate_recommendations,
+    judge_recommendations,
     split_last_basket,
 )
 from crmine.basket._itemsets import ALGORITHMS, frequent_itemsets
@@ -27,22 +29,21 @@ from crmine.basket._sequence import sequential_patterns
 from crmine.basket._spark import spark_mine_rules, spark_session
 from crmine.basket._workspace import (
     MODEL_VERSION,
-    BasketWorkspaceResult,
     evaluate_workspace,
     product_hierarchy,
-    score_workspace,
     workspace_baskets,
     workspace_lines,
+    workspace_rules,
 )
 
 __all__ = [
     "ALGORITHMS",
     "ANALYSIS",
     "METRICS",
+    "MIN_RELATIVE_GAIN",
     "MODEL_VERSION",
     "BasketRules",
     "BasketRun",
-    "BasketWorkspaceResult",
     "ProductPropensity",
     "PropensityResult",
     "RecommendationEvaluation",
@@ -53,6 +54,8 @@ __all__ = [
     "evaluate_recommendations",
     "evaluate_workspace",
     "frequent_itemsets",
+    "group_items",
+    "judge_recommendations",
     "map_hierarchy",
     "mine_rules",
     "missing_product_offers",
@@ -62,7 +65,6 @@ __all__ = [
     "rules_as_text",
     "rules_from_itemsets",
     "run_basket",
-    "score_workspace",
     "sequential_patterns",
     "spark_mine_rules",
     "spark_session",
@@ -70,4 +72,5 @@ __all__ = [
     "workspace_baskets",
     "workspace_lines",
     "workspace_propensity",
+    "workspace_rules",
 ]

@@ -5,6 +5,9 @@ bought up to a cut-off (``horizon_days`` before the data end), the label is whet
 bought the chosen product in the horizon after it. A held-out share of those customers gives
 an honest AUC and top-decile lift; the model refitted on all of them then scores every
 customer on their whole history, for the next ``horizon_days``.
+
+The verdict compares that held-out AUC with 0.5 (a random ordering of customers), with its
+Hanley-McNeil interval; a model no better than random writes no target list.
 """
 
 from __future__ import annotations
@@ -20,27 +23,41 @@ from sklearn.model_selection import train_test_split
 
 from crmine.basket._recommend import ProductPropensity, purchase_features
 from crmine.basket._workspace import product_hierarchy, workspace_lines
+from crmine.contract import Verdict, auc_interval, judge, recorded_warnings
 from crmine.exceptions import DataError
 from crmine.warehouse import Workspace
 
-__all__ = ["PropensityResult", "workspace_propensity"]
+__all__ = ["MIN_AUC_GAIN", "PropensityResult", "workspace_propensity"]
 
 MODEL_VERSION = "propensity-logit-1"
 MIN_BUYERS = 20  # fewer buyers in the horizon cannot give a trustworthy model
+#: Held-out AUC must beat 0.5 by this much (beyond its interval) to be "informative".
+MIN_AUC_GAIN = 0.10
+SCORE_COLUMNS = ("customer_id", "propensity", "rank", "decile")
 
 
 @dataclass(frozen=True, slots=True)
 class PropensityResult:
-    """Scores and out-of-sample quality of a product propensity model."""
+    """Scores, out-of-sample quality and verdict of a product propensity model.
+
+    ``scores`` (``customer_id``, ``propensity``, ``rank``, ``decile`` with 1 = most likely)
+    is the target list: empty when the verdict is ``not_informative``.
+    """
 
     product: str
     level: str
-    scores: pd.DataFrame  # customer_id, propensity, decile (1 = most likely), rank
+    scores: pd.DataFrame
     coefficients: pd.Series  # standardised, largest effect first
-    summary: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    marts: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able figures: the window, buyers learnt from, held-out AUC and lift."""
+        return dict(self.figures)
 
     def to_frame(self) -> pd.DataFrame:
-        return self.scores
+        return self.scores.copy()
 
 
 def _features(lines: pd.DataFrame, item: str, items: list[str],
@@ -130,23 +147,30 @@ def workspace_propensity(
     X_fit, X_test, y_fit, y_test = train_test_split(
         X, y, test_size=test_share, stratify=y, random_state=seed
     )
-    held = ProductPropensity(product=product).fit(X_fit, y_fit)
-    p_test = held.predict_proba(X_test).to_numpy()
-    auc = float(roc_auc_score(y_test, p_test))
-    top = p_test >= np.quantile(p_test, 0.9)
-    lift = float(y_test[top].mean() / y_test.mean())
+    with recorded_warnings() as caught:
+        held = ProductPropensity(product=product).fit(X_fit, y_fit)
+        p_test = held.predict_proba(X_test).to_numpy()
+        auc = float(roc_auc_score(y_test, p_test))
+        top = p_test >= np.quantile(p_test, 0.9)
+        lift = float(y_test[top].mean() / y_test.mean())
+        verdict = _verdict(auc, int(y_test.sum()), int(len(y_test) - y_test.sum()), level,
+                           product, horizon_days)  # fmt: skip
 
-    model = ProductPropensity(product=product).fit(X, y)
-    now = _features(lines, item, items, as_of)
-    if new_buyers_only:
-        now = now[~now.index.isin(set(lines.loc[lines[item] == product, "customer_id"]))]
-    p = model.predict_proba(now[model.feature_names_])
+        model = ProductPropensity(product=product).fit(X, y)
+        now = _features(lines, item, items, as_of)
+        if new_buyers_only:
+            now = now[~now.index.isin(set(lines.loc[lines[item] == product, "customer_id"]))]
+        p = model.predict_proba(now[model.feature_names_])
+    verdict = verdict.with_warnings(caught)
     scores = pd.DataFrame({"customer_id": p.index.astype(str), "propensity": p.to_numpy()})
     scores = scores.sort_values("propensity", ascending=False, kind="stable")
     scores["rank"] = np.arange(1, len(scores) + 1)
     scores["decile"] = np.ceil(scores["rank"] / len(scores) * 10).astype(int)
     scores = scores.reset_index(drop=True)
-    summary = {
+    expected = float(scores["propensity"].sum())
+    if not verdict.actionable:
+        scores = scores.iloc[:0]
+    summary: dict[str, Any] = {
         "product": product,
         "level": level,
         "horizon_days": horizon_days,
@@ -159,17 +183,43 @@ def workspace_propensity(
         "holdout_auc": auc,
         "holdout_top_decile_lift": lift,
         "customers_scored": len(scores),
-        "expected_buyers": float(scores["propensity"].sum()),
+        "expected_buyers": expected if verdict.actionable else None,
+        "verdict": verdict.status,
     }
+    if not verdict.actionable:
+        summary["note"] = ("No target list: the model ranks customers no better than chance. "
+                           + verdict.why)
+    elif verdict.status == "weak":
+        summary["warning"] = verdict.why
+    marts: tuple[str, ...] = ()
     if write:
-        _write(ws, scores.assign(product=product, level=level, horizon_days=horizon_days))
-    return PropensityResult(product, level, scores, model.coef_, summary)
+        _write(ws, scores.assign(product=product, level=level, horizon_days=horizon_days),
+               product, level)
+        marts = ("marts.product_propensity",)
+    return PropensityResult(product, level, scores, model.coef_, summary, verdict, marts)
 
 
-def _write(ws: Workspace, scores: pd.DataFrame) -> None:
-    """Replace this product's rows of ``marts.product_propensity``; other products keep
-    theirs (with their own model version and time)."""
-    product, level = scores["product"].iloc[0], scores["level"].iloc[0]
+def _verdict(auc: float, n_pos: int, n_neg: int, level: str, product: str,
+             horizon_days: int) -> Verdict:
+    """Held-out AUC vs 0.5 with its Hanley-McNeil interval."""
+    lo, hi = auc_interval(auc, n_pos, n_neg)
+    why = (f"On {n_pos + n_neg:,} held-out customers ({n_pos:,} bought {level} {product} in "
+           f"the {horizon_days} days), the model ranks a buyer above a non-buyer with "
+           f"probability {auc:.3f} (95% interval {lo:.3f} to {hi:.3f}; random: 0.5).")
+    verdict = judge("held-out AUC", auc, 0.5, (lo, hi), min_gain=MIN_AUC_GAIN, why=why,
+                    what_to_try="Lengthen --horizon-days, model the category (--level "
+                                "category) or a more common product: more buyers make the "
+                                "model and its check more reliable.")  # fmt: skip
+    if verdict.status == "not_informative":
+        return Verdict(verdict.status, verdict.metric, verdict.value, verdict.baseline,
+                       verdict.interval, f"{why} That is no better than chance, so no "
+                       "target list is written.", verdict.what_to_try)  # fmt: skip
+    return verdict
+
+
+def _write(ws: Workspace, scores: pd.DataFrame, product: str, level: str) -> None:
+    """Replace this product's rows of ``marts.product_propensity`` (by none when its target
+    list is withheld); other products keep theirs (with their own model version and time)."""
     frame = scores.assign(
         model_version=MODEL_VERSION,
         scored_at=pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
@@ -177,5 +227,6 @@ def _write(ws: Workspace, scores: pd.DataFrame) -> None:
     if ws.has_table("marts.product_propensity"):
         old = ws.read("marts.product_propensity")
         old = old[~((old["product"] == product) & (old["level"] == level))]
-        frame = pd.concat([old, frame], ignore_index=True)
+        parts = [f for f in (old, frame) if len(f)]
+        frame = pd.concat(parts, ignore_index=True) if parts else frame
     ws.write_table("marts.product_propensity", frame)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -23,7 +24,7 @@ REC_COLUMNS = ["customer_id", "rank", "product_id", "score", "confidence", "lift
                "because_bought"]
 
 
-class RuleRecommender:
+class RuleRecommender(BaseEstimator):
     """Top-N next-best products per customer from the association rules their history fires.
 
     Every single-consequent rule ``A → {b}`` whose antecedent the customer owns proposes
@@ -81,7 +82,10 @@ class RuleRecommender:
         """Mine the rules and item popularity from training baskets (orders)."""
         data = as_baskets(baskets)
         mined = mine_rules(data, self.min_support, self.min_confidence, max_len=self.max_len)
-        rules = mined.rules
+        return self._fit_rules(mined.rules, data)
+
+    def _fit_rules(self, rules: pd.DataFrame, data: list[list[Hashable]]) -> RuleRecommender:
+        """Learn from rules already mined from ``data`` with this recommender's thresholds."""
         self.rules_ = rules[rules["consequents"].map(len) == 1].reset_index(drop=True)
         counts = pd.Series([i for b in data for i in dict.fromkeys(b)]).value_counts()
         # ties in popularity are broken by item label, so lists are reproducible
@@ -148,9 +152,10 @@ class RuleRecommender:
         cand = cand.drop_duplicates(["customer", "product_id"])
         cand = cand[cand.groupby("customer").cumcount() < top]
         ante = rules["antecedents"].tolist()
+        used, where = np.unique(cand["rule"].to_numpy(np.int64), return_inverse=True)
+        because = np.array([" + ".join(sorted(map(str, ante[r]))) for r in used], dtype=object)
         recs = cand.assign(
-            score=cand["confidence"], source="rule",
-            because_bought=[" + ".join(sorted(map(str, ante[r]))) for r in cand["rule"]],
+            score=cand["confidence"], source="rule", because_bought=because[where],
         ).drop(columns="rule")
         if self.fill_popular:
             fill = self._popular_fill(recs, owned, top)
@@ -166,7 +171,10 @@ class RuleRecommender:
 
     def _popular_fill(self, recs: pd.DataFrame, owned: list[set[Hashable]],
                       top: int) -> pd.DataFrame:
-        have = recs.groupby("customer")["product_id"].agg(set).to_dict()
+        have: dict[int, set[Hashable]] = {}
+        for cust, item in zip(recs["customer"].tolist(), recs["product_id"].tolist(),
+                              strict=True):
+            have.setdefault(cust, set()).add(item)
         popular = list(zip(self.popularity_.index.tolist(), self.popularity_.tolist(),
                            strict=True))
         rows: list[tuple[int, Hashable, float]] = []
@@ -212,7 +220,7 @@ def purchase_features(
     return table
 
 
-class ProductPropensity:
+class ProductPropensity(BaseEstimator):
     """Probability that a customer buys one chosen product, from customer features.
 
     A regularised logistic regression on standardised features (RFM, demographics, what else
@@ -308,6 +316,3 @@ class ProductPropensity:
             col = features.columns[features.isna().any()].tolist()[0]
             raise DataError(f"feature column {col!r} has missing values; fill or drop them")
         return features
-
-    def get_params(self) -> dict[str, Any]:
-        return {"product": self.product, "C": self.C, "class_weight": self.class_weight}

@@ -109,20 +109,13 @@ def sequential_patterns(
         src, dst = src[ok], dst[ok]
         code = (c[src] * n_items + i[src]) * n_items + i[dst]
         gap = t[dst] - t[src]
-        # the shortest gap per customer and pair
-        order = np.lexsort((gap, code))
-        code, gap = code[order], gap[order]
-        first = np.r_[True, code[1:] != code[:-1]]
-        codes.append(code[first])
-        gaps.append(gap[first])
+        code, gap = _shortest(code, gap)  # the shortest gap per customer and pair
+        codes.append(code)
+        gaps.append(gap)
     if not codes or not sum(len(x) for x in codes):
         return _empty()
-    code = np.concatenate(codes)
-    gap = np.concatenate(gaps)
-    order = np.lexsort((gap, code))
-    code, gap = code[order], gap[order]
-    first = np.r_[True, code[1:] != code[:-1]]
-    code, gap = code[first], gap[first]
+    # a customer's events can span two chunks
+    code, gap = _shortest(np.concatenate(codes), np.concatenate(gaps))
     pair = code % (n_items * n_items)
     pairs = pd.DataFrame({"pair": pair, "gap": gap}).groupby("pair")["gap"].agg(
         ["size", "median"])
@@ -139,6 +132,16 @@ def sequential_patterns(
     out = out[out["confidence"] >= min_confidence]
     return out.sort_values(["lift", "support"], ascending=False, kind="stable").reset_index(
         drop=True)
+
+
+def _shortest(code: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct ``code`` once (ascending) with its smallest ``gap``."""
+    if not len(code):
+        return code, gap
+    order = np.argsort(code, kind="stable")
+    code, gap = code[order], gap[order]
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    return code[starts], np.minimum.reduceat(gap, starts)
 
 
 def _empty() -> pd.DataFrame:

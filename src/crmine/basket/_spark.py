@@ -9,7 +9,7 @@ rule for rule, which the tests check in local mode.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,10 +17,14 @@ from crmine.basket._itemsets import min_count_for
 from crmine.basket._rules import BasketRules, rules_from_itemsets
 from crmine.exceptions import DataError
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import SparkSession
+
 __all__ = ["spark_mine_rules", "spark_session"]
 
 
-def spark_session(master: str = "local[2]", app_name: str = "crmine-basket") -> Any:
+def spark_session(master: str = "local[2]", app_name: str = "crmine-basket") -> SparkSession:
     """A Spark session for local runs: no web UI, few shuffle partitions."""
     try:
         from pyspark.sql import SparkSession
@@ -37,11 +41,11 @@ def spark_session(master: str = "local[2]", app_name: str = "crmine-basket") -> 
 
 
 def spark_mine_rules(
-    baskets: Iterable[Iterable[Hashable]] | Any,
+    baskets: Iterable[Iterable[Hashable]] | SparkDataFrame,
     min_support: float,
     min_confidence: float = 0.8,
     *,
-    spark: Any = None,
+    spark: SparkSession | None = None,
     items_col: str = "items",
     num_partitions: int | None = None,
     filters: Mapping[str, float] | None = None,
@@ -65,10 +69,10 @@ def spark_mine_rules(
     query recommendation. RecSys '08, 107–114.
     """
     from pyspark.ml.fpm import FPGrowth
-    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
-    if isinstance(baskets, SparkDataFrame):
+    if isinstance(baskets, DataFrame):
         frame = baskets.select(F.array_distinct(F.col(items_col)).alias("items"))
         spark = frame.sparkSession
     else:
@@ -105,10 +109,10 @@ def spark_mine_rules(
                                "prune_redundant": prune_redundant})
 
 
-def _from_pandas(spark: Any, rows: pd.DataFrame) -> Any:
+def _from_pandas(spark: SparkSession, rows: pd.DataFrame) -> SparkDataFrame:
     """A Spark DataFrame from pandas through Arrow (no Python workers), conf restored after."""
     key = "spark.sql.execution.arrow.pyspark.enabled"
-    before = spark.conf.get(key, "false")
+    before = spark.conf.get(key, "false") or "false"
     spark.conf.set(key, "true")
     try:
         return spark.createDataFrame(rows, "items array<string>")

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from crmine.basket._baskets import baskets_from_lines
 from crmine.basket._evaluate import RecommendationEvaluation, evaluate_recommendations
 from crmine.basket._itemsets import frequent_itemsets
-from crmine.basket._offers import missing_product_offers
-from crmine.basket._recommend import RuleRecommender
-from crmine.basket._rules import METRICS, mine_rules
-from crmine.basket._sequence import sequential_patterns
-from crmine.exceptions import DataError, SchemaError
+from crmine.basket._rules import METRICS, BasketRules, mine_rules
+from crmine.exceptions import ConfigError, DataError, SchemaError
 from crmine.warehouse import Workspace
 
 __all__ = [
     "MODEL_VERSION",
-    "BasketWorkspaceResult",
     "evaluate_workspace",
     "product_hierarchy",
-    "score_workspace",
+    "resolve_min_confidence",
+    "resolve_min_support",
     "workspace_baskets",
     "workspace_lines",
+    "workspace_rules",
 ]
 
 MODEL_VERSION = "rules-1"
@@ -90,21 +88,7 @@ def workspace_baskets(
     return baskets_from_lines(lines, basket=key, item="product_id", hierarchy=hierarchy)
 
 
-@dataclass(frozen=True, slots=True)
-class BasketWorkspaceResult:
-    """What :func:`score_workspace` wrote: rules, offers, recommendations, patterns."""
-
-    rules: pd.DataFrame
-    offers: pd.DataFrame
-    recommendations: pd.DataFrame
-    sequences: pd.DataFrame
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.rules
-
-
-def _names(ws: Workspace) -> dict[str, str]:
+def product_names(ws: Workspace) -> dict[str, str]:
     if not ws.has_table("core.dim_product") or "product_name" not in ws.columns(
             "core.dim_product"):
         return {}
@@ -113,7 +97,7 @@ def _names(ws: Workspace) -> dict[str, str]:
                     strict=True))
 
 
-def _rules_mart(rules: pd.DataFrame, level: str, per: str, n: int,
+def rules_mart(rules: pd.DataFrame, level: str, per: str, n: int,
                 names: dict[str, str]) -> pd.DataFrame:
     out = pd.DataFrame({
         "level": level, "per": per,
@@ -162,10 +146,22 @@ def resolve_min_support(ws: Workspace, given: float | None, baskets: list[list[s
     setting = given if given is not None else ws.setting("basket_min_support", "auto")
     if setting == "auto":
         return choose_min_support(baskets, max_len=max_len)
+    problem = support_problem(setting)
+    if problem:
+        raise ConfigError(f"basket_min_support = {setting!r} must be {problem}")
     return float(setting)
 
 
-def _covered_levels(ws: Workspace, levels: tuple[str, ...], lines: pd.DataFrame) -> list[str]:
+def support_problem(value: object) -> str | None:
+    """Why ``value`` is not a valid ``basket_min_support`` (None when it is)."""
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        return '"auto" or a fraction of orders in (0, 1], e.g. 0.005'
+    return None
+
+
+def covered_levels(ws: Workspace, levels: tuple[str, ...], lines: pd.DataFrame) -> list[str]:
     """Hierarchy levels that at least half of the products sold carry (others are skipped)."""
     usable = []
     products = lines["product_id"].astype(str).unique()
@@ -179,108 +175,67 @@ def _covered_levels(ws: Workspace, levels: tuple[str, ...], lines: pd.DataFrame)
     return usable
 
 
-def score_workspace(
+def workspace_rules(
     ws: Workspace,
     *,
+    level: str = "product",
+    per: Per = "order",
     min_support: float | None = None,
     min_confidence: float | None = None,
+    min_lift: float = 1.0,
     max_len: int | None = 3,
-    top_n: int = 10,
-    max_offers: int = 3,
-    levels: tuple[str, ...] = ("product", "category"),
-    max_gap_days: float | None = None,
-    write: bool = True,
-) -> BasketWorkspaceResult:
-    """Mine the workspace's orders and write the cross-sell marts.
+    prune_redundant: bool = False,
+) -> BasketRules:
+    """Association rules among the workspace's baskets (per order or per customer) of
+    products or of a hierarchy level, with the workspace's thresholds by default."""
+    baskets = workspace_baskets(ws, level=level, per=per).tolist()
+    support = resolve_min_support(ws, min_support, baskets, max_len)
+    return mine_rules(baskets, support, resolve_min_confidence(ws, min_confidence),
+                      max_len=max_len, filters={"lift": min_lift},
+                      prune_redundant=prune_redundant)  # fmt: skip
 
-    * ``marts.rules``: rules per order at product level and at each other hierarchy level
-      in ``levels`` (column ``level``; antecedents/consequents as lists and as text);
-    * ``marts.basket_offers``: "missing product" offers per customer;
-    * ``marts.customer_scores``: ``next_best_products`` (list, best first) and
-      ``next_best_product`` via ``upsert_customer_scores(model="basket")``;
-    * ``marts.sequential_patterns``: "A, then B within N days" per customer.
 
-    Thresholds default to the workspace settings ``basket_min_support`` ("auto": the
-    smallest of ``SUPPORT_LADDER`` keeping at most 20,000 frequent itemsets),
-    ``basket_min_confidence`` (0.05) and ``basket_max_gap_days`` (60).
-    """
-    confidence = float(min_confidence if min_confidence is not None
-                       else ws.setting("basket_min_confidence", 0.05))
-    gap = float(max_gap_days if max_gap_days is not None
-                else ws.setting("basket_max_gap_days", 60))
-    lines = workspace_lines(ws)
-    product_baskets = workspace_baskets(ws, level="product", per="order", lines=lines).tolist()
-    support = resolve_min_support(ws, min_support, product_baskets, max_len)
-    names = _names(ws)
-    marts = []
-    product_rules = None
-    n_orders = 0
-    for level in ("product", *_covered_levels(ws, levels, lines)):
-        baskets = (product_baskets if level == "product" else
-                   workspace_baskets(ws, level=level, per="order", lines=lines).tolist())
-        mined = mine_rules(baskets, support, confidence, max_len=max_len)
-        if level == "product":
-            product_rules = mined.rules
-            n_orders = mined.n_baskets
-        marts.append(_rules_mart(mined.rules, level, "order", mined.n_baskets, names))
-    assert product_rules is not None
-    rules_mart = pd.concat(marts, ignore_index=True)
-
-    history = lines.groupby("customer_id", sort=True)["product_id"].agg(
-        lambda s: list(dict.fromkeys(s)))
-    offers = missing_product_offers(history, product_rules, max_offers=max_offers)
-    rec = RuleRecommender(min_support=support, min_confidence=confidence, max_len=max_len,
-                          n=top_n)
-    rec.fit(baskets_from_lines(lines).tolist())
-    recs = rec.recommend(history)
-    if names:
-        offers["product_name"] = offers["product_id"].map(names)
-        recs["product_name"] = recs["product_id"].map(names)
-    scores = recs.groupby("customer_id", sort=False)["product_id"].agg(list).rename(
-        "next_best_products").reset_index()
-    scores["next_best_product"] = scores["next_best_products"].str[0]
-    sequences = sequential_patterns(lines, max_gap_days=gap, min_support=support * 5,
-                                    min_confidence=confidence)
-    if names and len(sequences):
-        sequences["antecedent_name"] = sequences["antecedent"].map(names)
-        sequences["consequent_name"] = sequences["consequent"].map(names)
-    if write:
-        ws.write_mart("rules", rules_mart, model_version=MODEL_VERSION)
-        ws.write_mart("basket_offers", offers, model_version=MODEL_VERSION)
-        ws.write_mart("basket_recommendations", recs, model_version=MODEL_VERSION)
-        ws.write_mart("sequential_patterns", sequences, model_version=MODEL_VERSION)
-        ws.upsert_customer_scores(scores, model="basket", model_version=MODEL_VERSION)
-    top = rules_mart[rules_mart["level"] == "product"].head(1)
-    summary: dict[str, Any] = {
-        "orders": int(n_orders),
-        "customers": len(history),
-        "min_support": support,
-        "min_confidence": confidence,
-        "rules": {str(lv): int(n) for lv, n in rules_mart["level"].value_counts().items()},
-        "offers": len(offers),
-        "customers_with_offers": int(offers["customer_id"].nunique()) if len(offers) else 0,
-        "recommended_from_rules": float((recs["source"] == "rule").mean()) if len(recs) else 0.0,
-        "sequential_patterns": len(sequences),
-        "top_rule": (f"{top['antecedent_names'].iloc[0]} → {top['consequent_names'].iloc[0]} "
-                     f"(lift {top['lift'].iloc[0]:.1f})") if len(top) else None,
-        "model_version": MODEL_VERSION,
-    }
-    return BasketWorkspaceResult(rules=rules_mart, offers=offers, recommendations=recs,
-                                 sequences=sequences, summary=summary)
+def resolve_min_confidence(ws: Workspace, given: float | None) -> float:
+    """``given``, else the workspace setting ``basket_min_confidence`` (0.05)."""
+    value = given if given is not None else ws.setting("basket_min_confidence", 0.05)
+    if not 0 <= float(value) <= 1:
+        raise DataError(f"basket_min_confidence must be a fraction in [0, 1], got {value!r}")
+    return float(value)
 
 
 def evaluate_workspace(
     ws: Workspace, *, k: int = 10, min_support: float | None = None,
-    min_confidence: float | None = None, write: bool = True,
+    min_confidence: float | None = None, max_len: int | None = 3, write: bool = True,
+    lines: pd.DataFrame | None = None,
 ) -> RecommendationEvaluation:
-    """Leave-last-basket-out evaluation on the workspace's orders (``marts.basket_evaluation``)."""
-    lines = workspace_lines(ws)
-    support = resolve_min_support(ws, min_support, workspace_baskets(
-        ws, level="product", per="order", lines=lines).tolist(), 3)
-    confidence = float(min_confidence if min_confidence is not None
-                       else ws.setting("basket_min_confidence", 0.05))
+    """Leave-last-basket-out evaluation on the workspace's orders (``marts.basket_evaluation``).
+
+    Its ``verdict`` says whether the rules beat the best-sellers on the held-out baskets
+    (:func:`~crmine.basket.judge_recommendations`).
+    """
+    lines = workspace_lines(ws) if lines is None else lines
+    support = resolve_min_support(ws, min_support, baskets_from_lines(lines).tolist(), max_len)
     result = evaluate_recommendations(lines, k=k, min_support=support,
-                                      min_confidence=confidence)
+                                      min_confidence=resolve_min_confidence(ws, min_confidence),
+                                      max_len=max_len)  # fmt: skip
     if write:
-        ws.write_mart("basket_evaluation", result.summary, model_version=MODEL_VERSION)
+        ws.write_mart("basket_evaluation", evaluation_mart(result), model_version=MODEL_VERSION)
     return result
+
+
+def evaluation_mart(result: RecommendationEvaluation) -> pd.DataFrame:
+    """``marts.basket_evaluation``: one row per method, with the rules' gain over popularity
+    and its interval on the ``rules`` row."""
+    out = result.summary.copy()
+    out["n_rules"] = result.n_rules
+    v = result.verdict
+    gain_lo = gain_hi = float("nan")
+    if v is not None and v.interval is not None and v.baseline is not None:
+        gain_lo, gain_hi = v.interval[0] - v.baseline, v.interval[1] - v.baseline
+    rules = (out["method"] == "rules").to_numpy()
+    popularity = float(out.loc[out["method"] == "popularity", "hit_rate"].iloc[0])
+    out["gain_over_popularity"] = np.where(rules, out["hit_rate"] - popularity, np.nan)
+    out["gain_low"] = np.where(rules, gain_lo, np.nan)
+    out["gain_high"] = np.where(rules, gain_hi, np.nan)
+    out["status"] = v.status if v is not None else None
+    return out

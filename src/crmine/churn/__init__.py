@@ -8,7 +8,9 @@
 - :func:`evaluate_churn`: ROC/PR AUC, lift and capture, Brier, calibration, confusion.
 - :func:`kaplan_meier` and :class:`TenureModel` (Cox): survival and expected remaining tenure.
 - :func:`retention_list`: risk × value → customers ranked by expected value saved.
-- :func:`run_churn`: all of it on a workspace, written back to ``marts``.
+- :func:`run_churn`: all of it on a workspace, judged on held-out customers (out of time
+  when there are several cut-offs) and written back to ``marts``; the churn window adapts
+  to the business's purchase cycle (:func:`churn_window`).
 """
 
 from crmine.churn._analysis import ANALYSIS
@@ -18,7 +20,12 @@ from crmine.churn._drivers import (
     profile_comparison,
     reference_values,
 )
-from crmine.churn._evaluate import ChurnEvaluation, best_f1_threshold, evaluate_churn
+from crmine.churn._evaluate import (
+    ChurnEvaluation,
+    best_f1_threshold,
+    churn_verdict,
+    evaluate_churn,
+)
 from crmine.churn._labels import (
     ChurnLabels,
     customer_features,
@@ -35,12 +42,16 @@ from crmine.churn._retention import RetentionList, retention_list
 from crmine.churn._rules import tree_nodes, tree_rules
 from crmine.churn._survival import KaplanMeierResult, TenureModel, kaplan_meier
 from crmine.churn._workspace import (
+    NO_LIST,
     ChurnDataset,
     ChurnRun,
     ChurnScores,
     build_churn_dataset,
     churn_features,
+    churn_window,
+    current_features,
     data_end,
+    purchase_cycle,
     run_churn,
     score_workspace,
 )
@@ -48,6 +59,7 @@ from crmine.churn._workspace import (
 __all__ = [
     "ANALYSIS",
     "METHODS",
+    "NO_LIST",
     "ChurnDataset",
     "ChurnEvaluation",
     "ChurnLabels",
@@ -62,6 +74,9 @@ __all__ = [
     "best_f1_threshold",
     "build_churn_dataset",
     "churn_features",
+    "churn_verdict",
+    "churn_window",
+    "current_features",
     "customer_features",
     "customer_reasons",
     "data_end",
@@ -73,6 +88,7 @@ __all__ = [
     "permutation_drivers",
     "plan_columns",
     "profile_comparison",
+    "purchase_cycle",
     "reference_values",
     "retention_list",
     "run_churn",

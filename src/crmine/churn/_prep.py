@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -298,3 +299,134 @@ def drop_leaks(
         )
     notes = (*plan.notes, *(f"{c}: excluded as leakage ({w})" for c, w in found.items()))
     return ColumnPlan(remaining_num, remaining_cat, excluded, notes)
+
+
+def _sorted_levels(values: list[object]) -> list[object]:
+    try:
+        return sorted(values)  # type: ignore[type-var]
+    except TypeError:  # mixed types: order by text, as a stable fallback
+        return sorted(values, key=str)
+
+
+class LevelEncoder(TransformerMixin, BaseEstimator):
+    """One-hot encoding of categories, as scikit-learn's ``OneHotEncoder`` with
+    ``handle_unknown="infrequent_if_exist"``, ``min_frequency`` and ``max_categories``, but
+    counted with pandas (a hash pass) instead of a Python loop over every value.
+
+    ``OneHotEncoder`` counts object columns holding missing values item by item, which made
+    it most of the time of a churn model comparison (13 s of 18 s on 18,000 rows × 6 columns;
+    each permutation-importance prediction paid it again). The output is the same: per column
+    the frequent levels in sorted order (missing last), then one ``infrequent_sklearn`` column
+    when some levels are infrequent; unseen levels go to it (or to no column when there is
+    none). ``categories_``, ``infrequent_categories_`` and ``get_feature_names_out`` read as
+    ``OneHotEncoder``'s.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_frequency: int | None = None,
+        max_categories: int | None = None,
+        feature_name_combiner: Any = "concat",
+        sparse_output: bool = False,
+    ) -> None:
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.feature_name_combiner = feature_name_combiner
+        self.sparse_output = sparse_output
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> LevelEncoder:
+        frame = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        self.categories_: list[np.ndarray] = []
+        self.infrequent_categories_: list[np.ndarray | None] = []
+        self._lookup: list[tuple[dict[object, int], int]] = []  # level -> output column; NaN's
+        self._frequent: list[list[int]] = []
+        for j in range(frame.shape[1]):
+            values = pd.Series(frame.iloc[:, j].to_numpy())
+            counts = values.value_counts(dropna=True)
+            n_missing = int(values.isna().sum())
+            levels = _sorted_levels(list(counts.index)) + [np.nan] * (n_missing > 0)
+            count = np.array([int(counts[v]) for v in levels[: len(counts)]]
+                             + [n_missing] * (n_missing > 0), dtype=np.int64)
+            infrequent = self._infrequent(count)
+            self.categories_.append(np.array(levels, dtype=object))
+            self.infrequent_categories_.append(
+                np.array([levels[i] for i in infrequent], dtype=object) if len(infrequent)
+                else None)  # fmt: skip
+            frequent = [i for i in range(len(levels)) if i not in set(infrequent)]
+            self._frequent.append(frequent)
+            mapping: dict[object, int] = {}
+            nan_col = -1
+            for out, i in enumerate(frequent):
+                if _is_missing(levels[i]):
+                    nan_col = out
+                else:
+                    mapping[levels[i]] = out
+            other = len(frequent) if len(infrequent) else -1
+            for i in infrequent:
+                if _is_missing(levels[i]):
+                    nan_col = other
+                else:
+                    mapping[levels[i]] = other
+            self._lookup.append((mapping, nan_col if nan_col >= 0 else other))
+        self._widths = [len(c) - (0 if inf is None else len(inf)) + (inf is not None)
+                        for c, inf in zip(self.categories_, self.infrequent_categories_,
+                                          strict=True)]  # fmt: skip
+        return self
+
+    def _infrequent(self, count: np.ndarray) -> list[int]:
+        # The rule of sklearn's OneHotEncoder._identify_infrequent.
+        mask = (count < self.min_frequency if self.min_frequency is not None
+                else np.zeros(len(count), dtype=bool))  # fmt: skip
+        n_current = count.size - mask.sum() + 1
+        if self.max_categories is not None and self.max_categories < n_current:
+            keep = self.max_categories - 1
+            if keep == 0:
+                mask[:] = True
+            else:
+                mask[np.argsort(count, kind="mergesort")[:-keep]] = True
+        return [int(i) for i in np.flatnonzero(mask)]
+
+    def transform(self, X: pd.DataFrame) -> Any:
+        frame = pd.DataFrame(X)
+        n = len(frame)
+        cols = np.empty((n, len(self._widths)), dtype=np.int64)
+        start = 0
+        for j, ((mapping, nan_col), width) in enumerate(zip(self._lookup, self._widths,
+                                                            strict=True)):  # fmt: skip
+            other = width - 1 if self.infrequent_categories_[j] is not None else -1
+            codes, uniques = pd.factorize(pd.Series(frame.iloc[:, j].to_numpy()),
+                                          use_na_sentinel=True)  # fmt: skip
+            table = np.array([mapping.get(u, other) for u in uniques] + [nan_col], dtype=int)
+            col = table[np.where(codes < 0, len(uniques), codes)]
+            cols[:, j] = np.where(col >= 0, start + col, -1)
+            start += width
+        rows = np.repeat(np.arange(n), len(self._widths))
+        flat = cols.ravel()
+        hit = flat >= 0
+        if self.sparse_output:
+            from scipy import sparse
+
+            return sparse.csr_matrix((np.ones(int(hit.sum())), (rows[hit], flat[hit])),
+                                     shape=(n, start))  # fmt: skip
+        out = np.zeros((n, start), dtype=np.float64)
+        out[rows[hit], flat[hit]] = 1.0
+        return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        names = (self.feature_names_in_ if input_features is None
+                 else np.asarray(input_features, dtype=object))  # fmt: skip
+        combine = (self.feature_name_combiner if callable(self.feature_name_combiner)
+                   else lambda f, c: f"{f}_{c}")  # fmt: skip
+        out: list[str] = []
+        for j, levels in enumerate(self.categories_):
+            out.extend(combine(str(names[j]), levels[i]) for i in self._frequent[j])
+            if self.infrequent_categories_[j] is not None:
+                out.append(combine(str(names[j]), "infrequent_sklearn"))
+        return np.asarray(out, dtype=object)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

@@ -1,15 +1,73 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 import warnings
-from typing import TextIO
+from types import ModuleType
+from typing import Any, TextIO
 
 import typer
+import typer.main
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from crmine._plugins import import_plugins
 from crmine.cli._common import err_console, fail
 from crmine.exceptions import CrmineError, CrmineWarning
+
+_COMMANDS = "crmine.cli.commands"
+
+
+def _command_modules() -> list[str]:
+    """The command modules' names (``crmine/cli/commands/*.py``), without importing them."""
+    pkg = importlib.import_module(_COMMANDS)
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+class LazyGroup(TyperGroup):
+    """The root command group, importing a command's module only when that command runs.
+
+    Each module of ``crmine/cli/commands/`` registers its commands with ``register(app)``;
+    importing all of them imports every analysis's dependencies (pandas, scikit-learn...),
+    about a second before any work. ``crmine cube ...`` imports ``commands/cube.py`` only: a
+    command is first looked for in the module of its name, then in all (``--help`` and
+    commands registered by a module of another name, e.g. ``ingest``, load them all).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def _load(self, names: list[str]) -> None:
+        scratch = typer.Typer()
+        todo = [n for n in names if n not in self._loaded]
+        if not todo:
+            return
+        for name in todo:
+            module: ModuleType = importlib.import_module(f"{_COMMANDS}.{name}")
+            module.register(scratch)
+            self._loaded.add(name)
+        if not scratch.registered_commands and not scratch.registered_groups:
+            return
+        # a named scratch callback keeps typer from collapsing a lone command into the root
+        scratch.callback()(lambda: None)
+        group = typer.main.get_group(scratch)
+        for cmd_name, cmd in group.commands.items():
+            self.commands.setdefault(cmd_name, cmd)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            module = cmd_name.replace("-", "_")
+            if module in _command_modules():
+                self._load([module])
+            if cmd_name not in self.commands:
+                self._load(_command_modules())
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load(_command_modules())
+        return sorted(super().list_commands(ctx))
+
 
 app = typer.Typer(
     name="crmine",
@@ -17,6 +75,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
 
 
@@ -42,10 +101,6 @@ def _show_warning(
         err_console.print(f"[yellow]note:[/yellow] {escape(str(message))}", soft_wrap=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
-
-
-for _module in import_plugins("crmine.cli.commands"):
-    _module.register(app)
 
 
 def main() -> None:

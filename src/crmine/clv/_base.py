@@ -1,12 +1,14 @@
-"""Shared fitting machinery of the buy-till-you-die models.
+"""Shared machinery of the buy-till-you-die models: distinct histories and the estimator base.
 
 Every model's likelihood depends on a customer only through the history ``(frequency, recency,
 T)``. Identical histories are aggregated into one row with a weight (the number of customers
 sharing it), so the cost of one likelihood evaluation depends on the number of *distinct*
 histories, not on the number of customers: on daily data a million customers typically collapse
 to a small fraction of that. Parameters are optimised on the log scale (they are all positive) by
-L-BFGS-B with analytic gradients where the model supplies them; standard errors come from the
-observed information (the Hessian of the log-likelihood at the optimum).
+BFGS with analytic gradients where the model supplies them, then polished by a few Newton steps;
+standard errors come from the observed information (the Hessian of the log-likelihood at the
+optimum). The input checks live in :mod:`crmine.clv._validate`, the optimiser in
+:mod:`crmine.clv._optimise`.
 """
 
 from __future__ import annotations
@@ -19,91 +21,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, stats
+from sklearn.base import BaseEstimator
 
-from crmine.exceptions import ConvergenceWarning, DataError, MissingColumnError, NotFittedError
+from crmine.clv._optimise import _hessian, bfgs_search, newton_polish
+from crmine.clv._validate import check_summary
+from crmine.exceptions import ConvergenceWarning, DataError, NotFittedError
 
 __all__ = ["BaseModel", "Histories", "aggregate_histories", "check_summary", "group_rows"]
 
 FloatArray = NDArray[np.float64]
 LogLikFn = Callable[[FloatArray, "Histories"], FloatArray]
 GradFn = Callable[[FloatArray, "Histories"], FloatArray]
-
-
-def _bad_rows(frame: pd.DataFrame, mask: NDArray[np.bool_], limit: int = 5) -> str:
-    rows = frame.index[mask][:limit]
-    more = int(mask.sum()) - len(rows)
-    text = ", ".join(repr(r) for r in rows)
-    return f"{text} (and {more} more)" if more > 0 else text
-
-
-def check_summary(
-    summary: pd.DataFrame,
-    columns: tuple[str, ...] = ("frequency", "recency", "T"),
-    *,
-    integer_frequency: bool = False,
-    what: str = "RFM summary",
-) -> dict[str, FloatArray]:
-    """Validate the RFM columns and return them as float arrays.
-
-    Raises
-    ------
-    MissingColumnError
-        A column is missing (the message lists the columns found).
-    DataError
-        NaN/infinite values, negative counts or times, or ``recency > T``; the message names the
-        first offending rows (index labels) and says what to do.
-    """
-    if not isinstance(summary, pd.DataFrame):
-        raise DataError(f"{what} must be a pandas DataFrame, not {type(summary).__name__}")
-    missing = [c for c in columns if c not in summary.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{what} has no column(s) {missing}; columns found: {list(summary.columns)}. "
-            "Build it with crmine.clv.rfm_summary(...) or rename your columns."
-        )
-    out: dict[str, FloatArray] = {}
-    for col in columns:
-        try:
-            values = summary[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{what} column {col!r} is not numeric ({exc})") from exc
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise DataError(
-                f"{what} column {col!r} has NaN/infinite values in row(s) "
-                f"{_bad_rows(summary, bad)}; "
-                "drop or fill those customers before fitting"
-            )
-        neg = values < 0
-        if neg.any():
-            raise DataError(
-                f"{what} column {col!r} has negative values in row(s) {_bad_rows(summary, neg)} "
-                f"(e.g. {values[neg][0]!r}); counts and durations must be >= 0"
-            )
-        out[col] = values
-    if integer_frequency and "frequency" in out:
-        frac = out["frequency"] != np.round(out["frequency"])
-        if frac.any():
-            raise DataError(
-                f"{what} column 'frequency' must hold whole numbers; row(s) "
-                f"{_bad_rows(summary, frac)} do not"
-            )
-    if "recency" in out and "T" in out:
-        # a tiny tolerance: recency and T are often computed from float timestamps
-        late = out["recency"] > out["T"] * (1 + 1e-12) + 1e-12
-        if late.any():
-            raise DataError(
-                f"{what} has recency > T in row(s) {_bad_rows(summary, late)}; the last purchase "
-                "cannot be after the end of observation (check observation_period_end)"
-            )
-        if "frequency" in out:
-            zero = (out["frequency"] == 0) & (out["recency"] != 0)
-            if zero.any():
-                raise DataError(
-                    f"{what} has frequency 0 but recency > 0 in row(s) {_bad_rows(summary, zero)}; "
-                    "customers without repeat purchases must have recency 0"
-                )
-    return out
 
 
 def _integer_codes(columns: tuple[FloatArray, ...]) -> NDArray[np.int64] | None:
@@ -221,64 +149,7 @@ def aggregate_histories(
     return Histories(frequency[reps], recency[reps], T[reps], w, codes)
 
 
-def _numeric_gradient(
-    fn: Callable[[FloatArray], float], theta: FloatArray, h: float = 1e-6
-) -> FloatArray:
-    grad = np.empty_like(theta)
-    for i in range(len(theta)):
-        step = np.zeros_like(theta)
-        step[i] = h * max(1.0, abs(theta[i]))
-        grad[i] = (fn(theta + step) - fn(theta - step)) / (2 * step[i])
-    return grad
-
-
-def _hessian(
-    fn: Callable[[FloatArray], float],
-    grad: Callable[[FloatArray], FloatArray] | None,
-    theta: FloatArray,
-    *,
-    grad_at_theta: FloatArray | None = None,
-) -> FloatArray:
-    """Hessian of ``fn`` at ``theta`` by finite differences (of the gradient when known).
-
-    Given the gradient at ``theta``, forward differences need k gradients instead of 2k; with
-    an analytic gradient their O(h) error (h = 1e-6 relative) is far below what standard
-    errors or Newton steps notice, and the fit of a large summary is mostly gradients.
-    """
-    k = len(theta)
-    hess = np.empty((k, k))
-    if grad is not None:
-        for i in range(k):
-            e = np.zeros(k)
-            if grad_at_theta is not None:
-                e[i] = h = 1e-6 * max(1.0, abs(theta[i]))
-                hess[:, i] = (grad(theta + e) - grad_at_theta) / h
-            else:
-                e[i] = h = 1e-5 * max(1.0, abs(theta[i]))
-                hess[:, i] = (grad(theta + e) - grad(theta - e)) / (2 * h)
-        return (hess + hess.T) / 2
-    hs = np.array([1e-4 * max(1.0, abs(t)) for t in theta])
-    f0 = fn(theta)
-    for i in range(k):
-        for j in range(i, k):
-            ei = np.zeros(k)
-            ej = np.zeros(k)
-            ei[i] = hs[i]
-            ej[j] = hs[j]
-            if i == j:
-                val = (fn(theta + ei) - 2 * f0 + fn(theta - ei)) / hs[i] ** 2
-            else:
-                val = (
-                    fn(theta + ei + ej)
-                    - fn(theta + ei - ej)
-                    - fn(theta - ei + ej)
-                    + fn(theta - ei - ej)
-                ) / (4 * hs[i] * hs[j])
-            hess[i, j] = hess[j, i] = val
-    return hess
-
-
-class BaseModel:
+class BaseModel(BaseEstimator):
     """Common behaviour of the crmine CLV estimators (scikit-learn conventions).
 
     Subclasses define ``_param_names``, ``_columns`` (summary columns used), ``_loglik`` (per
@@ -401,35 +272,9 @@ class BaseModel:
     def _search(
         self, data: Histories, start: FloatArray, ftol: float = 1e-15
     ) -> tuple[Any, Callable[[FloatArray], tuple[float, FloatArray]]]:
-        """L-BFGS-B on the mean negative log-likelihood; returns the result and the objective."""
+        """The optimiser's search on the mean negative log-likelihood of ``data``."""
         negll, _, value_and_grad = self._objective(data)
-        fun: Callable[[FloatArray], tuple[float, FloatArray]]
-        if value_and_grad is None:
-
-            def forward(lt: FloatArray) -> tuple[float, FloatArray]:
-                # forward differences while searching (k+1 evaluations instead of 2k); the final
-                # Newton polish uses central differences for full accuracy
-                f0 = negll(lt)
-                grad = np.empty_like(lt)
-                for i in range(len(lt)):
-                    step = np.zeros_like(lt)
-                    step[i] = 1e-7
-                    grad[i] = (negll(lt + step) - f0) / 1e-7
-                return f0, grad
-
-            fun = forward
-        else:
-            fun = value_and_grad
-        # BFGS on the log scale: with four parameters its Python overhead per step is far below
-        # L-BFGS-B's, and the log scale needs no bounds (the objective clips extreme values)
-        res = optimize.minimize(
-            fun,
-            start,
-            jac=True,
-            method="BFGS",
-            options={"maxiter": self.max_iter, "gtol": 1e-9 if ftol < 1e-12 else 1e-6},
-        )
-        return res, fun
+        return bfgs_search(negll, value_and_grad, start, max_iter=self.max_iter, ftol=ftol)
 
     def _fit_histories(self, data: Histories) -> None:
         negll, negll_grad, _ = self._objective(data)
@@ -510,34 +355,7 @@ class BaseModel:
         negll: Callable[[FloatArray], float],
         negll_grad: Callable[[FloatArray], FloatArray] | None,
     ) -> FloatArray:
-        grad = negll_grad if negll_grad is not None else (lambda lt: _numeric_gradient(negll, lt))
-        best, fbest = log_theta, negll(log_theta)
-        # Newton steps with the Hessian of the starting point (a chord method): one Hessian
-        # (2k gradients) instead of one per step; near the optimum it converges just as well
-        g = grad(best)
-        try:
-            hess = _hessian(negll, negll_grad, best, grad_at_theta=g)
-        except (FloatingPointError, ValueError):
-            return best
-        for _ in range(16):  # linear convergence from a stale Hessian: allow enough steps
-            if not np.all(np.isfinite(g)) or np.max(np.abs(g)) < 1e-12:
-                break
-            try:
-                step = np.linalg.solve(hess, g)
-            except np.linalg.LinAlgError:
-                break
-            if not np.all(np.isfinite(step)):
-                break
-            cand = best - step
-            fc, gc = negll(cand), grad(cand)
-            # At the optimum the objective changes by less than its rounding noise: a step
-            # that shrinks the gradient is progress even if the value does not visibly drop.
-            if not (fc <= fbest or np.max(np.abs(gc)) < np.max(np.abs(g))):
-                break
-            best, fbest, g = cand, min(fc, fbest), gc
-            if np.max(np.abs(step)) < 1e-8 and np.max(np.abs(g)) < 1e-10:
-                break
-        return best
+        return newton_polish(log_theta, negll, negll_grad)
 
     @staticmethod
     def _fmt(params: FloatArray) -> str:
@@ -607,13 +425,6 @@ class BaseModel:
             return f"{type(self).__name__}({inner}, log_likelihood={self.log_likelihood_:.2f})"
         return f"{type(self).__name__}()"
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "penalizer": self.penalizer,
-            "initial_params": self.initial_params,
-            "max_iter": self.max_iter,
-        }
-
     def _set_params(self, params: Mapping[str, float]) -> None:
         """Use known parameters (e.g. from a stored model) without fitting."""
         missing = [p for p in self._param_names if p not in params]
@@ -662,9 +473,8 @@ class TransactionModel(BaseModel):
         """P(X(t) = n) for a newly acquired customer."""
         raise NotImplementedError  # pragma: no cover
 
-    def simulate(self, n_customers: int, T: Any, *, seed: int | None = None) -> pd.DataFrame:
-        """Draw RFM summaries of ``n_customers`` customers from the model."""
-        raise NotImplementedError  # pragma: no cover
+    # every model also has simulate(n_customers, T, seed=...): T's type is the model's own
+    # (continuous time for BG/NBD and Pareto/NBD, whole periods for BG/BB)
 
     @classmethod
     def from_params(cls, **params: float) -> Self:

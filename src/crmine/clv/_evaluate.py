@@ -3,7 +3,8 @@
 - frequency histogram: customers by number of repeat purchases in calibration, actual vs model;
 - conditional expectations: mean holdout purchases by calibration frequency, actual vs model;
 - cumulative tracking: repeat purchases of the cohort over time, actual vs model;
-- holdout MAE / RMSE / correlation of the model and of a naive baseline.
+- holdout MAE / RMSE / correlation of the model and of the naive rate (each customer's past
+  purchase rate times the holdout length).
 """
 
 from __future__ import annotations
@@ -68,20 +69,23 @@ def _cal_frame(cal_holdout: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def naive_holdout_forecast(cal_holdout: pd.DataFrame) -> pd.Series:
-    """Naive baseline: historic purchase rate × holdout length × retention.
+def naive_holdout_forecast(cal_holdout: pd.DataFrame, *, retention: bool = False) -> pd.Series:
+    """Naive baseline: each customer's calibration purchase rate × the holdout length.
 
-    Each customer's rate is ``frequency / T``; ``retention`` is the share of repeat buyers whose
-    last purchase falls in the second half of their own observation window (``recency >= T/2``):
-    the simple "are they still buying" rate an analyst would use without a model.
+    The rate is ``frequency / T`` (0 when ``T`` is 0): the forecast an analyst makes without a
+    model, and the baseline of the CLV verdict. With ``retention=True`` it is also multiplied by
+    the share of repeat buyers whose last purchase falls in the second half of their own
+    observation window (``recency >= T/2``), a crude "are they still buying" rate.
     """
     summary = _cal_frame(cal_holdout)
     x, tx, T = (summary[c].to_numpy(np.float64) for c in ("frequency", "recency", "T"))
     duration = summary["duration_holdout"].to_numpy(np.float64)
-    repeaters = x > 0
-    retention = float((tx[repeaters] >= T[repeaters] / 2).mean()) if repeaters.any() else 0.0
+    share = 1.0
+    if retention:
+        repeaters = x > 0
+        share = float((tx[repeaters] >= T[repeaters] / 2).mean()) if repeaters.any() else 0.0
     rate = np.divide(x, T, out=np.zeros_like(x), where=T > 0)
-    return pd.Series(rate * duration * retention, index=summary.index, name="naive")
+    return pd.Series(rate * duration * share, index=summary.index, name="naive")
 
 
 def holdout_evaluation(
@@ -243,10 +247,12 @@ def cumulative_tracking(
     )
     unit_per_step = step.total_seconds() / scale
     t_grid = np.arange(len(grid)) * unit_per_step
-    predicted = np.zeros(len(grid))
-    for off, cnt in zip(birth_offsets, birth_counts, strict=True):
-        age = t_grid[off:] - off * unit_per_step
-        predicted[off:] += cnt * np.asarray(model.expected_purchases(age))
+    # every cohort's age runs on the same grid, so E[X(age)] is computed once on it and the
+    # births are convolved with it (one evaluation per period instead of one per cohort/period)
+    curve = np.asarray(model.expected_purchases(t_grid), dtype=np.float64)
+    births = np.zeros(len(grid))
+    np.add.at(births, birth_offsets, birth_counts)
+    predicted = np.convolve(births, curve)[: len(grid)]
     return pd.DataFrame(
         {
             "period": grid,

@@ -15,7 +15,7 @@ PyMC-Marketing's, so summaries are interchangeable with theirs:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -23,6 +23,9 @@ import pandas as pd
 
 from crmine.clv._base import check_summary
 from crmine.exceptions import DataError, MissingColumnError, SchemaError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = ["calibration_holdout_split", "distinct_histories", "rfm_from_mart", "rfm_summary"]
 
@@ -110,7 +113,10 @@ def _prepare(
 
 
 def _period_end(
-    value: Any, ts: pd.Series, part: str, con: duckdb.DuckDBPyConnection
+    value: str | dt.datetime | pd.Timestamp | None,
+    ts: pd.Series,
+    part: str,
+    con: duckdb.DuckDBPyConnection,
 ) -> pd.Timestamp:
     end = ts.max() if value is None else pd.Timestamp(value)
     rows = con.execute(
@@ -297,7 +303,7 @@ def rfm_from_mart(mart: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def distinct_histories(table: Any) -> pd.DataFrame:
+def distinct_histories(table: ir.Table) -> pd.DataFrame:
     """Distinct ``(frequency, recency, T)`` histories of an Ibis table, with their counts.
 
     The aggregation runs on the table's engine (DuckDB, Spark, ...): only the distinct

@@ -47,6 +47,7 @@ from crmine.contract._verdict import (
     bootstrap_interval,
     judge,
     recorded_warnings,
+    saved_status,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "read_verdicts",
     "record_verdict",
     "recorded_warnings",
+    "saved_status",
     "unique",
     "validate_settings",
     "verdict_of",

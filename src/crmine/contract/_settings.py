@@ -32,9 +32,8 @@ WORKSPACE_SETTINGS: tuple[Setting, ...] = (
     Setting("observation_end", str, None, "the data's end date (default: the latest date in "
             "the data)", check=_date),
     Setting("cube_bands", dict, None, "custom bands of numeric cube dimensions"),
-    Setting("demo_seed", int, None, "the seed of a demo company (set by `crmine demo`)"),
-    Setting("demo_signal", bool, None, "False for a demo company without signal "
-            "(set by `crmine demo --no-signal`)"),
+    # Written by `crmine demo` before the demo's marker moved to its own [demo] table.
+    Setting("demo_seed", int, None, "the seed of a demo company (older demo workspaces)"),
 )
 
 
@@ -63,18 +62,29 @@ def _type_ok(value: Any, kind: type | tuple[type, ...]) -> bool:
     return isinstance(value, kinds)
 
 
-def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(
+    settings: Mapping[str, Any], prefix: str = "", declared: Mapping[str, Setting] | None = None
+) -> dict[str, Any]:
     """``{"clv": {"margin": 0.4}}`` (TOML's ``clv.margin = 0.4``) as ``{"clv.margin": 0.4}``;
     tables that are themselves a declared setting's value are kept whole."""
-    declared = all_settings()
+    declared = all_settings() if declared is None else declared
     out: dict[str, Any] = {}
     for key, value in settings.items():
         full = f"{prefix}{key}"
         if isinstance(value, dict) and full not in declared:
-            out.update(flatten(value, f"{full}."))
+            out.update(flatten(value, f"{full}.", declared))
         else:
             out[full] = value
     return out
+
+
+def _declared_for(settings: Mapping[str, Any]) -> dict[str, Setting]:
+    """The workspace's own settings when they cover every key (no analysis is imported: a
+    CLI command checking crmine.toml stays fast), else every declared setting."""
+    own = {s.key: s for s in WORKSPACE_SETTINGS}
+    if set(flatten(settings, declared=own)) <= set(own):
+        return own
+    return all_settings()
 
 
 def validate_settings(settings: Mapping[str, Any], where: str = "crmine.toml") -> dict[str, Any]:
@@ -88,8 +98,8 @@ def validate_settings(settings: Mapping[str, Any], where: str = "crmine.toml") -
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{where}: [settings] must be a table of key = value lines, "
                           f"not {settings!r}")  # fmt: skip
-    declared = all_settings()
-    flat = flatten(settings)
+    declared = _declared_for(settings)
+    flat = flatten(settings, declared=declared)
     problems = []
     for key, value in flat.items():
         spec = declared.get(key)

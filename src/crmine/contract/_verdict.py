@@ -29,6 +29,7 @@ __all__ = [
     "bootstrap_interval",
     "judge",
     "recorded_warnings",
+    "saved_status",
 ]
 
 Status = Literal["informative", "weak", "not_informative"]
@@ -130,6 +131,15 @@ class Verdict:
         )
 
 
+def saved_status(metadata: dict[str, Any]) -> str | None:
+    """The verdict status a saved model's metadata records (``metadata["verdict"]`` as a
+    verdict dict or a bare status), or None for a model saved without one."""
+    saved = metadata.get("verdict")
+    if isinstance(saved, dict):
+        return saved.get("status")
+    return saved if isinstance(saved, str) else None
+
+
 def judge(
     metric: str,
     value: float,
@@ -193,7 +203,7 @@ def auc_interval(auc: float, n_pos: int, n_neg: int, level: float = 0.95) -> tup
     --------
     >>> lo, hi = auc_interval(0.8, 100, 400)
     >>> round(lo, 3), round(hi, 3)
-    (0.753, 0.847)
+    (0.745, 0.855)
     """
     from scipy.stats import norm
 
@@ -246,11 +256,15 @@ def recorded_warnings() -> Iterator[list[str]]:
 
     Examples
     --------
-    >>> with recorded_warnings() as caught:
-    ...     warnings.warn("slow convergence", RuntimeWarning)  # doctest: +SKIP
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # a library silencing its own warnings...
+    ...     with recorded_warnings() as caught:
+    ...         warnings.warn("slow convergence", RuntimeWarning)
+    >>> caught  # ...cannot hide them from the verdict
+    ['RuntimeWarning: slow convergence']
     """
     with warnings.catch_warnings(record=True) as raw:
-        warnings.simplefilter("always")
+        warnings.simplefilter("default")  # each distinct warning once, however often raised
         messages: list[str] = []
         try:
             yield messages

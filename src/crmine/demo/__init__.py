@@ -25,6 +25,12 @@ What is planted, and the truth table to check an analysis against:
 * NPS lowered by complaints — ``nps_drivers``; returns and their original orders —
   ``returns``.
 
+``generate(..., signal=False)`` (``crmine demo --no-signal``) is the same company with nothing
+to find: one Poisson purchase rate for everyone, spend, churn and campaign response independent
+of every attribute and of treatment, basket lines drawn independently from one product
+popularity (``truth["product_popularity"]``), no segments (``segment`` is ``"none"``). Every
+analysis should say it is not informative there.
+
 Campaign response revenue lives in ``campaign_assignments.revenue`` only: it is not added to
 the order lines, so the BG/NBD truth stays exact.
 

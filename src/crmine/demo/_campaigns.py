@@ -32,6 +32,7 @@ from crmine.demo._spec import (
     FUNNEL,
     LEAK,
     MARKETING_CHANNELS,
+    NO_SIGNAL,
     SATURATION,
     SEGMENTS,
     START,
@@ -70,13 +71,21 @@ def _ts(t: np.ndarray) -> pd.DatetimeIndex:
 
 
 def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
-                   lat: CustomerLatent) -> CampaignResult:
-    """Draw campaigns, assignments, responses and funnel events (see the module docstring)."""
+                   lat: CustomerLatent, *, signal: bool = True) -> CampaignResult:
+    """Draw campaigns, assignments, responses and funnel events (see the module docstring).
+
+    Without ``signal`` every assigned customer, treated or not, converts with
+    ``NO_SIGNAL.response_rate`` (zero uplift), every channel walks one funnel without a leak,
+    no campaign targets a segment and ad touches are not tied to conversions.
+    """
     n = len(customers)
     seg_names = np.array([s.name for s in SEGMENTS])
-    seg_p = np.array([s.gg_p for s in SEGMENTS])
+    if signal:
+        value_shape = np.array([s.gg_p for s in SEGMENTS])[lat.segment]
+    else:
+        value_shape = np.full(n, NO_SIGNAL.response_value_shape)
     cust_ids = customers["customer_id"].to_numpy()
-    mean_value = seg_p[lat.segment] / lat.nu
+    mean_value = value_shape / lat.nu
 
     plan = [(ch, reach) for ch in MARKETING_CHANNELS for reach in ch.campaign_reach]
     n_camp = len(plan)
@@ -94,9 +103,9 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
         t_start = start_day[c]
         target = "all"
         pool = np.flatnonzero(lat.t0 < t_start)
-        if c == targeted[0]:
+        if signal and c == targeted[0]:
             target = "discount_seeker"
-        elif c == targeted[1]:
+        elif signal and c == targeted[1]:
             target = "loyal_regular"
         if target != "all":
             pool = pool[seg_names[lat.segment[pool]] == target]
@@ -110,12 +119,17 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
         curve_b = 1.0 / (ch.cost_per_contact * SATURATION * n)
         expected = curve_a * (1.0 - np.exp(-curve_b * spend))
 
-        base = lat.response_base[who]
-        lift = lat.response_uplift[who]
-        k = expected / max(float((base + lift)[treat].sum()), 1e-9)
-        reach_lead = float(np.prod(ch.funnel))
-        p_treat = np.clip(k * (base + lift), 0.0, reach_lead)
-        p_ctrl = np.clip(k * base, 0.0, 1.0)
+        funnel = ch.funnel if signal else NO_SIGNAL.funnel
+        reach_lead = float(np.prod(funnel))
+        if signal:
+            base = lat.response_base[who]
+            lift = lat.response_uplift[who]
+            k = expected / max(float((base + lift)[treat].sum()), 1e-9)
+            p_treat = np.clip(k * (base + lift), 0.0, reach_lead)
+            p_ctrl = np.clip(k * base, 0.0, 1.0)
+        else:
+            p_treat = p_ctrl = np.full(size, min(NO_SIGNAL.response_rate, reach_lead))
+            expected = float(p_treat[treat].sum())
 
         # Funnel for the treated: fixed stage rates up to lead, then convert with q.
         t_ids = who[treat]
@@ -124,7 +138,7 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
         reached = np.ones(n_treat, bool)
         t_stage = t_sent.copy()
         stage_rows = [(t_ids, t_sent, "sent")]
-        rates = (*ch.funnel, None)
+        rates = (*funnel, None)
         for stage, rate in zip(FUNNEL[1:], rates, strict=True):
             prob = p_treat[treat] / reach_lead if rate is None else rate
             reached = reached & (rng.random(n_treat) < prob)
@@ -144,7 +158,7 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
             t_start + rng.uniform(0.0, duration[c], int(ctrl_resp.sum())), DAYS - 1e-4
         )
         revenue = np.where(
-            responded, np.round(rng.gamma(seg_p[lat.segment[who]], 1.0 / lat.nu[who]), 2), 0.0
+            responded, np.round(rng.gamma(value_shape[who], 1.0 / lat.nu[who]), 2), 0.0
         )
 
         camp_rows.append({
@@ -200,7 +214,8 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
     assignments = pd.concat(assign_parts, ignore_index=True)
     uplift_truth = pd.DataFrame(uplift_rows)
     events = pd.concat(event_parts, ignore_index=True)
-    events = pd.concat([events, _assist_touches(rng, events, n)], ignore_index=True)
+    events = pd.concat([events, _assist_touches(rng, events, n, tied=signal)],
+                       ignore_index=True)
     events = events.sort_values(["t", "customer_idx"], kind="stable", ignore_index=True)
     stage = events["stage"]
     is_visit = (stage == "visit").to_numpy()
@@ -222,19 +237,23 @@ def make_campaigns(rng: np.random.Generator, customers: pd.DataFrame,
     truth = {
         "uplift": uplift_truth,
         "customer_uplift": pd.concat(cust_uplift_parts, ignore_index=True),
-        "channels": _channel_truth(uplift_truth, n),
-        "funnel": _funnel_truth(uplift_truth),
+        "channels": _channel_truth(uplift_truth, n, signal),
+        "funnel": _funnel_truth(uplift_truth, signal),
     }
     return CampaignResult(campaigns, assignments, events_out, truth)
 
 
-def _assist_touches(rng: np.random.Generator, events: pd.DataFrame, n: int) -> pd.DataFrame:
+def _assist_touches(rng: np.random.Generator, events: pd.DataFrame, n: int,
+                    tied: bool = True) -> pd.DataFrame:
     """Ad touches in the two weeks before conversions (and a few without one).
 
     They give multi-touch attribution paths to work on: converters saw on average
-    ``ASSISTS_PER_CONVERSION`` touches, mostly display and social, before converting.
+    ``ASSISTS_PER_CONVERSION`` touches, mostly display and social, before converting. Not
+    ``tied`` (the no-signal company), every touch lands on a random customer and day.
     """
     conv = events[events["stage"] == "convert"]
+    if not tied:
+        conv = conv.iloc[:0]
     n_assist = rng.poisson(ASSISTS_PER_CONVERSION, len(conv))
     cust = np.repeat(conv["customer_idx"].to_numpy(), n_assist)
     t = np.repeat(conv["t"].to_numpy(), n_assist) - rng.uniform(0.2, 14.0, len(cust))
@@ -249,7 +268,7 @@ def _assist_touches(rng: np.random.Generator, events: pd.DataFrame, n: int) -> p
                          "campaign_id": None, "cost": np.nan, "value": np.nan})
 
 
-def _channel_truth(uplift: pd.DataFrame, n: int) -> pd.DataFrame:
+def _channel_truth(uplift: pd.DataFrame, n: int, signal: bool = True) -> pd.DataFrame:
     rows = []
     for ch in MARKETING_CHANNELS:
         u = uplift[uplift["channel"] == ch.name]
@@ -267,11 +286,12 @@ def _channel_truth(uplift: pd.DataFrame, n: int) -> pd.DataFrame:
             / u["n_treatment"].sum(),
             "expected_revenue": revenue,
             "true_roi": (revenue - spend) / spend,
-            "curve_a": ch.conversion_rate * SATURATION * n,
-            "curve_b": 1.0 / (ch.cost_per_contact * SATURATION * n),
-            "curve": "expected_conversions = curve_a * (1 - exp(-curve_b * spend))",
+            "curve_a": ch.conversion_rate * SATURATION * n if signal else np.nan,
+            "curve_b": 1.0 / (ch.cost_per_contact * SATURATION * n) if signal else np.nan,
+            "curve": "expected_conversions = curve_a * (1 - exp(-curve_b * spend))" if signal
+            else f"expected_conversions = {NO_SIGNAL.response_rate} * contacts (no curve)",
             "assist_weight": ASSIST_WEIGHT[ch.name] / sum(ASSIST_WEIGHT.values()),
-            "leak_stage": LEAK[1] if ch.name == LEAK[0] else None,
+            "leak_stage": LEAK[1] if signal and ch.name == LEAK[0] else None,
         })  # fmt: skip
     out = pd.DataFrame(rows)
     out["is_best_roi"] = out["true_roi"] == out["true_roi"].max()
@@ -279,17 +299,18 @@ def _channel_truth(uplift: pd.DataFrame, n: int) -> pd.DataFrame:
     return out
 
 
-def _funnel_truth(uplift: pd.DataFrame) -> pd.DataFrame:
+def _funnel_truth(uplift: pd.DataFrame, signal: bool = True) -> pd.DataFrame:
     rows = []
     for ch in MARKETING_CHANNELS:
         u = uplift[uplift["channel"] == ch.name]
-        reach_lead = float(np.prod(ch.funnel))
+        funnel = ch.funnel if signal else NO_SIGNAL.funnel
+        reach_lead = float(np.prod(funnel))
         convert_rate = u["expected_conversions"].sum() / (reach_lead * u["n_treatment"].sum())
-        for order, (stage, rate) in enumerate(zip(FUNNEL[1:], (*ch.funnel, convert_rate),
+        for order, (stage, rate) in enumerate(zip(FUNNEL[1:], (*funnel, convert_rate),
                                                   strict=True), start=1):
             rows.append({
                 "channel": ch.name, "stage": stage, "stage_order": order,
                 "previous_stage": FUNNEL[order - 1], "true_rate_from_previous": float(rate),
-                "is_leak": (ch.name, stage) == LEAK,
+                "is_leak": signal and (ch.name, stage) == LEAK,
             })  # fmt: skip
     return pd.DataFrame(rows)

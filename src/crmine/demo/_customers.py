@@ -9,8 +9,10 @@ import pandas as pd
 
 from crmine.demo._spec import (
     ACQUISITION_CHANNELS,
+    CATEGORIES,
     DAYS,
     MIX_CONCENTRATION,
+    NO_SIGNAL,
     OBSERVATION_END,
     SEGMENTS,
     SLEEPING_DOG_AGE,
@@ -21,7 +23,7 @@ from crmine.demo._spec import (
 )
 from crmine.demo._util import choice_rows, days_to_ts, shop_hours
 
-__all__ = ["CustomerLatent", "make_customers"]
+__all__ = ["CustomerLatent", "make_customers", "make_neutral_customers"]
 
 # (city, region, country, weight): mostly Chinese tier-1/2 cities, a few international ones.
 CITIES = (
@@ -143,33 +145,7 @@ def make_customers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, Cust
         np.array(EDUCATION)[choice_rows(rng, np.repeat(edu_p[1:], n, axis=0))],
     )
 
-    w = np.array([c[3] for c in CITIES])
-    city_idx = rng.choice(len(CITIES), size=n, p=w / w.sum())
-    city = np.array([c[0] for c in CITIES])[city_idx]
-    region = np.array([c[1] for c in CITIES])[city_idx]
-    country = np.array([c[2] for c in CITIES])[city_idx]
-    is_cn = country == "China"
-
-    sur = rng.integers(len(SURNAMES), size=n)
-    giv = rng.integers(len(GIVEN), size=n)
-    wf = rng.integers(len(WESTERN_FIRST), size=n)
-    wl = rng.integers(len(WESTERN_LAST), size=n)
-    # Distinct numbers keep every e-mail address unique (they are an identity key in CRMs).
-    nums = rng.permutation(max(10 * n, 10_000))[:n] + 100
-    names, emails = [], []
-    for i in range(n):  # string assembly per customer (not per order): ~10 ms for 10k
-        if is_cn[i]:
-            names.append(SURNAMES[sur[i]][0] + GIVEN[giv[i]][0])
-            emails.append(f"{GIVEN[giv[i]][1]}.{SURNAMES[sur[i]][1]}{nums[i]}@example.cn")
-        else:
-            names.append(f"{WESTERN_FIRST[wf[i]]} {WESTERN_LAST[wl[i]]}")
-            local = f"{WESTERN_FIRST[wf[i]]}.{WESTERN_LAST[wl[i]]}".lower().replace(" ", "")
-            emails.append(f"{local}{nums[i]}@example.com")
-    mobile = rng.integers(130_0000_0000, 199_9999_9999, size=n)
-    phone = [f"+86 {m // 10**8} {m // 10**4 % 10**4:04d} {m % 10**4:04d}" for m in mobile]
-    street_no = rng.integers(1, 999, size=n)
-    street = np.array(STREETS)[rng.integers(len(STREETS), size=n)]
-    address = [f"No. {s} {st}, {c}" for s, st, c in zip(street_no, street, city, strict=True)]
+    contact = _contact_details(rng, n)
 
     acq_p = np.array([s.acquisition_mix for s in SEGMENTS])[seg]
     acquisition = np.array(ACQUISITION_CHANNELS)[choice_rows(rng, acq_p)]
@@ -177,19 +153,19 @@ def make_customers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, Cust
     customers = pd.DataFrame(
         {
             "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
-            "name": names,
-            "email": emails,
-            "phone": phone,
+            "name": contact["name"],
+            "email": contact["email"],
+            "phone": contact["phone"],
             "gender": gender,
             "birth_date": birth.values,
             "age": age,
             "income": income,
             "occupation": occupation,
             "education": education,
-            "address": address,
-            "city": city,
-            "region": region,
-            "country": country,
+            "address": contact["address"],
+            "city": contact["city"],
+            "region": contact["region"],
+            "country": contact["country"],
             "signup_date": days_to_ts(np.floor(t0), START),
             "acquisition_channel": acquisition,
         }
@@ -225,5 +201,95 @@ def make_customers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, Cust
     return customers, latent
 
 
+def make_neutral_customers(rng: np.random.Generator, n: int
+                           ) -> tuple[pd.DataFrame, CustomerLatent]:
+    """``n`` customers of the no-signal company: the same table, every latent value shared.
+
+    Attributes are drawn independently of each other and of everything that happens later
+    (``NO_SIGNAL``); the latent ``segment`` is -1 (none) for everyone.
+    """
+    spec = NO_SIGNAL
+    t0 = (DAYS - 14.0) * rng.random(n) ** 0.9
+    t0 = np.floor(t0) + shop_hours(rng, n)
+    age = np.clip(np.round(rng.normal(spec.age_mean, spec.age_sd, n)), 18, 80).astype(np.int64)
+    gender = np.where(rng.random(n) < 0.52, "F", "M")
+    birth = OBSERVATION_END - pd.to_timedelta(age * 365.25 + rng.random(n) * 364, unit="D")
+    income = np.round(spec.income_median * np.exp(rng.normal(0.0, 0.5, n)), -2)
+    occupation = rng.choice(OCCUPATIONS, size=n)
+    education = rng.choice(EDUCATION, size=n, p=[0.2, 0.2, 0.4, 0.15, 0.05])
+    contact = _contact_details(rng, n)
+    acq = np.array(spec.acquisition_mix)
+    acquisition = rng.choice(ACQUISITION_CHANNELS, size=n, p=acq / acq.sum())
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
+            "name": contact["name"],
+            "email": contact["email"],
+            "phone": contact["phone"],
+            "gender": gender,
+            "birth_date": birth.normalize().values,
+            "age": age,
+            "income": income,
+            "occupation": occupation,
+            "education": education,
+            "address": contact["address"],
+            "city": contact["city"],
+            "region": contact["region"],
+            "country": contact["country"],
+            "signup_date": days_to_ts(np.floor(t0), START),
+            "acquisition_channel": acquisition,
+        }
+    )
+    chan = np.array(spec.channel_mix) / sum(spec.channel_mix)
+    latent = CustomerLatent(
+        segment=np.full(n, -1),
+        t0=t0,
+        age=age,
+        lam=np.full(n, spec.lambda_per_day),
+        p=np.zeros(n),
+        nu=np.full(n, spec.response_value_shape / spec.response_value_mean),
+        category_pref=np.full((n, len(CATEGORIES)), 1.0 / len(CATEGORIES)),
+        channel_pref=np.tile(chan, (n, 1)),
+        discount_prop=np.full(n, spec.discount_rate),
+        response_base=np.full(n, spec.response_rate),
+        response_uplift=np.zeros(n),
+        ticket_frailty=np.ones(n),
+    )
+    return customers, latent
+
+
 def _segment_index(name: str) -> int:
     return [s.name for s in SEGMENTS].index(name)
+
+
+def _contact_details(rng: np.random.Generator, n: int) -> dict[str, np.ndarray | list[str]]:
+    """City, region, country, name, e-mail, phone and address of ``n`` customers."""
+    w = np.array([c[3] for c in CITIES])
+    city_idx = rng.choice(len(CITIES), size=n, p=w / w.sum())
+    city = np.array([c[0] for c in CITIES])[city_idx]
+    region = np.array([c[1] for c in CITIES])[city_idx]
+    country = np.array([c[2] for c in CITIES])[city_idx]
+    is_cn = country == "China"
+
+    sur = rng.integers(len(SURNAMES), size=n)
+    giv = rng.integers(len(GIVEN), size=n)
+    wf = rng.integers(len(WESTERN_FIRST), size=n)
+    wl = rng.integers(len(WESTERN_LAST), size=n)
+    # Distinct numbers keep every e-mail address unique (they are an identity key in CRMs).
+    nums = rng.permutation(max(10 * n, 10_000))[:n] + 100
+    names, emails = [], []
+    for i in range(n):  # string assembly per customer (not per order): ~10 ms for 10k
+        if is_cn[i]:
+            names.append(SURNAMES[sur[i]][0] + GIVEN[giv[i]][0])
+            emails.append(f"{GIVEN[giv[i]][1]}.{SURNAMES[sur[i]][1]}{nums[i]}@example.cn")
+        else:
+            names.append(f"{WESTERN_FIRST[wf[i]]} {WESTERN_LAST[wl[i]]}")
+            local = f"{WESTERN_FIRST[wf[i]]}.{WESTERN_LAST[wl[i]]}".lower().replace(" ", "")
+            emails.append(f"{local}{nums[i]}@example.com")
+    mobile = rng.integers(130_0000_0000, 199_9999_9999, size=n)
+    phone = [f"+86 {m // 10**8} {m // 10**4 % 10**4:04d} {m % 10**4:04d}" for m in mobile]
+    street_no = rng.integers(1, 999, size=n)
+    street = np.array(STREETS)[rng.integers(len(STREETS), size=n)]
+    address = [f"No. {s} {st}, {c}" for s, st, c in zip(street_no, street, city, strict=True)]
+    return {"name": names, "email": emails, "phone": phone, "address": address,
+            "city": city, "region": region, "country": country}

@@ -16,16 +16,23 @@ import pandas as pd
 
 from crmine._progress import stage
 from crmine.demo._campaigns import make_campaigns
-from crmine.demo._customers import CustomerLatent, make_customers
-from crmine.demo._orders import make_orders
-from crmine.demo._products import make_products
+from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
+from crmine.demo._orders import expected_order_value, make_orders
+from crmine.demo._products import make_products, product_popularity
 from crmine.demo._service import (
     cancellation_tickets,
     make_surveys,
     make_tickets,
     ticket_frame,
 )
-from crmine.demo._spec import CATEGORIES, CHANNELS_ORDER, OBSERVATION_END, SEGMENTS, START
+from crmine.demo._spec import (
+    CATEGORIES,
+    CHANNELS_ORDER,
+    NO_SIGNAL,
+    OBSERVATION_END,
+    SEGMENTS,
+    START,
+)
 from crmine.demo._subscriptions import churn_driver_truth, make_subscriptions
 from crmine.exceptions import ConfigError
 from crmine.warehouse import ENTITIES
@@ -56,6 +63,8 @@ class DemoCompany:
         End of the data: every timestamp is strictly earlier.
     seed, n_customers : int
         The arguments the company was generated with.
+    signal : bool
+        False for the company with nothing to find (see :func:`generate`).
     """
 
     tables: dict[str, pd.DataFrame]
@@ -64,6 +73,7 @@ class DemoCompany:
     seed: int
     n_customers: int
     start: pd.Timestamp = field(default=START)
+    signal: bool = True
 
     def summary(self) -> pd.DataFrame:
         """Row and column counts of every table (data and truth)."""
@@ -74,7 +84,7 @@ class DemoCompany:
         return pd.DataFrame(rows)
 
 
-def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
+def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True) -> DemoCompany:
     """Generate the demo company.
 
     Parameters
@@ -83,6 +93,13 @@ def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
         Number of customers (at least 100). About 21 order lines per customer result.
     seed : int, default 0
         Random seed; the same seed always gives the same company.
+    signal : bool, default True
+        False generates the same tables with nothing to find (``crmine demo --no-signal``):
+        every customer buys at one Poisson rate for life with spend independent of who buys,
+        basket lines are independent draws from one product popularity (no co-purchases),
+        subscriptions end at one constant hazard, campaigns convert treated and control
+        customers at one rate (zero uplift), no segments (``truth["customers"].segment`` is
+        ``"none"``). Any analysis that beats its naive baseline on it is overfitting.
 
     Returns
     -------
@@ -111,6 +128,9 @@ def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
     >>> company = generate(n_customers=200, seed=1)
     >>> sorted(company.tables)[:3]
     ['campaign_assignments', 'campaigns', 'customers']
+    >>> flat = generate(n_customers=200, seed=1, signal=False)
+    >>> flat.truth["segments"]["segment"].tolist(), len(flat.truth["product_affinities"])
+    (['none'], 0)
     """
     if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)):
         raise ConfigError(f"n_customers must be an integer, got {n_customers!r}")
@@ -125,19 +145,28 @@ def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
     # One independent stream per part, so changing one part never reshuffles the others.
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(8)]
 
-    with stage(f"demo: {n:,} customers"):
-        customers, lat = make_customers(streams[0], n)
+    with stage(f"demo: {n:,} customers" + ("" if signal else " (no signal)")):
+        if signal:
+            customers, lat = make_customers(streams[0], n)
+        else:
+            customers, lat = make_neutral_customers(streams[0], n)
         products, affinities = make_products(streams[1])
+        popularity = None if signal else product_popularity(streams[1], products)
+        if popularity is not None:
+            affinities = affinities.iloc[:0]  # no co-purchases: nothing to find
     with stage("demo: orders (buy-till-you-die)"):
-        orders = make_orders(streams[2], customers, lat, products, affinities)
+        orders = make_orders(streams[2], customers, lat, products, affinities,
+                             None if popularity is None else popularity["probability"].to_numpy())
     with stage("demo: campaigns, uplift and funnel"):
-        camp = make_campaigns(streams[3], customers, lat)
+        camp = make_campaigns(streams[3], customers, lat, signal=signal)
     with stage("demo: tickets, subscriptions, surveys"):
-        tickets_internal = make_tickets(streams[4], customers, lat, products)
+        tickets_internal = make_tickets(streams[4], customers, lat, products, signal=signal)
         subs, churn_cust, churn_t = make_subscriptions(streams[5], customers, lat,
-                                                       tickets_internal)
+                                                       tickets_internal, signal=signal)
         rng = streams[6]
-        asks = rng.random(len(churn_cust)) < CANCEL_TICKET_SHARE
+        # Churners who ask to cancel first; not in the no-signal company, where a ticket just
+        # before the end would tell the churn model who is leaving.
+        asks = (rng.random(len(churn_cust)) < CANCEL_TICKET_SHARE) & signal
         cancel = cancellation_tickets(
             rng, churn_cust[asks],
             np.maximum(churn_t[asks] - rng.uniform(0.0, 3.0, int(asks.sum())),
@@ -146,7 +175,8 @@ def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
         )
         tickets = ticket_frame(pd.concat([tickets_internal, cancel], ignore_index=True),
                                customers)
-        surveys, nps_drivers = make_surveys(streams[7], customers, lat, tickets_internal)
+        surveys, nps_drivers = make_surveys(streams[7], customers, lat, tickets_internal,
+                                            signal=signal)
 
     tables = {
         "customers": customers,
@@ -161,25 +191,66 @@ def generate(n_customers: int = 10_000, seed: int = 0) -> DemoCompany:
     }
     tables = {name: _canonical(name, df) for name, df in tables.items()}
 
-    truth = {
-        "customers": _customer_truth(orders.customer_truth, lat),
-        "segments": _segment_truth(orders.customer_truth),
-        "bgnbd_params": pd.DataFrame(
-            [{"segment": s.name, "r": s.r, "alpha": s.alpha, "a": s.a, "b": s.b,
-              "time_unit": "D"} for s in SEGMENTS]
-        ),
-        "gamma_gamma_params": pd.DataFrame(
-            [{"segment": s.name, "p": s.gg_p, "q": s.gg_q, "v": s.gg_v,
-              "mean_order_value": s.gg_p * s.gg_v / (s.gg_q - 1.0)} for s in SEGMENTS]
-        ),
-        "product_affinities": affinities,
+    if signal:
+        truth = {
+            "customers": _customer_truth(orders.customer_truth, lat),
+            "segments": _segment_truth(orders.customer_truth),
+            "bgnbd_params": pd.DataFrame(
+                [{"segment": s.name, "r": s.r, "alpha": s.alpha, "a": s.a, "b": s.b,
+                  "time_unit": "D"} for s in SEGMENTS]
+            ),
+            "gamma_gamma_params": pd.DataFrame(
+                [{"segment": s.name, "p": s.gg_p, "q": s.gg_q, "v": s.gg_v,
+                  "mean_order_value": s.gg_p * s.gg_v / (s.gg_q - 1.0)} for s in SEGMENTS]
+            ),
+            "product_affinities": affinities,
+        }
+    else:
+        assert popularity is not None
+        truth = _no_signal_truth(orders.customer_truth, lat, products, popularity,
+                                 affinities)
+    truth |= {
         **camp.truth,
-        "churn_drivers": churn_driver_truth(),
+        "churn_drivers": churn_driver_truth(signal),
         "nps_drivers": nps_drivers,
         "returns": orders.returns,
     }
     return DemoCompany(tables=tables, truth=truth, observation_end=OBSERVATION_END,
-                       seed=int(seed), n_customers=n)
+                       seed=int(seed), n_customers=n, signal=signal)
+
+
+def _no_signal_truth(customer_truth: pd.DataFrame, lat: CustomerLatent,
+                     products: pd.DataFrame, popularity: pd.DataFrame,
+                     affinities: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The no-signal company's truth tables: one segment "none", the Poisson limit of
+    BG/NBD (r and alpha infinite with r / alpha the one rate, no dropout: a = 0) and of
+    Gamma-Gamma (q and v infinite: the same spend distribution for everyone)."""
+    spec = NO_SIGNAL
+    value = expected_order_value(products, popularity["probability"].to_numpy())
+    mix = np.array(spec.channel_mix) / sum(spec.channel_mix)
+    segment = {
+        "segment": "none", "planned_share": 1.0, "n_customers": len(customer_truth),
+        "description": "no segments: every customer drawn from the same distributions",
+        "mean_lambda_per_day": spec.lambda_per_day, "mean_p_dropout": 0.0,
+        "mean_order_value": value, "discount_rate": spec.discount_rate,
+        **{f"category_{c}": 1.0 / len(CATEGORIES) for c in CATEGORIES},
+        **{f"channel_{c}": float(w) for c, w in zip(CHANNELS_ORDER, mix, strict=True)},
+    }  # fmt: skip
+    return {
+        "customers": _customer_truth(customer_truth, lat),
+        "segments": pd.DataFrame([segment]),
+        "bgnbd_params": pd.DataFrame([{
+            "segment": "none", "r": np.inf, "alpha": np.inf, "a": 0.0, "b": 1.0,
+            "time_unit": "D", "lambda_per_day": spec.lambda_per_day,
+        }]),
+        "gamma_gamma_params": pd.DataFrame([{
+            "segment": "none", "p": np.nan, "q": np.inf, "v": np.inf,
+            "mean_order_value": value,
+        }]),
+        "product_affinities": affinities.astype({c: "string" for c in affinities.columns
+                                                 if c != "probability"}),
+        "product_popularity": popularity,
+    }
 
 
 def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:

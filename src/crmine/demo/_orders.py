@@ -26,15 +26,25 @@ import numpy as np
 import pandas as pd
 
 from crmine.demo._customers import CustomerLatent
-from crmine.demo._spec import CATEGORIES, CHANNELS_ORDER, DAYS, SEGMENTS, START, day_intensity
+from crmine.demo._spec import (
+    CATEGORIES,
+    CHANNELS_ORDER,
+    DAYS,
+    NO_SIGNAL,
+    SEGMENTS,
+    START,
+    day_intensity,
+)
 from crmine.demo._util import choice_rows, days_to_ts, group_rank, shop_hours
 
-__all__ = ["OrderResult", "make_orders", "purchase_times"]
+__all__ = ["OrderResult", "expected_order_value", "make_orders", "purchase_times"]
 
 SALES_METHOD = {"web": "online", "app": "online", "store": "in_person", "phone": "telesales"}
 MAX_QUANTITY = {"electronics": 3, "fashion": 4, "beauty": 6, "home": 4, "grocery": 12,
                 "sports": 4, "books": 5}  # fmt: skip
 DISCOUNT_PCTS = np.array([0.10, 0.15, 0.20, 0.25, 0.30, 0.40])
+QUANTITIES = np.array([1, 2, 3])
+QUANTITY_P = np.array([0.78, 0.15, 0.07])
 RETURN_SHARE = 0.02
 CANCEL_SHARE = 0.01
 ANONYMOUS_SHARE = 0.01
@@ -91,72 +101,24 @@ def purchase_times(rng: np.random.Generator, t0: np.ndarray, lam: np.ndarray, p:
 
 
 def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: CustomerLatent,
-                products: pd.DataFrame, affinities: pd.DataFrame) -> OrderResult:
-    """Draw every order line of the company (see the module docstring)."""
-    seg_p = np.array([s.gg_p for s in SEGMENTS])
-    seg_lines = np.array([s.lines_per_order for s in SEGMENTS])
+                products: pd.DataFrame, affinities: pd.DataFrame,
+                popularity: np.ndarray | None = None) -> OrderResult:
+    """Draw every order line of the company (see the module docstring).
 
+    With ``popularity`` (one probability per product) the lines are the no-signal company's:
+    independent draws from it at list price, whoever buys (``affinities`` is then unused).
+    """
     cust, t, repeats, alive = purchase_times(rng, lat.t0, lat.lam, lat.p)
     n_orders = len(cust)
-    seg = lat.segment[cust]
-    value = rng.gamma(seg_p[seg], 1.0 / lat.nu[cust])
-    channel = choice_rows(rng, lat.channel_pref[cust])
-
-    # Primary lines: the order value split over them, each matched to a product of the
-    # customer's preferred categories near its share of the value.
-    n_lines = 1 + rng.poisson(seg_lines[seg] - 1.0)
-    line_order = np.repeat(np.arange(n_orders), n_lines)
-    share = rng.gamma(1.0, 1.0, len(line_order))
-    share /= np.bincount(line_order, share)[line_order]
-    target = value[line_order] * share
-    category = choice_rows(rng, lat.category_pref[cust[line_order]])
-    q0 = rng.choice([1, 2, 3], size=len(line_order), p=[0.78, 0.15, 0.07])
-    log_unit_target = np.log(target / q0) + rng.normal(0.0, 0.15, len(line_order))
-
-    prod_cat = products["category"].map({c: i for i, c in enumerate(CATEGORIES)}).to_numpy()
-    list_price = products["unit_price"].to_numpy(dtype=float)
-    product = np.empty(len(line_order), dtype=np.int64)
-    max_q = np.empty(len(line_order), dtype=float)
-    for ci, cat_name in enumerate(CATEGORIES):
-        members = np.flatnonzero(prod_cat == ci)
-        members = members[np.argsort(list_price[members])]
-        logp = np.log(list_price[members])
-        rows = np.flatnonzero(category == ci)
-        pos = np.clip(np.searchsorted(logp, log_unit_target[rows]), 1, len(members) - 1)
-        left_closer = (log_unit_target[rows] - logp[pos - 1]) < (logp[pos] - log_unit_target[rows])
-        product[rows] = members[np.where(left_closer, pos - 1, pos)]
-        max_q[rows] = MAX_QUANTITY[cat_name]
-    quantity = np.clip(np.round(target / list_price[product]), 1, max_q)
-
-    # Planted co-purchases: an antecedent in the basket pulls in its accessory.
-    pid_index = {p: i for i, p in enumerate(products["product_id"])}
-    ante = affinities["antecedent"].map(pid_index).to_numpy()
-    cons = affinities["consequent"].map(pid_index).to_numpy()
-    prob = affinities["probability"].to_numpy(dtype=float)
-    pairs = pd.DataFrame({"line": np.arange(len(product)), "ante": product}).merge(
-        pd.DataFrame({"ante": ante, "cons": cons, "prob": prob}), on="ante"
-    )
-    added = pairs[rng.random(len(pairs)) < pairs["prob"].to_numpy()]
-    add_order = line_order[added["line"].to_numpy()]
-    line_order = np.r_[line_order, add_order]
-    product = np.r_[product, added["cons"].to_numpy()]
-    quantity = np.r_[quantity, np.ones(len(added))]
-    is_addon = np.r_[np.zeros(len(target), bool), np.ones(len(added), bool)]
-
-    # Discounts, then one price factor per order so the net lines add up to the drawn value.
-    discounted = rng.random(len(line_order)) < lat.discount_prop[cust[line_order]]
-    pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=len(line_order)), 0.0)
-    raw = quantity * list_price[product] * (1.0 - pct)
-    factor = value / np.bincount(line_order, raw, minlength=n_orders)
-    unit_price = np.round(list_price[product] * factor[line_order], 2)
-    discount = np.round(pct * quantity * unit_price, 2)
-    amount = np.round(quantity * unit_price - discount, 2)
-
-    lines = pd.DataFrame({
-        "order": line_order, "addon": is_addon, "product": product, "quantity": quantity,
-        "unit_price": unit_price, "discount": discount, "amount": amount,
-        "discounted": discounted,
-    })  # fmt: skip
+    if popularity is None:
+        channel, lines = _planted_lines(rng, lat, products, affinities, cust)
+        seg_p = np.array([s.gg_p for s in SEGMENTS])
+        segment = np.array([s.name for s in SEGMENTS])[lat.segment]
+        mean_order_value = seg_p[lat.segment] / lat.nu
+    else:
+        channel, lines = _independent_lines(rng, lat, products, popularity, cust)
+        segment = np.full(len(lat.t0), "none", dtype=object)
+        mean_order_value = np.full(len(lat.t0), expected_order_value(products, popularity))
     lines = lines.iloc[np.lexsort((lines["addon"].to_numpy(), lines["order"].to_numpy()))]
     lines = lines.reset_index(drop=True)
     orders = pd.DataFrame({
@@ -263,7 +225,7 @@ def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: Customer
     np.maximum.at(last_t, cust, t)
     customer_truth = pd.DataFrame({
         "customer_id": cust_ids,
-        "segment": np.array([s.name for s in SEGMENTS])[lat.segment],
+        "segment": segment,
         "lambda_per_day": lat.lam,
         "p_dropout": lat.p,
         "repeat_purchases": repeats,
@@ -272,7 +234,7 @@ def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: Customer
         "first_purchase_ts": days_to_ts(lat.t0, START),
         "last_purchase_ts": days_to_ts(last_t, START),
         "gg_nu": lat.nu,
-        "mean_order_value": seg_p[lat.segment] / lat.nu,
+        "mean_order_value": mean_order_value,
         "discount_propensity": lat.discount_prop,
     })  # fmt: skip
     for ci, cat_name in enumerate(CATEGORIES):
@@ -287,6 +249,105 @@ def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: Customer
         "product_id": products["product_id"].to_numpy()[ret_lines["product"].to_numpy()],
     })
     return OrderResult(out, customer_truth, returns_truth)
+
+
+def _planted_lines(rng: np.random.Generator, lat: CustomerLatent, products: pd.DataFrame,
+                   affinities: pd.DataFrame, cust: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """Order channels and lines with the planted value, category mix and co-purchases."""
+    seg_p = np.array([s.gg_p for s in SEGMENTS])
+    seg_lines = np.array([s.lines_per_order for s in SEGMENTS])
+    n_orders = len(cust)
+    seg = lat.segment[cust]
+    value = rng.gamma(seg_p[seg], 1.0 / lat.nu[cust])
+    channel = choice_rows(rng, lat.channel_pref[cust])
+
+    # Primary lines: the order value split over them, each matched to a product of the
+    # customer's preferred categories near its share of the value.
+    n_lines = 1 + rng.poisson(seg_lines[seg] - 1.0)
+    line_order = np.repeat(np.arange(n_orders), n_lines)
+    share = rng.gamma(1.0, 1.0, len(line_order))
+    share /= np.bincount(line_order, share)[line_order]
+    target = value[line_order] * share
+    category = choice_rows(rng, lat.category_pref[cust[line_order]])
+    q0 = rng.choice(QUANTITIES, size=len(line_order), p=QUANTITY_P)
+    log_unit_target = np.log(target / q0) + rng.normal(0.0, 0.15, len(line_order))
+
+    prod_cat = products["category"].map({c: i for i, c in enumerate(CATEGORIES)}).to_numpy()
+    list_price = products["unit_price"].to_numpy(dtype=float)
+    product = np.empty(len(line_order), dtype=np.int64)
+    max_q = np.empty(len(line_order), dtype=float)
+    for ci, cat_name in enumerate(CATEGORIES):
+        members = np.flatnonzero(prod_cat == ci)
+        members = members[np.argsort(list_price[members])]
+        logp = np.log(list_price[members])
+        rows = np.flatnonzero(category == ci)
+        pos = np.clip(np.searchsorted(logp, log_unit_target[rows]), 1, len(members) - 1)
+        left_closer = (log_unit_target[rows] - logp[pos - 1]) < (logp[pos] - log_unit_target[rows])
+        product[rows] = members[np.where(left_closer, pos - 1, pos)]
+        max_q[rows] = MAX_QUANTITY[cat_name]
+    quantity = np.clip(np.round(target / list_price[product]), 1, max_q)
+
+    # Planted co-purchases: an antecedent in the basket pulls in its accessory.
+    pid_index = {p: i for i, p in enumerate(products["product_id"])}
+    ante = affinities["antecedent"].map(pid_index).to_numpy()
+    cons = affinities["consequent"].map(pid_index).to_numpy()
+    prob = affinities["probability"].to_numpy(dtype=float)
+    pairs = pd.DataFrame({"line": np.arange(len(product)), "ante": product}).merge(
+        pd.DataFrame({"ante": ante, "cons": cons, "prob": prob}), on="ante"
+    )
+    added = pairs[rng.random(len(pairs)) < pairs["prob"].to_numpy()]
+    add_order = line_order[added["line"].to_numpy()]
+    line_order = np.r_[line_order, add_order]
+    product = np.r_[product, added["cons"].to_numpy()]
+    quantity = np.r_[quantity, np.ones(len(added))]
+    is_addon = np.r_[np.zeros(len(target), bool), np.ones(len(added), bool)]
+
+    # Discounts, then one price factor per order so the net lines add up to the drawn value.
+    discounted = rng.random(len(line_order)) < lat.discount_prop[cust[line_order]]
+    pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=len(line_order)), 0.0)
+    raw = quantity * list_price[product] * (1.0 - pct)
+    factor = value / np.bincount(line_order, raw, minlength=n_orders)
+    unit_price = np.round(list_price[product] * factor[line_order], 2)
+    discount = np.round(pct * quantity * unit_price, 2)
+    amount = np.round(quantity * unit_price - discount, 2)
+
+    lines = pd.DataFrame({
+        "order": line_order, "addon": is_addon, "product": product, "quantity": quantity,
+        "unit_price": unit_price, "discount": discount, "amount": amount,
+        "discounted": discounted,
+    })  # fmt: skip
+    return channel, lines
+
+
+def expected_order_value(products: pd.DataFrame, popularity: np.ndarray) -> float:
+    """Mean net value of a no-signal order: lines x quantity x popular price x discounts."""
+    price = float(np.dot(popularity, products["unit_price"].to_numpy(dtype=float)))
+    mean_quantity = float(np.dot(QUANTITY_P, QUANTITIES))
+    discount = NO_SIGNAL.discount_rate * float(DISCOUNT_PCTS.mean())
+    return NO_SIGNAL.lines_per_order * mean_quantity * price * (1.0 - discount)
+
+
+def _independent_lines(rng: np.random.Generator, lat: CustomerLatent, products: pd.DataFrame,
+                       popularity: np.ndarray, cust: np.ndarray
+                       ) -> tuple[np.ndarray, pd.DataFrame]:
+    """No-signal lines: 1 + Poisson products per order, each drawn from ``popularity``."""
+    n_orders = len(cust)
+    channel = choice_rows(rng, lat.channel_pref[cust])
+    n_lines = 1 + rng.poisson(NO_SIGNAL.lines_per_order - 1.0, n_orders)
+    line_order = np.repeat(np.arange(n_orders), n_lines)
+    m = len(line_order)
+    product = rng.choice(len(products), size=m, p=popularity)
+    quantity = rng.choice(QUANTITIES, size=m, p=QUANTITY_P).astype(float)
+    discounted = rng.random(m) < lat.discount_prop[cust[line_order]]
+    pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=m), 0.0)
+    unit_price = products["unit_price"].to_numpy(dtype=float)[product]
+    discount = np.round(pct * quantity * unit_price, 2)
+    lines = pd.DataFrame({
+        "order": line_order, "addon": False, "product": product, "quantity": quantity,
+        "unit_price": unit_price, "discount": discount,
+        "amount": np.round(quantity * unit_price - discount, 2), "discounted": discounted,
+    })  # fmt: skip
+    return channel, lines
 
 
 def _copy_lines(lines: pd.DataFrame, src_orders: np.ndarray, first_new: int) -> pd.DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmine.demo._spec import CATEGORIES
+from crmine.demo._spec import CATEGORIES, NO_SIGNAL
 
-__all__ = ["make_products"]
+__all__ = ["make_products", "product_popularity"]
 
 # category -> (margin, [(subcategory, price_lo, price_hi, n_products, paired_with)])
 # ``paired_with`` names an antecedent subcategory: product i of this subcategory is the
@@ -128,3 +128,18 @@ def make_products(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]
                 "probability": prob,
             })  # fmt: skip
     return products, pd.DataFrame(aff_rows)
+
+
+def product_popularity(rng: np.random.Generator, products: pd.DataFrame) -> pd.DataFrame:
+    """The no-signal company's one product popularity: ``truth["product_popularity"]``.
+
+    A Gamma(``NO_SIGNAL.popularity_shape``) weight per product (a few best-sellers, a long
+    tail), divided by the square root of the price (cheap things sell more often).
+    """
+    price = products["unit_price"].to_numpy(dtype=float)
+    weight = rng.gamma(NO_SIGNAL.popularity_shape, 1.0, len(products)) / np.sqrt(price)
+    return pd.DataFrame({
+        "product_id": products["product_id"].to_numpy(),
+        "product_name": products["product_name"].to_numpy(),
+        "probability": weight / weight.sum(),
+    })

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from crmine.demo._customers import CustomerLatent
-from crmine.demo._spec import DAYS, SEGMENTS, START
+from crmine.demo._spec import DAYS, NO_SIGNAL, SEGMENTS, START
 from crmine.demo._util import days_to_ts, shop_hours
 
 __all__ = [
@@ -97,13 +97,19 @@ SURVEY_TEXT = {
 
 
 def make_tickets(rng: np.random.Generator, customers: pd.DataFrame,
-                 lat: CustomerLatent, products: pd.DataFrame) -> pd.DataFrame:
+                 lat: CustomerLatent, products: pd.DataFrame, *, signal: bool = True
+                 ) -> pd.DataFrame:
     """Tickets as an internal frame (customer index ``cust``, time ``t`` in days, …).
 
     A customer's tickets are a Poisson process over their life at their segment's monthly
-    rate times a personal frailty (some customers contact service much more than others).
+    rate times a personal frailty (some customers contact service much more than others);
+    without ``signal`` at ``NO_SIGNAL.ticket_rate`` for everyone.
     """
-    rate = np.array([s.ticket_rate for s in SEGMENTS])[lat.segment] / 30.44 * lat.ticket_frailty
+    if signal:
+        rate = (np.array([s.ticket_rate for s in SEGMENTS])[lat.segment] / 30.44
+                * lat.ticket_frailty)
+    else:
+        rate = np.full(len(lat.t0), NO_SIGNAL.ticket_rate / 30.44)
     counts = rng.poisson(rate * (DAYS - lat.t0))
     cust = np.repeat(np.arange(len(lat.t0)), counts)
     t = lat.t0[cust] + rng.random(len(cust)) * (DAYS - lat.t0[cust])
@@ -179,11 +185,12 @@ def ticket_frame(internal: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFram
 
 
 def make_surveys(rng: np.random.Generator, customers: pd.DataFrame, lat: CustomerLatent,
-                 tickets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 tickets: pd.DataFrame, *, signal: bool = True
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey responses of ~25% of customers and ``truth["nps_drivers"]``.
 
     NPS = segment base + ``NPS_COMPLAINT_EFFECT`` per complaint the customer made before
-    answering + noise, clipped to 0–10.
+    answering + noise, clipped to 0–10; without ``signal`` one normal draw for everyone.
     """
     n = len(lat.t0)
     who = np.flatnonzero(rng.random(n) < 0.25)
@@ -195,9 +202,13 @@ def make_surveys(rng: np.random.Generator, customers: pd.DataFrame, lat: Custome
     key = np.sort(comp["cust"].to_numpy() * 10_000.0 + comp["t"].to_numpy())
     n_before = (np.searchsorted(key, who * 10_000.0 + t)
                 - np.searchsorted(key, who * 10_000.0))
-    base = np.array([s.nps_base for s in SEGMENTS])[lat.segment[who]]
-    nps = np.clip(np.round(base + NPS_COMPLAINT_EFFECT * n_before + rng.normal(0, 1.4, len(who))),
-                  0, 10)
+    if signal:
+        base = np.array([s.nps_base for s in SEGMENTS])[lat.segment[who]]
+        noise = rng.normal(0, 1.4, len(who))
+        nps = np.clip(np.round(base + NPS_COMPLAINT_EFFECT * n_before + noise), 0, 10)
+    else:
+        nps = np.clip(np.round(rng.normal(NO_SIGNAL.nps_mean, NO_SIGNAL.nps_sd, len(who))),
+                      0, 10)
     csat = np.clip(np.round(nps / 2.0 + rng.normal(0.0, 0.6, len(who))), 1, 5)
     band = np.where(nps >= 9, "promoter", np.where(nps >= 7, "passive", "detractor"))
     pick = rng.random(len(who))
@@ -213,6 +224,13 @@ def make_surveys(rng: np.random.Generator, customers: pd.DataFrame, lat: Custome
         "csat": csat[order].astype(float),
         "text": text_arr[order],
     })
+    if not signal:
+        drivers = pd.DataFrame([
+            {"feature": "n_complaints", "effect": 0.0, "unit": "not a driver (no signal)"},
+            {"feature": "segment=none", "effect": NO_SIGNAL.nps_mean,
+             "unit": "mean NPS of everyone"},
+        ])  # fmt: skip
+        return surveys, drivers
     drivers = pd.DataFrame(
         [{"feature": "n_complaints", "effect": NPS_COMPLAINT_EFFECT,
           "unit": "NPS points per complaint ticket before the response"}]

@@ -18,10 +18,12 @@ __all__ = [
     "CHURN_EFFECTS",
     "DAYS",
     "MARKETING_CHANNELS",
+    "NO_SIGNAL",
     "OBSERVATION_END",
     "SEGMENTS",
     "START",
     "ChannelSpec",
+    "NoSignalSpec",
     "SegmentSpec",
 ]
 
@@ -218,3 +220,40 @@ def day_intensity() -> np.ndarray:
     weight[(days.month == 11) & (days.day >= 9) & (days.day <= 11)] *= 2.5
     weight[(days.month == 6) & (days.day >= 16) & (days.day <= 18)] *= 1.8
     return weight / weight.mean()
+
+
+@dataclass(frozen=True, slots=True)
+class NoSignalSpec:
+    """The company with nothing to find (``generate(..., signal=False)``).
+
+    Every customer buys at one Poisson rate and never drops out; every order's lines are
+    independent draws from one product popularity (no co-purchases), at list price, with the
+    same discount chance for everyone; subscriptions end at one constant monthly hazard;
+    every campaign converts treated and control customers at one rate (zero uplift); ticket
+    rate and NPS are the same for everyone. Nothing depends on a customer's attributes, so an
+    analysis that predicts better than its naive baseline here is fooling itself.
+    """
+
+    lambda_per_day: float = 0.02  # one purchase every 50 days, for life
+    lines_per_order: float = 2.0  # 1 + Poisson(1) lines, each an independent product draw
+    popularity_shape: float = 0.7  # product popularity ~ Gamma(shape): a few best-sellers
+    discount_rate: float = 0.2
+    response_rate: float = 0.06  # treated and control alike
+    response_value_shape: float = 4.0  # Gamma spend of a campaign response
+    response_value_mean: float = 300.0
+    monthly_churn_hazard: float = 0.025
+    subscription_share: float = 0.5
+    plan_mix: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    ticket_rate: float = 0.065  # tickets per customer-month
+    nps_mean: float = 7.5
+    nps_sd: float = 2.0
+    # One funnel for every channel (no leak): delivered, open, click, visit, lead.
+    funnel: tuple[float, float, float, float, float] = (0.98, 0.6, 0.5, 0.9, 0.8)
+    age_mean: float = 38.0
+    age_sd: float = 12.0
+    income_median: float = 150_000.0
+    channel_mix: tuple[float, ...] = (0.4, 0.25, 0.3, 0.05)  # over CHANNELS_ORDER
+    acquisition_mix: tuple[float, ...] = (0.25, 0.25, 0.2, 0.15, 0.15)
+
+
+NO_SIGNAL = NoSignalSpec()

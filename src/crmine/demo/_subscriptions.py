@@ -25,6 +25,7 @@ from crmine.demo._spec import (
     CONTRACT_MIX,
     CONTRACT_TYPES,
     DAYS,
+    NO_SIGNAL,
     PAYMENT_METHODS,
     PAYMENT_MIX,
     PLAN_CHARGE,
@@ -42,18 +43,29 @@ CHARGE_CENTER = 60.0
 
 
 def make_subscriptions(rng: np.random.Generator, customers: pd.DataFrame,
-                       lat: CustomerLatent, tickets: pd.DataFrame
+                       lat: CustomerLatent, tickets: pd.DataFrame, *, signal: bool = True
                        ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The ``subscriptions`` table, plus churners' customer index and churn time (days)."""
+    """The ``subscriptions`` table, plus churners' customer index and churn time (days).
+
+    Without ``signal`` everyone subscribes with the same chance, plans are drawn from one mix
+    and every active subscription ends with ``NO_SIGNAL.monthly_churn_hazard`` each month,
+    whatever its contract, charge, tenure or the customer's complaints.
+    """
     n = len(lat.t0)
-    share = np.array([s.subscription_share for s in SEGMENTS])[lat.segment]
+    if signal:
+        share = np.array([s.subscription_share for s in SEGMENTS])[lat.segment]
+    else:
+        share = np.full(n, NO_SIGNAL.subscription_share)
     start = lat.t0 + rng.exponential(45.0, n)
     subscribed = (rng.random(n) < share) & (start < DAYS - 1.0)
     cust = np.flatnonzero(subscribed)
     start = np.floor(start[cust])
     m = len(cust)
 
-    plan_p = np.array([s.plan_mix for s in SEGMENTS])[lat.segment[cust]]
+    if signal:
+        plan_p = np.array([s.plan_mix for s in SEGMENTS])[lat.segment[cust]]
+    else:
+        plan_p = np.tile(np.array(NO_SIGNAL.plan_mix), (m, 1))
     plan = choice_rows(rng, plan_p)
     # a wide spread within each plan keeps the charge, not the plan, the driver
     charge = np.round(np.array(PLAN_CHARGE)[plan] + rng.normal(0.0, 20.0, m), 0)
@@ -81,7 +93,10 @@ def make_subscriptions(rng: np.random.Generator, customers: pd.DataFrame,
                   - np.searchsorted(key, base_key + tau[idx] - COMPLAINT_WINDOW, side="right"))
         log_h = (static[idx] + CHURN_EFFECTS["n_complaints"] * recent
                  + CHURN_EFFECTS["tenure_months"] * month)
-        hazard = CHURN_BASE_HAZARD * np.exp(log_h)
+        if signal:
+            hazard = CHURN_BASE_HAZARD * np.exp(log_h)
+        else:
+            hazard = np.full(len(idx), NO_SIGNAL.monthly_churn_hazard)
         churn = rng.random(len(idx)) < -np.expm1(-hazard)
         t_end = tau[idx] + rng.uniform(0.0, MONTH, len(idx))
         churn &= t_end < DAYS
@@ -107,8 +122,18 @@ def make_subscriptions(rng: np.random.Generator, customers: pd.DataFrame,
     return subs, cust[churned], end[churned]
 
 
-def churn_driver_truth() -> pd.DataFrame:
-    """``truth["churn_drivers"]``: the planted log hazard ratios, and the non-drivers."""
+def churn_driver_truth(signal: bool = True) -> pd.DataFrame:
+    """``truth["churn_drivers"]``: the planted log hazard ratios, and the non-drivers.
+
+    Without ``signal`` every feature is listed with effect 0: nothing drives churn.
+    """
+    if not signal:
+        return pd.DataFrame({
+            "feature": ["contract_type", "n_complaints", "monthly_charge", "tenure_months",
+                        "gender", "payment_method"],
+            "direction": 0, "effect": 0.0,
+            "unit": f"not a driver: constant monthly hazard {NO_SIGNAL.monthly_churn_hazard}",
+        })  # fmt: skip
     ct = CHURN_CONTRACT_EFFECT
     return pd.DataFrame([
         {"feature": "contract_type", "direction": 1, "effect": ct["month-to-month"],

@@ -6,11 +6,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from crmine.config import CONFIG_FILE, load_config
+from crmine.config import CONFIG_FILE, Config, load_config
 from crmine.exceptions import WorkspaceError
 from crmine.warehouse import LoadReport, Workspace, ingest
 
-__all__ = ["LOAD_ORDER", "build_demo_workspace"]
+__all__ = ["LOAD_ORDER", "build_demo_workspace", "is_demo"]
 
 # Dimensions before the facts that reference them.
 LOAD_ORDER = (
@@ -26,6 +26,11 @@ LOAD_ORDER = (
 )
 
 
+def is_demo(config: Config) -> bool:
+    """Whether a workspace's configuration is a demo's (which ``crmine demo`` may replace)."""
+    return isinstance(config.extra.get("demo"), dict) or "demo_seed" in config.settings
+
+
 def build_demo_workspace(
     folder: str | Path,
     *,
@@ -33,17 +38,20 @@ def build_demo_workspace(
     seed: int = 0,
     overwrite: bool = True,
     on_load: Callable[[str], None] | None = None,
+    signal: bool = True,
 ) -> tuple[Workspace, list[LoadReport]]:
     """Create a workspace holding a synthetic company, its planted truth and its RFM mart.
 
     Every table goes through the normal ingest (so the demo exercises the real warehouse);
     the ground truth lands in schema ``truth`` for tests and users to check analyses against.
+    ``signal=False`` loads the company with nothing to find (see :func:`crmine.demo.generate`).
+    The ``[demo]`` table of crmine.toml records how the company was generated.
     """
     from crmine.demo import generate
     from crmine.features import build_customer_rfm
 
     root = Path(folder)
-    if (root / CONFIG_FILE).exists() and "demo_seed" not in load_config(root).settings:
+    if (root / CONFIG_FILE).exists() and not is_demo(load_config(root)):
         raise WorkspaceError(
             f"{root} holds a crmine workspace that is not a demo; the demo would replace its "
             "warehouse. Choose another folder for the demo."
@@ -52,10 +60,11 @@ def build_demo_workspace(
         (root / "warehouse.duckdb").unlink()
         for sub in ("models", "reports"):
             shutil.rmtree(root / sub, ignore_errors=True)
-    company = generate(n_customers=n_customers, seed=seed)
+    company = generate(n_customers=n_customers, seed=seed, signal=signal)
     ws = Workspace.init(root)
     ws.config.settings["observation_end"] = str(company.observation_end.date())
-    ws.config.settings["demo_seed"] = seed
+    ws.config.settings.pop("demo_seed", None)  # where versions before 0.2 kept the marker
+    ws.config.extra["demo"] = {"seed": seed, "customers": n_customers, "signal": signal}
     ws.save_config()
     reports = []
     for entity in LOAD_ORDER:

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.optimize import curve_fit
+from sklearn.base import BaseEstimator
 
 from crmine.exceptions import ConvergenceWarning, DataError, MissingColumnError, NotFittedError
 
@@ -121,7 +123,7 @@ class BudgetAllocation:
         return self.allocation.copy()
 
 
-class ResponseCurves:
+class ResponseCurves(BaseEstimator):
     """Per-channel response curves ``a (1 - exp(-spend / s))`` fitted from history.
 
     Parameters
@@ -193,13 +195,13 @@ class ResponseCurves:
             # A ceiling beyond 100x the spend seen cannot be told apart from a straight line;
             # the bound keeps the fit finite and the warning below says so.
             upper = np.log([max(y.max(), 1e-9) * 1e3, x.max() * 100])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    popt, pcov = curve_fit(_log_curve, x, y, p0=np.minimum(p0, upper - 1e-6),
-                                           bounds=(np.full(2, -30.0), upper), maxfev=20000)
-                except (RuntimeError, ValueError) as exc:
-                    raise DataError(f"response curve of channel {ch!r} did not fit: {exc}") from exc
+            # scipy's OptimizeWarning (covariance not estimable) is not silenced: it reaches
+            # the caller (and the analysis's verdict) next to the plainer warning below.
+            try:
+                popt, pcov = curve_fit(_log_curve, x, y, p0=np.minimum(p0, upper - 1e-6),
+                                       bounds=(np.full(2, -30.0), upper), maxfev=20000)
+            except (RuntimeError, ValueError) as exc:
+                raise DataError(f"response curve of channel {ch!r} did not fit: {exc}") from exc
             if not np.isfinite(pcov).all() or pcov[0, 0] > 1.0:
                 warnings.warn(
                     f"channel {ch!r}: spend never approached saturation in the history, so the "
@@ -225,7 +227,7 @@ class ResponseCurves:
         if not hasattr(self, "params_"):
             raise NotFittedError("these ResponseCurves are not fitted yet; call fit(history)")
 
-    def predict(self, channel: Any, spend: Any) -> np.ndarray:
+    def predict(self, channel: str, spend: ArrayLike) -> np.ndarray:
         """Expected outcome of ``channel`` at ``spend`` (scalar or array)."""
         self._check()
         if channel not in self.params_.index:

@@ -22,6 +22,7 @@ __all__ = [
     "bootstrap_difference",
     "channel_effects",
     "compare_arms",
+    "match_value",
     "prob_to_be_best",
     "treatment_effect",
     "two_proportion_test",
@@ -30,6 +31,21 @@ __all__ = [
 
 Method = Literal["auto", "proportion", "welch", "bootstrap"]
 Correction = Literal["holm", "bonferroni", "fdr_bh", "none"]
+
+
+def match_value(values: pd.Series, text: object) -> object:
+    """The value of ``values`` whose text is ``text`` (``"0"`` matches the number 0), else
+    ``text`` itself: an arm value typed on the command line matches numeric arm columns.
+
+    Examples
+    --------
+    >>> match_value(pd.Series([0, 1, 1]), "0")
+    0
+    """
+    for v in values.dropna().unique():
+        if str(v) == str(text):
+            return v.item() if isinstance(v, np.generic) else v
+    return text
 
 
 def two_proportion_test(
@@ -306,6 +322,7 @@ def treatment_effect(
             f"{df.loc[row, outcome_col]!r} at row {row}; convert it to a number first"
         )
     arms = df[treatment_col]
+    control_value = match_value(arms, control_value)
     if not (arms == control_value).any():
         raise DataError(
             f"treatment_effect: control value {control_value!r} not found in column "

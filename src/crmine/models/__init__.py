@@ -9,10 +9,18 @@ data still look like those a model was fitted on.
 
 Examples
 --------
->>> from crmine.models import save_model, load_model, list_models          # doctest: +SKIP
->>> saved = save_model(fitted, "acme/models", "churn", kind="logistic",
-...                    metadata={"metrics": {"roc_auc": 0.85}})             # doctest: +SKIP
->>> model, meta = load_model("acme/models", "churn")                       # doctest: +SKIP
+>>> import tempfile
+>>> from sklearn.linear_model import LogisticRegression
+>>> from crmine.models import save_model, load_model, list_models
+>>> folder = tempfile.mkdtemp()  # a workspace's models/ folder
+>>> fitted = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+>>> saved = save_model(fitted, folder, "churn", kind="logistic",
+...                    metadata={"metrics": {"roc_auc": 0.85}})
+>>> model, meta = load_model(folder, "churn")
+>>> model.predict([[2.5]]).tolist(), meta["metrics"]
+([1], {'roc_auc': 0.85})
+>>> list_models(folder)[["name", "kind", "latest"]].values.tolist()
+[['churn', 'logistic', True]]
 """
 
 from crmine.models._drift import DRIFT_LEVELS, population_stability

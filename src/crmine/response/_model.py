@@ -8,10 +8,11 @@ by targeting depth.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
@@ -60,7 +61,7 @@ def _prepare(X: pd.DataFrame, categories: dict[str, pd.Index] | None = None
     return out, learned
 
 
-class ResponseModel:
+class ResponseModel(ClassifierMixin, BaseEstimator):
     """Probability that a customer responds to a campaign.
 
     Histogram gradient boosting with native categorical splits (Fisher grouping), so text
@@ -112,8 +113,8 @@ class ResponseModel:
     --------
     >>> X = pd.DataFrame({"age": [25, 40, 60, 35] * 25, "job": ["a", "b", "a", "c"] * 25})
     >>> y = np.tile([0, 1, 1, 0], 25)
-    >>> ResponseModel(max_iter=20).fit(X, y).predict_score(X).shape
-    (100,)
+    >>> ResponseModel(max_iter=20).fit(X, y).predict_proba(X).shape
+    (100, 2)
     """
 
     def __init__(
@@ -137,12 +138,8 @@ class ResponseModel:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
-            "l2_regularization", "early_stopping", "random_state", "n_threads")}  # fmt: skip
-
-    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> ResponseModel:
+    def fit(self, X: pd.DataFrame, y: ArrayLike,
+            sample_weight: ArrayLike | None = None) -> ResponseModel:
         """Fit on features ``X`` (one row per customer) and 0/1 (or yes/no) responses ``y``."""
         y_arr = _binary_target(y)
         if len(y_arr) != len(X):
@@ -162,6 +159,7 @@ class ResponseModel:
         self.feature_names_in_ = list(Xp.columns)
         self.categories_ = cats
         self.base_rate_ = float(y_arr.mean())
+        self.classes_ = np.array([0, 1])
         return self
 
     def _check(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -177,19 +175,24 @@ class ResponseModel:
         Xp, _ = _prepare(X[self.feature_names_in_], self.categories_)
         return Xp
 
-    def predict_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Probability of response, one per row of ``X``."""
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (scikit-learn convention): column 1 is the probability of
+        response, one row per row of ``X``."""
         Xp = self._check(X)
         with threadpool_limits(self.n_threads):
-            return np.asarray(self.estimator_.predict_proba(Xp)[:, 1])
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Both class probabilities (scikit-learn convention)."""
-        p = self.predict_score(X)
+            p = np.asarray(self.estimator_.predict_proba(Xp)[:, 1])
         return np.column_stack([1 - p, p])
 
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of response, one per row of ``X`` (``predict_proba(X)[:, 1]``)."""
+        return self.predict_proba(X)[:, 1]
 
-def _binary_target(y: Any) -> np.ndarray:
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the probability of response is at least one half."""
+        return (self.predict_score(X) >= 0.5).astype(int)
+
+
+def _binary_target(y: ArrayLike) -> np.ndarray:
     s = pd.Series(np.asarray(y)).reset_index(drop=True)
     if s.isna().any():
         raise DataError(f"the response y has {int(s.isna().sum())} missing values (first at row "
@@ -209,7 +212,7 @@ def _binary_target(y: Any) -> np.ndarray:
     return arr.astype(int)
 
 
-def gains_table(y: Any, score: Any, *, n_bins: int = 10) -> pd.DataFrame:
+def gains_table(y: ArrayLike, score: ArrayLike, *, n_bins: int = 10) -> pd.DataFrame:
     """Gains and lift by score bin (deciles by default), best scores first.
 
     Returns
@@ -274,8 +277,8 @@ class ProfitCurve:
         return self.curve.copy()
 
 
-def expected_profit(score: Any, *, cost_per_contact: float, margin: float,
-                    y: Any = None, n_points: int = 100) -> ProfitCurve:
+def expected_profit(score: ArrayLike, *, cost_per_contact: float, margin: float,
+                    y: ArrayLike | None = None, n_points: int = 100) -> ProfitCurve:
     """Expected profit of contacting the top-scored customers, for every depth.
 
     Profit at depth ``d`` = ``margin`` x expected responders - ``cost_per_contact`` x
@@ -313,7 +316,7 @@ def expected_profit(score: Any, *, cost_per_contact: float, margin: float,
     return ProfitCurve(curve, k / n, float(full[k]), k)
 
 
-def target_list(ids: Any, score: Any, *, depth: float | None = None,
+def target_list(ids: ArrayLike, score: ArrayLike, *, depth: float | None = None,
                 cost_per_contact: float | None = None, margin: float | None = None) -> pd.DataFrame:
     """The prospects to contact, best first.
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -36,7 +38,7 @@ def _leaf(min_samples_leaf: int | None, n: int) -> int:
     return min_samples_leaf if min_samples_leaf is not None else max(20, n // 50)
 
 
-def _treatment(treatment: Any, n: int) -> np.ndarray:
+def _treatment(treatment: ArrayLike, n: int) -> np.ndarray:
     w = _binary_target(treatment)
     if len(w) != n:
         raise DataError(f"treatment has {len(w)} values but X has {n} rows; they must match")
@@ -45,7 +47,7 @@ def _treatment(treatment: Any, n: int) -> np.ndarray:
     return w
 
 
-class _BoostedLearner:
+class _BoostedLearner(BaseEstimator):
     """Hyper-parameters shared by the uplift learners: each fits small, early-stopped
     gradient-boosting response models."""
 
@@ -65,11 +67,11 @@ class _BoostedLearner:
                              random_state=self.random_state)
 
 
-class _LogisticResponse:
+class _LogisticResponse(BaseEstimator):
     """A response model that is linear in the features: one-hot text columns, standardised
     numbers (missing ones at the training median), L2-regularised logistic regression."""
 
-    def __init__(self, C: float = 1.0) -> None:
+    def __init__(self, *, C: float = 1.0) -> None:
         self.C = C
 
     def _design(self, X: pd.DataFrame) -> np.ndarray:
@@ -94,8 +96,11 @@ class _LogisticResponse:
         self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(self._design(X), y)
         return self
 
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba(self._design(X)))
+
     def predict_score(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(self._design(X))[:, 1])
+        return self.predict_proba(X)[:, 1]
 
 
 class TwoModelUplift(_BoostedLearner):
@@ -155,7 +160,7 @@ class TwoModelUplift(_BoostedLearner):
         return (self._response(learner, len(X)).fit(X[w == 1], y[w == 1]),
                 self._response(learner, len(X)).fit(X[w == 0], y[w == 0]))
 
-    def fit(self, X: pd.DataFrame, treatment: Any, y: Any) -> TwoModelUplift:
+    def fit(self, X: pd.DataFrame, treatment: ArrayLike, y: ArrayLike) -> TwoModelUplift:
         """Fit on features, 0/1 treatment flags and 0/1 responses."""
         if self.learner not in ("auto", "boosting", "logistic"):
             raise DataError(
@@ -220,7 +225,7 @@ class ClassTransformationUplift(_BoostedLearner):
     """
 
 
-    def fit(self, X: pd.DataFrame, treatment: Any, y: Any) -> ClassTransformationUplift:
+    def fit(self, X: pd.DataFrame, treatment: ArrayLike, y: ArrayLike) -> ClassTransformationUplift:
         w = _treatment(treatment, len(X))
         yy = _binary_target(y)
         z = (yy * w + (1 - yy) * (1 - w)).astype(int)
@@ -237,7 +242,8 @@ class ClassTransformationUplift(_BoostedLearner):
         return 2 * self.model_.predict_score(X) - 1
 
 
-def _sorted(y: Any, treatment: Any, uplift: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sorted(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     yy = np.asarray(y, dtype=float)
     w = _binary_target(treatment)
     u = np.asarray(uplift, dtype=float)
@@ -280,7 +286,7 @@ def _points(n: int, n_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n, min(n, n_points) + 1).round().astype(int))
 
 
-def _cumulative(y: Any, treatment: Any, uplift: Any) -> tuple[np.ndarray, ...]:
+def _cumulative(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike) -> tuple[np.ndarray, ...]:
     """Outcomes and groups best predicted uplift first, with the running counts of treated
     and control customers and of their responders over the top k (k = 0..n)."""
     ys, ws, _ = _sorted(y, treatment, uplift)
@@ -291,7 +297,8 @@ def _cumulative(y: Any, treatment: Any, uplift: Any) -> tuple[np.ndarray, ...]:
     return ys, ws, running(ws), running(1 - ws), running(ys * ws), running(ys * (1 - ws))
 
 
-def qini_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) -> QiniResult:
+def qini_curve(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike, *,
+               n_points: int = 100) -> QiniResult:
     """Qini curve: incremental responders when the top-``k`` customers are targeted.
 
     ``Q(k) = R_t(k) - R_c(k) N_t(k) / N_c(k)`` where ``R`` are responders and ``N`` group
@@ -338,7 +345,8 @@ def _perfect_qini(ys: np.ndarray, ws: np.ndarray) -> np.ndarray:
     return rt - np.where(nc > 0, rc * nt / np.where(nc > 0, nc, 1), 0.0)
 
 
-def uplift_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) -> QiniResult:
+def uplift_curve(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike, *,
+                 n_points: int = 100) -> QiniResult:
     """Uplift curve: ``(mean_t(k) - mean_c(k)) * k`` over the top ``k`` by predicted uplift.
 
     References
@@ -359,8 +367,9 @@ def uplift_curve(y: Any, treatment: Any, uplift: Any, *, n_points: int = 100) ->
     return QiniResult(curve, area, np.nan, "uplift")
 
 
-def incremental_profit(y: Any, treatment: Any, uplift: Any, *, cost_per_contact: float,
-                       margin: float, n_points: int = 100) -> ProfitCurve:
+def incremental_profit(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike, *,
+                       cost_per_contact: float, margin: float,
+                       n_points: int = 100) -> ProfitCurve:
     """Profit of contacting the top customers by predicted uplift, counting only the
     responses the contact causes.
 
@@ -385,7 +394,7 @@ def incremental_profit(y: Any, treatment: Any, uplift: Any, *, cost_per_contact:
     return ProfitCurve(frame, float(frame["depth"].iloc[best]), float(profit[best]), int(k[best]))
 
 
-def uplift_at_k(y: Any, treatment: Any, uplift: Any, *, k: float = 0.3) -> float:
+def uplift_at_k(y: ArrayLike, treatment: ArrayLike, uplift: ArrayLike, *, k: float = 0.3) -> float:
     """Observed uplift among the top ``k`` share by predicted uplift: treated response rate
     minus control response rate in that group."""
     if not 0 < k <= 1:
@@ -398,8 +407,9 @@ def uplift_at_k(y: Any, treatment: Any, uplift: Any, *, k: float = 0.3) -> float
     return float(yt[wt == 1].mean() - yt[wt == 0].mean())
 
 
-def persuadables(ids: Any, uplift: Any, *, p_treated: Any = None, p_control: Any = None,
-                 threshold: float = 0.0, top: int | None = None) -> pd.DataFrame:
+def persuadables(ids: ArrayLike, uplift: ArrayLike, *, p_treated: ArrayLike | None = None,
+                 p_control: ArrayLike | None = None, threshold: float = 0.0,
+                 top: int | None = None) -> pd.DataFrame:
     """Customers who respond because of the campaign, highest uplift first.
 
     With ``p_treated``/``p_control`` every customer also gets the classic four-way label:
@@ -424,7 +434,7 @@ def persuadables(ids: Any, uplift: Any, *, p_treated: Any = None, p_control: Any
     return (frame.head(top) if top else frame).reset_index(drop=True)
 
 
-def uplift_classes(uplift: Any, p_treated: Any, p_control: Any, *,
+def uplift_classes(uplift: ArrayLike, p_treated: ArrayLike, p_control: ArrayLike, *,
                    threshold: float = 0.0) -> np.ndarray:
     """Persuadable / sure thing / lost cause / sleeping dog per customer."""
     u = np.asarray(uplift, float)

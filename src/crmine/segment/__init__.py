@@ -3,9 +3,16 @@ a marketer can read, value tiers and golden customers, behaviour by segment.
 
 Examples
 --------
->>> from crmine.segment import CustomerSegmenter, rfm_segments, value_tiers   # doctest: +SKIP
->>> seg = CustomerSegmenter().fit(features)                                     # doctest: +SKIP
->>> seg.n_clusters_, seg.k_scores_, seg.profiles_                               # doctest: +SKIP
+>>> import numpy as np, pandas as pd
+>>> from crmine.segment import CustomerSegmenter
+>>> rng = np.random.default_rng(0)
+>>> features = pd.DataFrame(np.repeat([[1.0, 50.0], [12.0, 900.0]], 100, axis=0)
+...                         * rng.lognormal(0, 0.15, (200, 2)), columns=["orders", "spend"])
+>>> seg = CustomerSegmenter().fit(features)
+>>> seg.n_clusters_, seg.profiles_["customers"].tolist()
+(2, [100, 100])
+>>> run = run_segment(ws)            # on a workspace: judged, marts written    # doctest: +SKIP
+>>> run.verdict.status, run.summary()                                           # doctest: +SKIP
 """
 
 from crmine.segment._analysis import ANALYSIS
@@ -15,13 +22,17 @@ from crmine.segment._engine import assign_clusters, segment_table
 from crmine.segment._profiles import SegmentProfiles, describe_segment, profile_segments
 from crmine.segment._rfm import DEFAULT_SEGMENT_MAP, RFM_SEGMENTS, RFMResult, rfm_segments
 from crmine.segment._tiers import GoldenRule, ValueTiers, golden_customers, value_tiers
+from crmine.segment._verdict import SegmentEvidence, judge_segmentation
 from crmine.segment._workspace import (
     CLUSTER_EXCLUDE,
     MODEL_VERSION,
-    SegmentationResult,
+    SegmentRun,
     customer_feature_table,
-    segment_workspace,
+    read_profiles,
+    rfm_workspace,
+    run_segment,
     smooth_shares,
+    tiers_workspace,
 )
 
 __all__ = [
@@ -35,19 +46,24 @@ __all__ = [
     "GoldenRule",
     "RFMResult",
     "SegmentBehaviour",
+    "SegmentEvidence",
     "SegmentProfiles",
-    "SegmentationResult",
+    "SegmentRun",
     "ValueTiers",
     "assign_clusters",
     "customer_feature_table",
     "describe_segment",
     "golden_customers",
+    "judge_segmentation",
     "profile_segments",
+    "read_profiles",
     "rfm_segments",
+    "rfm_workspace",
+    "run_segment",
     "segment_behaviour",
     "segment_table",
-    "segment_workspace",
     "smooth_shares",
+    "tiers_workspace",
     "value_tiers",
     "workspace_behaviour",
 ]

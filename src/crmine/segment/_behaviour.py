@@ -7,12 +7,15 @@ how much of its spending is discounted, where it shops and when.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from crmine.exceptions import MissingColumnError
+
+if TYPE_CHECKING:
+    from crmine.warehouse import Workspace
 
 __all__ = ["SegmentBehaviour", "segment_behaviour", "workspace_behaviour"]
 
@@ -112,7 +115,7 @@ def segment_behaviour(lines: pd.DataFrame, segments: pd.DataFrame, *,
                             seasonality=seasonality)
 
 
-def workspace_behaviour(ws: Any, segments: pd.DataFrame, *, segment: str = "cluster"
+def workspace_behaviour(ws: Workspace, segments: pd.DataFrame, *, segment: str = "cluster"
                         ) -> SegmentBehaviour:
     """:func:`segment_behaviour` from a workspace's order lines, aggregated in the warehouse.
 

@@ -5,22 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from crmine.contract import Verdict, record_verdict, recorded_warnings
 from crmine.exceptions import DataError
 from crmine.segment._cluster import CustomerSegmenter
 from crmine.segment._profiles import SegmentProfiles, profile_segments
 from crmine.segment._rfm import RFMResult, rfm_segments
 from crmine.segment._tiers import GoldenRule, ValueTiers, golden_customers, value_tiers
+from crmine.segment._verdict import SegmentEvidence, evidence, judge_segmentation
+from crmine.warehouse import Workspace
 from crmine.warehouse._models import feature_profile, save_model
 
 __all__ = [
+    "BEHAVIOUR_MARTS",
     "CLUSTER_EXCLUDE",
     "MODEL_VERSION",
-    "SegmentationResult",
+    "SEGMENT_COLUMNS",
+    "SegmentRun",
+    "current_cluster_input",
     "customer_feature_table",
-    "segment_workspace",
+    "read_profiles",
+    "rfm_workspace",
+    "run_segment",
     "smooth_shares",
+    "tiers_workspace",
 ]
 
 MODEL_VERSION = "segment-1"
@@ -60,12 +70,15 @@ def smooth_shares(feats: pd.DataFrame, *, pseudo_count: float = PSEUDO_COUNT) ->
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentationResult:
-    """Everything :func:`segment_workspace` computed.
+class SegmentRun:
+    """Everything :func:`run_segment` computed, and whether its clusters can be trusted.
 
     ``segments`` is what went to ``marts.customer_segments`` (one row per customer: rfm_score,
     rfm_cell, rfm_segment, cluster, value_tier, is_golden; customers without a purchase get
-    rfm_segment "No purchase", cluster -1 and tier C).
+    rfm_segment "No purchase", cluster -1 and tier C). When the verdict is
+    ``not_informative`` (no natural segments) every customer's cluster is -1 and the
+    cluster marts are written empty: RFM segments, value tiers and golden customers are rules,
+    not findings, and stay.
     """
 
     segments: pd.DataFrame
@@ -74,47 +87,71 @@ class SegmentationResult:
     tiers: ValueTiers
     k_scores: pd.DataFrame
     n_clusters: int
-    stability: float
     features_used: list[str]
     dropped_features: dict[str, str]
     golden_rule: str
+    evidence: SegmentEvidence
+    verdict: Verdict
+    marts: tuple[str, ...] = ()
+
+    @property
+    def stability(self) -> float:
+        """Mean bootstrap adjusted Rand index of the clusters (the verdict's evidence)."""
+        return self.evidence.mean_stability
+
+    @property
+    def clusters_found(self) -> bool:
+        """True when the clusters are natural segments (the verdict is not not_informative)."""
+        return self.verdict.actionable
 
     def to_frame(self) -> pd.DataFrame:
         return self.segments.copy()
 
-    @property
     def summary(self) -> dict[str, Any]:
         """A small JSON-able summary (pipeline step, CLI --json)."""
         prof = self.profiles.summary
-        return {
+        out: dict[str, Any] = {
             "customers": len(self.segments),
-            "buyers": int((self.segments["cluster"] >= 0).sum()),
+            "buyers": int((self.segments["rfm_segment"] != NO_PURCHASE).sum()),
             "n_clusters": int(self.n_clusters),
-            "stability_ari": round(float(self.stability), 3) if self.stability == self.stability
-            else None,
+            "stability_ari": round(float(self.stability), 3)
+            if self.stability == self.stability else None,
+            "evidence": self.evidence.to_dict(),
             "features_used": list(self.features_used),
             "clusters": [
                 {"cluster": int(r.segment), "customers": int(r.customers),
                  "revenue_share": round(float(r.revenue_share), 4),
                  "description": str(r.description), "rule": str(r.rule)}
-                for r in prof.itertuples()],
+                for r in prof.itertuples()] if self.clusters_found else [],
             "rfm_segments": {str(k): int(v) for k, v in
                              self.segments["rfm_segment"].value_counts().items()},
             "top_share_for_80pct_revenue": round(float(self.tiers.top_share_for_80), 4),
             "golden_customers": int(self.segments["is_golden"].sum()),
             "golden_rule": self.golden_rule,
-        }
+            "verdict": self.verdict.to_dict(),
+        }  # fmt: skip
+        if not self.clusters_found:
+            out["note"] = ("no natural segments: clusters withheld (every customer's cluster "
+                           "is -1, the cluster marts are empty); use the RFM segments and "
+                           "value tiers, which are rules, not findings")
+        elif self.verdict.status == "weak":
+            out["warning"] = f"weak segmentation: {self.verdict.why}"
+        return out
 
 
-def customer_feature_table(ws: Any, *, as_of: Any = None, rebuild: bool = False) -> pd.DataFrame:
-    """``marts.customer_features``, built (with ``marts.customer_rfm``) when missing."""
+def customer_feature_table(ws: Workspace, *, as_of: Any = None, rebuild: bool = False
+                           ) -> pd.DataFrame:
+    """``marts.customer_features``, built (with ``marts.customer_rfm``) when missing.
+
+    ``rebuild`` runs the features step first (both marts from the core tables, at ``as_of``
+    or the ``observation_end`` setting), as a command run outside the pipeline needs.
+    """
     if rebuild or not ws.has_table("marts.customer_features"):
-        if not ws.has_table("marts.customer_rfm"):
-            from crmine.features import build_customer_rfm
+        from crmine.features import build_customer_features, build_customer_rfm
 
-            build_customer_rfm(ws, observation_end=as_of)
-        from crmine.features._behaviour import build_customer_features
-
+        if rebuild or not ws.has_table("marts.customer_rfm"):
+            build_customer_rfm(ws, observation_end=as_of if as_of is not None
+                               else ws.setting("observation_end"))
         return build_customer_features(ws, as_of)
     feats = ws.read("marts.customer_features")
     return feats.drop(columns=[c for c in _NOT_FEATURES if c in feats.columns])
@@ -133,41 +170,68 @@ def _cluster_input(buyers: pd.DataFrame) -> pd.DataFrame:
     return smooth_shares(buyers).drop(columns=[c for c in CLUSTER_EXCLUDE if c in buyers.columns])
 
 
-def current_cluster_input(ws: Any) -> pd.DataFrame:
+def current_cluster_input(ws: Workspace) -> pd.DataFrame:
     """Today's buyers as the segmenter sees them: features computed afresh from the core
     tables (and ``marts.customer_rfm``), nothing written."""
-    from crmine.features._behaviour import build_customer_features
+    from crmine.features import build_customer_features
 
     return _cluster_input(_buyers(build_customer_features(ws, write=False))[1])
 
 
-def segment_workspace(
-    ws: Any,
+def run_segment(
+    ws: Workspace,
     *,
-    as_of: Any = None,
+    method: str | None = None,
+    n_clusters: int | None = None,
+    k_max: int | None = None,
     segmenter: CustomerSegmenter | None = None,
     bins: int = 5,
     golden_rule: GoldenRule | None = None,
+    as_of: Any = None,
     rebuild_features: bool = False,
     write: bool = True,
-) -> SegmentationResult:
-    """RFM segments, clusters, value tiers and golden customers for every customer.
+) -> SegmentRun:
+    """RFM segments, clusters, value tiers and golden customers for every customer, judged.
 
-    Reads ``marts.customer_features`` (built from the core tables when missing), writes
-    ``marts.customer_segments`` and the tables the report draws (``marts.segment_profiles``,
-    ``marts.segment_feature_stats``, ``marts.segment_k_scores``, ``marts.segment_rfm_summary``,
-    ``marts.segment_pareto``, ``marts.segment_rules``) and merges ``rfm_segment``,
-    ``cluster``, ``value_tier`` into ``marts.customer_scores``.
+    Reads ``marts.customer_features`` (the features step builds it; built here when missing,
+    or rebuilt with ``rebuild_features``), fits the clusters, judges them (bootstrap
+    stability and separation against structureless data, :mod:`crmine.segment._verdict`),
+    and writes ``marts.customer_segments``, the tables the report draws
+    (``marts.segment_profiles``, ``marts.segment_feature_stats``, ``marts.segment_k_scores``,
+    ``marts.segment_rfm_summary``, ``marts.segment_rfm_grid``, ``marts.segment_pareto``,
+    ``marts.segment_rules``, behaviour by cluster) and ``rfm_segment``, ``cluster``,
+    ``value_tier``, ``is_golden`` in ``marts.customer_scores``. A ``not_informative`` verdict
+    (no natural segments) writes the cluster marts empty and every cluster as -1 (NULL in
+    ``marts.customer_scores``).
+
+    Parameters
+    ----------
+    method, n_clusters, k_max
+        The segmenter's method ("auto", "kmeans", "gmm", "ward", "hdbscan"), a fixed k, and
+        the largest k tried (defaults: settings ``segment_method``, ``segment_k_max``).
+    segmenter : CustomerSegmenter, optional
+        A segmenter to fit instead (the three options above are then ignored).
     """
     feats, buyers = _buyers(customer_feature_table(ws, as_of=as_of, rebuild=rebuild_features))
     if len(buyers) < 3:
         raise DataError(f"only {len(buyers)} customers have purchases; segmentation needs more "
                         "(load orders with `crmine ingest orders FILE`)")
+    if segmenter is None:
+        k_hi = int(k_max if k_max is not None else ws.setting("segment_k_max", 10))
+        # n_bootstrap=0: the verdict refits on bootstrap resamples itself.
+        segmenter = CustomerSegmenter(
+            method=method or ws.setting("segment_method", "auto"), n_clusters=n_clusters,
+            k_range=(2, max(2, k_hi)), n_bootstrap=0, random_state=0)
+    seg = segmenter
+    with recorded_warnings() as caught:
+        rfm = rfm_segments(buyers, bins=bins)
+        cluster_input = _cluster_input(buyers)
+        seg.fit(cluster_input)
+        ev = evidence(seg, cluster_input, random_state=seg.random_state)
+    verdict = judge_segmentation(ev).with_warnings(caught)
+    found = verdict.actionable
+    labels = np.asarray(seg.labels_) if found else np.full(len(buyers), -1, dtype=np.int64)
 
-    rfm = rfm_segments(buyers, bins=bins)
-    seg = segmenter or CustomerSegmenter(random_state=0)
-    cluster_input = _cluster_input(buyers)
-    seg.fit(cluster_input)
     tiers = value_tiers(buyers, value="total_spend" if "total_spend" in buyers else None)
     rule = golden_rule or GoldenRule()
     golden = golden_customers(buyers.assign(recency_days=rfm.scores["recency_days"].to_numpy()),
@@ -175,10 +239,14 @@ def segment_workspace(
     prof = profile_segments(buyers, seg.labels_, feature_columns=seg.features_used_ + [
         c for c in ("total_spend", "orders", "recency_days") if c in buyers and
         c not in seg.features_used_])
+    if not found:
+        prof = SegmentProfiles(summary=prof.summary.iloc[0:0], stats=prof.stats.iloc[0:0],
+                               distinctive=prof.distinctive.iloc[0:0],
+                               rules=prof.rules.iloc[0:0], surrogate_accuracy=float("nan"))
 
     out = feats[["customer_id"]].copy()
     scored = rfm.scores[["customer_id", "r_score", "f_score", "m_score", "rfm_cell", "rfm_score",
-                         "rfm_segment"]].assign(cluster=seg.labels_)
+                         "rfm_segment"]].assign(cluster=labels)
     scored = scored.merge(tiers.customers[["customer_id", "value_tier"]], on="customer_id")
     scored = scored.merge(golden[["customer_id", "is_golden"]], on="customer_id")
     out = out.merge(scored, on="customer_id", how="left")
@@ -186,58 +254,126 @@ def segment_workspace(
     out["cluster"] = out["cluster"].fillna(-1).astype("int64")
     out["value_tier"] = out["value_tier"].fillna("C")
     out["is_golden"] = out["is_golden"].astype("boolean").fillna(False).astype(bool)
-    out = out[["customer_id", "rfm_score", "rfm_cell", "rfm_segment", "r_score", "f_score",
-               "m_score", "cluster", "value_tier", "is_golden"]]
+    out = out[list(SEGMENT_COLUMNS)]
 
-    result = SegmentationResult(
-        segments=out, rfm=rfm, profiles=prof, tiers=tiers, k_scores=seg.k_scores_,
-        n_clusters=seg.n_clusters_, stability=seg.stability_, features_used=seg.features_used_,
-        dropped_features=seg.dropped_features_, golden_rule=golden.attrs.get("rule", ""))
+    k_scores = seg.k_scores_
+    marts: tuple[str, ...] = ()
     if write:
-        _write(ws, result)
-        chosen = seg.k_scores_[seg.k_scores_["chosen"]] if not seg.k_scores_.empty else None
+        marts = _write(ws, out, rfm, prof, tiers, k_scores, found)
+        chosen = k_scores[k_scores["chosen"]] if not k_scores.empty else None
         save_model(seg, ws.models_dir, "segment", kind=seg.method_, metadata={
             "feature_profile": feature_profile(cluster_input[seg.features_used_]),
             "clusters": seg.n_clusters_, "features_used": seg.features_used_,
             "dropped_features": seg.dropped_features_, "customers": len(seg.labels_),
-            "metrics": {"stability": seg.stability_, **(
+            "verdict": verdict.to_dict(),
+            "metrics": {"stability": ev.mean_stability,
+                        "separation_gain": ev.separation_gain, **(
                 {m: float(chosen[m].iloc[0]) for m in ("silhouette", "calinski_harabasz",
                                                        "davies_bouldin") if m in chosen}
                 if chosen is not None and len(chosen) else {})},
         })  # fmt: skip
-    return result
+        record_verdict(ws, "segment", verdict)
+    return SegmentRun(
+        segments=out, rfm=rfm, profiles=prof, tiers=tiers, k_scores=k_scores,
+        n_clusters=int(seg.n_clusters_) if found else 0, features_used=list(seg.features_used_),
+        dropped_features=dict(seg.dropped_features_), golden_rule=golden.attrs.get("rule", ""),
+        evidence=ev, verdict=verdict, marts=marts)
 
 
-def _write(ws: Any, r: SegmentationResult) -> None:
+SEGMENT_COLUMNS = ("customer_id", "rfm_score", "rfm_cell", "rfm_segment", "r_score", "f_score",
+                   "m_score", "cluster", "value_tier", "is_golden")
+# Behaviour by cluster and its columns (written empty when the clusters are withheld).
+BEHAVIOUR_MARTS: dict[str, tuple[str, ...]] = {
+    "segment_categories": ("segment", "category", "revenue", "revenue_share", "index"),
+    "segment_discounts": ("segment", "revenue", "discount", "discount_rate",
+                          "discounted_line_share"),
+    "segment_channels": ("segment", "channel", "orders", "order_share", "index"),
+    "segment_seasonality": ("segment", "month", "revenue", "revenue_share", "index"),
+}
+
+
+def _write(ws: Workspace, segments: pd.DataFrame, rfm: RFMResult, prof: SegmentProfiles,
+           tiers: ValueTiers, k_scores: pd.DataFrame, found: bool) -> tuple[str, ...]:
     v = MODEL_VERSION
-    ws.write_mart("customer_segments", r.segments, model_version=v)
-    ws.write_mart("segment_profiles", r.profiles.summary.assign(
-        segment=r.profiles.summary["segment"].astype(str)), model_version=v)
-    ws.write_mart("segment_feature_stats", r.profiles.stats.assign(
-        segment=r.profiles.stats["segment"].astype(str)), model_version=v)
-    ws.write_mart("segment_rules", r.profiles.rules.assign(
-        segment=r.profiles.rules["segment"].astype(str)), model_version=v)
-    if not r.k_scores.empty:
-        ws.write_mart("segment_k_scores", r.k_scores, model_version=v)
-    ws.write_mart("segment_rfm_summary", r.rfm.segments, model_version=v)
-    ws.write_mart("segment_pareto", r.tiers.pareto.assign(
-        top_share_for_80=r.tiers.top_share_for_80), model_version=v)
-    cells = (r.rfm.scores.groupby(["r_score", "fm_score"])
+    written: list[str] = []
+
+    def put(name: str, frame: pd.DataFrame) -> None:
+        ws.write_mart(name, frame, model_version=v)
+        written.append(f"marts.{name}")
+
+    put("customer_segments", segments)
+    put("segment_profiles", prof.summary.assign(segment=prof.summary["segment"].astype(str)))
+    put("segment_feature_stats", prof.stats.assign(segment=prof.stats["segment"].astype(str)))
+    put("segment_rules", prof.rules.assign(segment=prof.rules["segment"].astype(str)))
+    if not k_scores.empty:
+        put("segment_k_scores", k_scores)
+    put("segment_rfm_summary", rfm.segments)
+    put("segment_pareto", tiers.pareto.assign(top_share_for_80=tiers.top_share_for_80))
+    cells = (rfm.scores.groupby(["r_score", "fm_score"])
              .agg(customers=("customer_id", "size"), mean_monetary=("monetary", "mean"))
              .reset_index())
-    ws.write_mart("segment_rfm_grid", cells, model_version=v)
-    # Behaviour by cluster: the basis for personalised offers per segment.
+    put("segment_rfm_grid", cells)
+    # Behaviour by cluster: the basis for personalised offers per segment (withheld, as empty
+    # tables, when the clusters are not natural segments).
     from crmine.segment._behaviour import workspace_behaviour
 
-    buyers_seg = r.segments[r.segments["cluster"] >= 0]
-    if ws.has_table("core.fct_order_lines") and len(buyers_seg):
+    buyers_seg = segments[segments["cluster"] >= 0]
+    if not found:
+        for name, columns in BEHAVIOUR_MARTS.items():
+            put(name, pd.DataFrame({c: pd.Series(dtype="float64" if c not in (
+                "segment", "category", "channel") else "object") for c in columns}))
+    elif ws.has_table("core.fct_order_lines") and len(buyers_seg):
         b = workspace_behaviour(ws, buyers_seg, segment="cluster")
-        for name, frame in (("categories", b.categories), ("discounts", b.discounts),
-                            ("channels", b.channels), ("seasonality", b.seasonality)):
+        for name, frame in (("segment_categories", b.categories),
+                            ("segment_discounts", b.discounts),
+                            ("segment_channels", b.channels),
+                            ("segment_seasonality", b.seasonality)):
             if len(frame):
-                ws.write_mart(f"segment_{name}", frame, model_version=v)
-    ws.upsert_customer_scores(
-        r.segments[["customer_id", "rfm_segment", "cluster", "value_tier", "is_golden"]],
-        model="segment", model_version=v)
+                put(name, frame)
+    scores = segments[["customer_id", "rfm_segment", "cluster", "value_tier", "is_golden"]]
+    if not found:
+        scores = scores.assign(cluster=pd.array([pd.NA] * len(scores), dtype="Int64"))
+    ws.upsert_customer_scores(scores, model="segment", model_version=v)
+    return tuple(written)
 
 
+def rfm_workspace(ws: Workspace, *, bins: int = 5) -> RFMResult:
+    """RFM scores and segments of the buyers in ``marts.customer_rfm`` (nothing written).
+
+    With ``bins`` other than 5 the named map (Champions … Lost) does not apply: every
+    (R, FM) cell is its own segment.
+    """
+    segment_map = None if bins == 5 else {
+        f"{r}{fm}": f"^{r}{fm}$" for r in range(1, bins + 1) for fm in range(1, bins + 1)}
+    rfm = _read_mart(ws, "marts.customer_rfm", "crmine run --only features")
+    return rfm_segments(rfm[rfm["orders"] > 0] if "orders" in rfm else rfm, bins=bins,
+                        segment_map=segment_map)
+
+
+def tiers_workspace(ws: Workspace) -> tuple[ValueTiers, pd.DataFrame]:
+    """Value tiers and golden customers of the buyers in ``marts.customer_rfm``."""
+    rfm = _read_mart(ws, "marts.customer_rfm", "crmine run --only features")
+    buyers = rfm[rfm["orders"] > 0] if "orders" in rfm else rfm
+    if ws.has_table("marts.customer_features"):
+        feats = ws.read("marts.customer_features")
+        if "service_contacts" in feats:
+            buyers = buyers.merge(feats[["customer_id", "service_contacts"]],
+                                  on="customer_id", how="left")
+    return value_tiers(buyers), golden_customers(buyers)
+
+
+def read_profiles(ws: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The written cluster profiles and surrogate-tree rules (empty when no natural segments)."""
+    drop = ["model_version", "scored_at"]
+    prof = _read_mart(ws, "marts.segment_profiles", "crmine segment cluster")
+    rules = _read_mart(ws, "marts.segment_rules", "crmine segment cluster")
+    return (prof.drop(columns=[c for c in drop if c in prof]),
+            rules.drop(columns=[c for c in drop if c in rules]))
+
+
+def _read_mart(ws: Workspace, table: str, how: str) -> pd.DataFrame:
+    if not ws.has_table(table):
+        from crmine.exceptions import SchemaError
+
+        raise SchemaError(f"no {table} yet; run `{how}` first")
+    return ws.read(table)

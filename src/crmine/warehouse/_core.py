@@ -48,10 +48,12 @@ def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
             load_id VARCHAR PRIMARY KEY, entity VARCHAR, source VARCHAR, kind VARCHAR,
             fingerprint VARCHAR, encoding VARCHAR, delimiter VARCHAR, column_map VARCHAR,
             started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, rows_staged BIGINT,
-            rows_quarantined BIGINT
+            rows_quarantined BIGINT, rows_unchanged BIGINT DEFAULT 0
         )
         """
     )
+    # Workspaces made before rows_unchanged existed.
+    con.execute("ALTER TABLE meta.loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT DEFAULT 0")
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS quarantine.rejects (

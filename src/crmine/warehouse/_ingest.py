@@ -1,8 +1,14 @@
 """Ingest: source → raw → staging → core, in one transaction, every row accounted for.
 
-``rows read = rows staged + rows quarantined`` holds for every load and is checked before the
-transaction commits. Re-loading an identical source changes nothing; a load that fails part-way
-leaves the warehouse as it was.
+``rows read = rows staged + rows quarantined + rows unchanged`` holds for every load and is
+checked before the transaction commits ("unchanged": order lines already in core with the same
+values, as in a re-export or an incremental file overlapping the last one). Re-loading an
+identical source changes nothing; a load that fails part-way leaves the warehouse as it was.
+
+A denormalised fact file (each order line repeating its customer's segment and city and its
+product's category) fills ``core.dim_customer`` (SCD2) and ``core.dim_product`` with those
+attributes rather than repeating them on the fact table; values that disagree within the file
+are reported (the latest line wins).
 """
 
 from __future__ import annotations
@@ -21,9 +27,15 @@ import pandas as pd
 
 from crmine.exceptions import CrmineError
 from crmine.warehouse._core import core_columns, ensure_core_table, ensure_meta_tables, quote
-from crmine.warehouse._mapping import extra_column_names, resolve_columns
-from crmine.warehouse._merge import APPEND_ONLY, merge_into_core
-from crmine.warehouse._schema import Entity
+from crmine.warehouse._mapping import dimension_attributes, extra_column_names, resolve_columns
+from crmine.warehouse._merge import (
+    APPEND_ONLY,
+    FACT_TIME,
+    MergeResult,
+    merge_dimension_attributes,
+    merge_into_core,
+)
+from crmine.warehouse._schema import ENTITIES, Entity
 from crmine.warehouse._schema import entity as get_entity
 from crmine.warehouse._sources import locate_source, read_source
 from crmine.warehouse._staging import StagingPlan, plan_staging
@@ -37,7 +49,7 @@ _PARSED = "_crmine_parsed"  # the temporary all-text table a load is staged from
 
 @dataclass(frozen=True, slots=True)
 class LoadReport:
-    """What one load did. ``rows_read == rows_staged + rows_quarantined`` always."""
+    """What one load did. ``rows_read == rows_staged + rows_quarantined + rows_unchanged``."""
 
     load_id: str
     entity: str
@@ -48,6 +60,9 @@ class LoadReport:
     rows_quarantined: int
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    # Rows already in core with the same values (a re-export, an overlapping incremental file):
+    # rows_read == rows_staged + rows_quarantined + rows_unchanged.
+    rows_unchanged: int = 0
     anonymous_rows: int = 0
     return_rows: int = 0
     inserted: int = 0
@@ -60,6 +75,13 @@ class LoadReport:
     encoding: str | None = None
     delimiter: str | None = None
     seconds: float = 0.0
+    # Columns of a fact file that went to core.dim_customer / core.dim_product (denormalised
+    # exports): dimension column -> source column.
+    customer_attributes: dict[str, str] = field(default_factory=dict)
+    product_attributes: dict[str, str] = field(default_factory=dict)
+    # "customer.segment" -> number of keys given more than one value within this load.
+    conflicts: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,11 +93,14 @@ class LoadReport:
                 "nothing changed"
             )
         reasons = ", ".join(f"{k}: {v:,}" for k, v in self.rejects_by_reason.items()) or "none"
-        return (
+        text = (
             f"{self.entity} from {self.source} ({self.load_id}): {self.rows_read:,} rows read = "
             f"{self.rows_staged:,} staged + {self.rows_quarantined:,} quarantined "
-            f"({reasons}) in {self.seconds:.2f}s"
+            f"({reasons})"
+            + (f" + {self.rows_unchanged:,} already loaded" if self.rows_unchanged else "")
+            + f" in {self.seconds:.2f}s"
         )
+        return "\n".join([text, *(f"note: {n}" for n in self.notes)])
 
 
 def _next_load_id(ws: Workspace) -> str:
@@ -107,7 +132,13 @@ def _derived(entity: Entity, plan: StagingPlan, mapped: set[str]) -> dict[str, s
         )
         d["is_return"] = f"(coalesce({status}, '') = 'returned' OR {negative})"
         d["is_anonymous"] = "customer_id IS NULL"
-        if "line_number" not in mapped:
+        if "profit" in mapped and "unit_cost" not in mapped:  # cost = sales - profit
+            d["unit_cost"] = f"(({amount}) - profit) / nullif({qty}, 0)"
+        if "line_number" not in mapped and "line_id" in mapped:  # stable across exports
+            d["line_number"] = (
+                "coalesce(TRY_CAST(line_id AS BIGINT), CAST(hash(line_id) >> 1 AS BIGINT))"
+            )
+        elif "line_number" not in mapped:
             d["line_number"] = "row_number() OVER (PARTITION BY order_id ORDER BY _row)"
     elif entity.name == "subscriptions":
         if "subscription_id" not in mapped:
@@ -129,6 +160,8 @@ def ingest(
     delimiter: str | None = None,
     encoding: str | None = None,
     as_of: dt.datetime | None = None,
+    min_date: dt.date | str | None = None,
+    max_date: dt.date | str | None = None,
 ) -> LoadReport:
     """Load one source into the warehouse as ``entity_name``.
 
@@ -149,6 +182,9 @@ def ingest(
         Name recorded for the source (default: the file name).
     as_of
         Time the customer attributes are valid from (SCD2); default: now.
+    min_date, max_date
+        Plausible range of the dates (rows outside are quarantined as "implausible date"):
+        default 1900-01-01 to one year after the load; birth dates end today at the latest.
 
     Returns
     -------
@@ -156,6 +192,7 @@ def ingest(
         Counts: rows read, staged, quarantined by reason, inserted, customer versions…
     """
     ent = get_entity(entity_name)
+    plausible_dates(ent, dt.datetime.now(), min_date, max_date)  # bad options fail first
     started = time.perf_counter()
     label = source_name or (
         "dataframe"
@@ -204,11 +241,45 @@ def ingest(
             source_label=label,
             nullable_keys=("customer_id",) if ent.name == "orders" else (),
         )
-        typed = _type_rows(ws, ent, _PARSED, plan, set(cmap.canonical), raw.unparsed)
+        # A denormalised fact file repeats its customer's and product's attributes on every
+        # line: they go to the dimensions, not onto the fact table.
+        side = (
+            dimension_attributes(
+                ent, ENTITIES["customers"], ENTITIES["products"], cmap.extras, cmap.canonical
+            )
+            if ent.name in FACT_TIME
+            else None
+        )
+        staged_name = {src: name for src, name in extra_names.items()}
+        for canon, column in cmap.canonical.items():
+            staged_name.setdefault(column, canon)
+        side_customer = {d: staged_name[c] for d, c in (side.customer if side else {}).items()}
+        side_product = {d: staged_name[c] for d, c in (side.product if side else {}).items()}
+        side_types = {
+            d: plan.extras[c]
+            for d, c in [*side_customer.items(), *side_product.items()]
+            if c in plan.extras
+        }
+        moved = {c for c in [*side_customer.values(), *side_product.values()] if c in plan.extras}
+        for c in moved:
+            del plan.extras[c]
+        dates = plausible_dates(ent, started_at, min_date, max_date)
+        typed = _type_rows(ws, ent, _PARSED, plan, set(cmap.canonical), raw.unparsed, dates)
         with ws.transaction():
             con.execute(f"CREATE VIEW {raw_table} AS {raw.view}")
-            counts = _write_stage(ws, ent, _PARSED, plan, typed, load_id, label, raw.unparsed)
+            counts = _write_stage(
+                ws, ent, _PARSED, plan, typed, load_id, label, raw.unparsed, drop=moved
+            )
             present = ensure_core_table(con, ent, plan.extras)
+            good = "(SELECT * FROM _crmine_staged WHERE _check IS NULL)"
+            dims, conflicts = (
+                merge_dimension_attributes(
+                    con, ent, good, side_customer, side_product, side_types, load_id,
+                    valid_from=valid_from,
+                )
+                if side_customer or side_product
+                else (MergeResult(), [])
+            )  # fmt: skip
             merged = merge_into_core(
                 con,
                 ent,
@@ -216,17 +287,26 @@ def ingest(
                 present,
                 load_id,
                 valid_from=valid_from,
-                staged="(SELECT * FROM _crmine_staged WHERE _check IS NULL)",
+                staged=good,
+                described=(
+                    *(("customer",) if side_customer else ()),
+                    *(("product",) if side_product else ()),
+                ),
             )
             rows_read = raw.rows + len(raw.unparsed)
-            if rows_read != counts["staged"] + counts["quarantined"]:  # a bug, never bad data
+            accounted = counts["staged"] + counts["quarantined"] + counts["unchanged"]
+            if rows_read != accounted:  # a bug, never bad data
                 raise CrmineError(
                     f"row accounting failed for {label}: read {rows_read}, staged "
-                    f"{counts['staged']}, quarantined {counts['quarantined']}; nothing was loaded"
+                    f"{counts['staged']}, quarantined {counts['quarantined']}, already loaded "
+                    f"{counts['unchanged']}; nothing was loaded"
                 )
             column_map = {k: v for k, v in cmap.canonical.items()}
             con.execute(
-                "INSERT INTO meta.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO meta.loads (load_id, entity, source, kind, fingerprint, encoding, "
+                "delimiter, column_map, started_at, finished_at, rows_read, rows_staged, "
+                "rows_quarantined, rows_unchanged) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     load_id,
                     ent.name,
@@ -241,6 +321,7 @@ def ingest(
                     rows_read,
                     counts["staged"],
                     counts["quarantined"],
+                    counts["unchanged"],
                 ],
             )
             _refresh_dim_date(ws)
@@ -249,7 +330,8 @@ def ingest(
             leftover.unlink()
         raise
     finally:
-        for scratch in (_PARSED, "_crmine_staged", "_crmine_rejects", "_crmine_reject_scans"):
+        for scratch in (_PARSED, "_crmine_staged", "_crmine_rejects", "_crmine_reject_scans",
+                        "_crmine_side", "_crmine_side_known"):  # fmt: skip
             con.execute(f"DROP TABLE IF EXISTS {scratch}")
 
     return LoadReport(
@@ -260,20 +342,72 @@ def ingest(
         rows_read=rows_read,
         rows_staged=counts["staged"],
         rows_quarantined=counts["quarantined"],
+        rows_unchanged=counts["unchanged"],
         rejects_by_reason=counts["reasons"],
         anonymous_rows=counts.get("anonymous", 0),
         return_rows=counts.get("returns", 0),
         inserted=merged.inserted,
         updated=merged.updated,
-        new_customers=merged.new_customers,
-        customer_versions=merged.customer_versions,
+        new_customers=merged.new_customers + dims.new_customers,
+        customer_versions=merged.customer_versions + dims.customer_versions,
         columns={k: v for k, v in cmap.canonical.items()},
-        extras=tuple(extra_names.values()),
+        customer_attributes=dict(side.customer) if side else {},
+        product_attributes=dict(side.product) if side else {},
+        conflicts={f"{c.dimension}.{c.column}": c.keys for c in conflicts},
+        notes=tuple(c.note() for c in conflicts),
+        extras=tuple(n for n in extra_names.values() if n not in moved),
         formats=dict(plan.formats),
         encoding=raw.encoding,
         delimiter=raw.delimiter,
         seconds=time.perf_counter() - started,
     )
+
+
+# Dates that cannot come before another in the same row: (later, earlier, reason).
+_DATE_ORDER: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "tickets": (("closed_ts", "opened_ts", "closed before opened"),),
+    "subscriptions": (("end_date", "start_date", "end before start"),),
+    "campaigns": (("end_date", "start_date", "end before start"),),
+}
+# Scores on a fixed scale: NPS 0-10, CSAT 1-5.
+_SCORE_RANGE = {"nps": (0, 10), "csat": (1, 5)}
+# Dates of facts before this are typing accidents (year 1, 2 BC), never history.
+DEFAULT_MIN_DATE = dt.datetime(1900, 1, 1)
+
+
+def _as_datetime(value: dt.date | str | None, default: dt.datetime, what: str) -> dt.datetime:
+    if value is None:
+        return default
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise CrmineError(
+            f"{what} {value!r} is not a date; write it as YYYY-MM-DD (e.g. 1900-01-01)"
+        ) from None
+
+
+def plausible_dates(
+    ent: Entity,
+    now: dt.datetime,
+    min_date: dt.date | str | None = None,
+    max_date: dt.date | str | None = None,
+) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+    """The range each date column of ``ent`` must lie in: ``min_date`` (default 1900-01-01)
+    to ``max_date`` (default one year after ``now``); birth dates end today."""
+    lo = _as_datetime(min_date, DEFAULT_MIN_DATE, "min_date")
+    hi = _as_datetime(max_date, now + dt.timedelta(days=365), "max_date")
+    if hi < lo:
+        raise CrmineError(f"max_date {hi:%Y-%m-%d} is before min_date {lo:%Y-%m-%d}")
+    today = dt.datetime(now.year, now.month, now.day, 23, 59, 59)
+    return {
+        c.name: (lo, min(hi, today) if c.name == "birth_date" else hi)
+        for c in ent.columns
+        if c.type in ("date", "timestamp")
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +425,7 @@ def _type_rows(
     plan: StagingPlan,
     mapped: set[str],
     unparsed: tuple[tuple[int, str, str], ...],
+    dates: Mapping[str, tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> _Typed:
     """Type the parsed rows into ``_crmine_staged``, marking each with its first failing check.
 
@@ -332,23 +467,83 @@ def _type_rows(
 
     # Rules applied after typing, to rows still good: (condition, reason, column, value SQL).
     late: list[tuple[str, str, str, str]] = []
+    for name, (lo, hi) in (dates or {}).items():
+        if name in plan.select:
+            q = f"d.{quote(name)}"
+            late.append(
+                (
+                    f"{q} < TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}' OR "
+                    f"{q} > TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}'",
+                    "implausible date",
+                    name,
+                    f"CAST({q} AS VARCHAR)",
+                )
+            )
+    for later, earlier, reason in _DATE_ORDER.get(ent.name, ()):
+        if later in plan.select and earlier in plan.select:
+            late.append(
+                (f"d.{quote(later)} < d.{quote(earlier)}", reason, later,
+                 f"CAST(d.{quote(later)} AS VARCHAR) || ' < ' || CAST(d.{quote(earlier)} "
+                 "AS VARCHAR)")
+            )  # fmt: skip
+    for name, (low, high) in _SCORE_RANGE.items():
+        if name in plan.select and name in ent.column_names:
+            q = f"d.{quote(name)}"
+            cond = f"{q} < {low} OR {q} > {high}"
+            late.append((cond, "out of range", name, f"CAST({q} AS VARCHAR)"))
     if ent.name == "orders":
         late.append(("d.amount IS NULL", "missing amount", "amount", "NULL"))
     key = list(ent.key)
     joins, rank = "", ""
     key_value = " || '|' || ".join(f"coalesce(CAST(d.{quote(k)} AS VARCHAR), '')" for k in key)
     part = ", ".join(quote(k) for k in key)
-    # Derived line numbers are unique within an order by construction: no rank needed.
-    if key and not (ent.name == "orders" and "line_number" in derived):
+    # Line numbers counted per file are unique within an order by construction: no rank.
+    numbered = ent.name == "orders" and "line_number" in derived and "line_id" not in mapped
+    if key and not numbered:
         rank = f", row_number() OVER (PARTITION BY {part}, _check IS NULL ORDER BY _row) AS _dup"
         late.append(("d._dup > 1", "duplicate key", "+".join(key), key_value))
+    # A row already in core with the same values is unchanged: neither loaded again nor
+    # quarantined (re-exports, incremental files overlapping the last one).
+    unchanged, renumber = "", ""
     if key and ent.name == "orders" and ws.has_table(ent.core_table):
-        cond = " AND ".join(f"c.{quote(k)} = d.{quote(k)}" for k in key)
-        joins += (
-            f" LEFT JOIN (SELECT DISTINCT {part}, true AS _in_core FROM {ent.core_table}) c"
-            f" ON {cond}"
-        )
-        late.append(("c._in_core", "duplicate key", "+".join(key), key_value))
+        in_core = {r[0]: r[1] for r in con.execute(f"DESCRIBE {ent.core_table}").fetchall()}
+        content = [
+            c for c in ent.column_names
+            if c not in ("line_number", "line_id") and c in in_core
+            and (c in plan.select or c in derived)
+        ]  # fmt: skip
+        core_h = "hash(" + ", ".join(quote(c) for c in content) + ")"
+        # compared as stored: a derived quantity of 1.0 is a DECIMAL until it is written
+        new_h = "hash(" + ", ".join(f"CAST(d.{quote(c)} AS {in_core[c]})" for c in content) + ")"
+        if not numbered:  # the source's own line key: same key, same values = unchanged
+            cond = " AND ".join(f"c.{quote(k)} = d.{quote(k)}" for k in key)
+            joins += (
+                f" LEFT JOIN (SELECT {part}, {core_h} AS _core_h FROM {ent.core_table}) c ON {cond}"
+            )
+            unchanged = f"c._core_h = {new_h}"
+            late.append(("c._core_h IS NOT NULL", "corrected line", "+".join(key), key_value))
+        else:
+            # Lines without a key of their own are identified by their values: the k-th
+            # identical line of an order matches the k-th in core; the others are new lines,
+            # numbered after the order's last line in core.
+            rank += (
+                f", {new_h.replace('d.', '')} AS _h, row_number() OVER (PARTITION BY order_id, "
+                f"{new_h.replace('d.', '')} ORDER BY _row) AS _k"
+            )
+            joins += (
+                f" LEFT JOIN (SELECT order_id AS _co, {core_h} AS _ch, row_number() OVER "
+                f"(PARTITION BY order_id, {core_h} ORDER BY line_number) AS _ck "
+                f"FROM {ent.core_table}) cm ON cm._co = d.order_id AND cm._ch = d._h "
+                "AND cm._ck = d._k"
+                f" LEFT JOIN (SELECT order_id AS _mo, max(line_number) AS _max "
+                f"FROM {ent.core_table} GROUP BY 1) mx ON mx._mo = d.order_id"
+            )
+            unchanged = "cm._co IS NOT NULL"
+            renumber = (
+                ", CASE WHEN mx._max IS NULL THEN d.line_number ELSE mx._max + row_number() "
+                "OVER (PARTITION BY d.order_id, cm._co IS NULL ORDER BY d._row) END "
+                "AS line_number"
+            )
     if ent.customer_ref and ws.has_table("core.dim_customer"):
         known = con.execute("SELECT count(*) FROM core.dim_customer").fetchone()
         if known and known[0]:
@@ -368,6 +563,8 @@ def _type_rows(
     late_check = "d._check"
     for i, (cond, *_rest) in reversed(list(enumerate(late, n_early + 1))):
         late_check = f"CASE WHEN d._check IS NULL AND ({cond}) THEN {i} ELSE {late_check} END"
+    if unchanged:  # check 0: already in core, as it is
+        late_check = f"CASE WHEN d._check IS NULL AND ({unchanged}) THEN 0 ELSE {late_check} END"
     late_value = (
         (
             "CASE "
@@ -389,7 +586,7 @@ def _type_rows(
                        FROM {raw_table}),
         derived AS ({derived_sql}),
         d AS (SELECT *{rank} FROM derived)
-        SELECT d.* REPLACE ({late_check} AS _check), {late_value} AS _late_value
+        SELECT d.* REPLACE ({late_check} AS _check{renumber}), {late_value} AS _late_value
         FROM d{joins}
         """
         )
@@ -406,6 +603,8 @@ def _write_stage(
     load_id: str,
     label: str,
     unparsed: tuple[tuple[int, str, str], ...],
+    *,
+    drop: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Quarantine the rows breaking a rule, and stage the rest.
 
@@ -435,9 +634,9 @@ def _write_stage(
             SELECT '{load_id}', '{ent.name}', ?, s._row, {reasons_sql}[s._check],
                    {columns_sql}[s._check], {early_value}, to_json(r._raw)::VARCHAR
             FROM (SELECT _rid, _row, _check, _late_value FROM _crmine_staged
-                  WHERE _check IS NOT NULL) s
+                  WHERE _check > 0) s
             JOIN (SELECT rowid AS _rid, raw_row AS _raw, * FROM {raw_table} raw_row
-                  WHERE rowid IN (SELECT _rid FROM _crmine_staged WHERE _check IS NOT NULL)) r
+                  WHERE rowid IN (SELECT _rid FROM _crmine_staged WHERE _check > 0)) r
               USING (_rid)
             """,
             [label],
@@ -445,9 +644,10 @@ def _write_stage(
     for line, text, error in unparsed:
         con.execute(
             "INSERT INTO quarantine.rejects VALUES (?, ?, ?, ?, 'unparseable line', NULL, ?, ?)",
-            [load_id, ent.name, label, line, error[:500], json.dumps({"line": text})],
+            [load_id, ent.name, label, line, error[:200], json.dumps({"line": text})],
         )
-    keep = list(plan.select) + [c for c in derived if c not in plan.select]
+    keep = [c for c in [*plan.select, *derived] if c not in drop]
+    keep = list(dict.fromkeys(keep))
     if ent.name in APPEND_ONLY:
         present = ensure_core_table(con, ent, plan.extras)
         keep = [c for c in keep if c in present]
@@ -480,19 +680,20 @@ def _write_stage(
         "SELECT count(*) FILTER (WHERE _check IS NULL), "
         + (
             "count(*) FILTER (WHERE _check IS NULL AND is_anonymous), "
-            "count(*) FILTER (WHERE _check IS NULL AND is_return) "
+            "count(*) FILTER (WHERE _check IS NULL AND is_return), "
             if ent.name == "orders"
-            else "0, 0 "
+            else "0, 0, "
         )
-        + "FROM _crmine_staged"
+        + "count(*) FILTER (WHERE _check = 0) FROM _crmine_staged"
     ).fetchone()
-    staged, anonymous, returns = (int(v) for v in row) if row else (0, 0, 0)
+    staged, anonymous, returns, unchanged = (int(v) for v in row) if row else (0, 0, 0, 0)
     return {
         "staged": staged,
         "quarantined": int(sum(reasons.values())),
         "reasons": {str(k): int(v) for k, v in reasons.items()},
         "anonymous": anonymous,
         "returns": returns,
+        "unchanged": unchanged,
     }
 
 

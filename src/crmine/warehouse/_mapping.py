@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from crmine.exceptions import IngestError
 from crmine.warehouse._schema import Entity
 
-__all__ = ["ROW_NUMBER", "ColumnMap", "normalise_name", "resolve_columns"]
+__all__ = [
+    "ROW_NUMBER",
+    "ColumnMap",
+    "DimensionAttributes",
+    "dimension_attributes",
+    "normalise_name",
+    "resolve_columns",
+]
 
 ROW_NUMBER = "@row"
 
@@ -50,6 +57,7 @@ _COMMON: dict[str, tuple[str, ...]] = {
         "订单id",
     ),
     "line_number": ("linenumber", "lineno", "line", "orderline", "行号"),
+    "line_id": ("lineid", "rowid", "orderlineid", "lineitemid", "itemlineid", "行id"),
     "order_ts": (
         "orderts",
         "invoicedate",
@@ -104,8 +112,21 @@ _COMMON: dict[str, tuple[str, ...]] = {
         "销售额",
         "实付金额",
     ),
-    "channel": ("channel", "saleschannel", "渠道", "销售渠道"),
-    "sales_method": ("salesmethod", "销售方式"),
+    "channel": ("channel", "saleschannel", "orderchannel", "ordersource", "渠道", "销售渠道"),
+    "sales_method": (
+        "salesmethod",
+        "shipmode",
+        "shippingmode",
+        "shipmethod",
+        "shippingmethod",
+        "deliverymethod",
+        "deliverymode",
+        "salestype",
+        "purchasemethod",
+        "销售方式",
+        "配送方式",
+    ),
+    "profit": ("profit", "grossprofit", "lineprofit", "利润", "毛利"),
     "promotion_id": ("promotionid", "promoid", "promotion", "couponid", "促销id"),
     "status": ("status", "orderstatus", "订单状态", "状态"),
     "country": ("country", "国家"),
@@ -132,7 +153,7 @@ _COMMON: dict[str, tuple[str, ...]] = {
     ),
     "acquisition_channel": ("acquisitionchannel", "sourcechannel", "获客渠道"),
     "category": ("category", "productcategory", "类别", "品类", "类目"),
-    "subcategory": ("subcategory", "子类", "子品类"),
+    "subcategory": ("subcategory", "productsubcategory", "subcat", "子类", "子品类"),
     "brand": ("brand", "品牌"),
     "event_id": ("eventid",),
     "event_ts": ("eventts", "eventtime", "eventdate", "timestamp", "datetime", "date", "时间"),
@@ -188,6 +209,20 @@ def _extra_name(source: str) -> str:
     return cleaned or "column"
 
 
+def _listed(names: Sequence[str], limit: int = 200) -> str:
+    """Column names for a message: each at most 40 characters, the list at most ``limit``
+    (a header that is really a data row must not print that row)."""
+    shown: list[str] = []
+    used = 0
+    for name in names:
+        short = name if len(name) <= 40 else name[:39] + "…"
+        if used + len(short) > limit:
+            return ", ".join(shown) + f" … and {len(names) - len(shown):,} more"
+        shown.append(short)
+        used += len(short) + 2
+    return ", ".join(shown)
+
+
 def resolve_columns(
     entity: Entity,
     source_columns: Sequence[str],
@@ -219,7 +254,7 @@ def resolve_columns(
             if alt is None:
                 raise IngestError(
                     f"{source_label}: mapping names source column {src!r}, which is not in the "
-                    f"file; columns found: {', '.join(source_columns)}"
+                    f"file; columns found: {_listed(source_columns)}"
                 )
             src = alt
         found[canon] = src
@@ -249,7 +284,7 @@ def resolve_columns(
     if missing:
         raise IngestError(
             f"{source_label}: required column(s) for {entity.name} not found: "
-            f"{', '.join(missing)}. Columns found: {', '.join(source_columns)}. Map them with "
+            f"{', '.join(missing)}. Columns found: {_listed(source_columns)}. Map them with "
             f"--map SOURCE_COLUMN={missing[0].split(' or ')[0]} or in crmine.toml under "
             f"[mappings.{entity.name}]"
             + (
@@ -274,3 +309,100 @@ def extra_column_names(extras: Sequence[str], taken: Sequence[str]) -> dict[str,
         seen.add(name)
         names[src] = name
     return names
+
+
+# Attributes of the customer or the product that a denormalised fact export (every order line
+# repeating the customer's segment and city and the product's category) carries. Beyond the
+# customers' and products' canonical columns: names recognised as customer attributes, and
+# the prefixes that make any other column one ("Customer Tier", "Product Line").
+_CUSTOMER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "segment": ("segment", "customersegment", "customertype", "客户类型", "客户分群"),
+    "state": ("state", "province", "省份", "省"),
+    "postal_code": ("postalcode", "zipcode", "zip", "postcode", "邮编"),
+}
+_CUSTOMER_PREFIXES = ("customer", "client")
+_PRODUCT_PREFIXES = ("product", "item")
+# Customer columns a fact file does not describe (a "Created Date" is the order's).
+_AMBIGUOUS_ON_FACTS = {"customer_id", "signup_date", "acquisition_channel"}
+# Dimension columns that a source attribute may not take: their bookkeeping.
+_RESERVED = {"valid_from", "valid_to", "is_current", "origin", "load_id", "source_row"}
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionAttributes:
+    """Source columns of a fact file that describe its customer or its product.
+
+    Each maps a column of ``core.dim_customer`` / ``core.dim_product`` to the source column;
+    ``canonical`` names those that are canonical columns of the dimension (the rest are its
+    extra attributes).
+    """
+
+    customer: dict[str, str]
+    product: dict[str, str]
+    canonical: frozenset[str]
+
+
+def dimension_attributes(
+    entity: Entity, customers: Entity, products: Entity, extras: Sequence[str],
+    canonical: Mapping[str, str],
+) -> DimensionAttributes:  # fmt: skip
+    """Recognise customer and product attributes among a fact file's columns.
+
+    ``extras`` are the source columns the fact entity did not take; ``canonical`` is its
+    column map (a canonical ``country`` of an order describes its customer too).
+    """
+    customer: dict[str, str] = {}
+    product: dict[str, str] = {}
+    canon: set[str] = set()
+    if "customer_id" not in canonical and "product_id" not in canonical:
+        return DimensionAttributes({}, {}, frozenset())
+    by_norm: dict[str, str] = {}
+    for name in extras:
+        by_norm.setdefault(normalise_name(name), name)
+    used: set[str] = set()
+
+    def take(target: dict[str, str], dims: Entity, skip: set[str]) -> None:
+        for col in dims.columns:
+            if col.name in skip or col.name in target:
+                continue
+            aliases = (normalise_name(col.name), *_COMMON.get(col.name, ()))
+            for alias in aliases:
+                if (alias == "name" and dims.name == "customers") or (
+                    alias == "description" and entity.name != "orders"
+                ):
+                    continue
+                match = by_norm.get(alias)
+                if match is not None and match not in used:
+                    target[col.name] = match
+                    canon.add(col.name)
+                    used.add(match)
+                    break
+
+    if "customer_id" in canonical:
+        take(customer, customers, _AMBIGUOUS_ON_FACTS)
+        if "country" in canonical and "country" not in customer:
+            customer["country"] = canonical["country"]
+            canon.add("country")
+        for name, aliases in _CUSTOMER_ATTRIBUTES.items():
+            match = next((by_norm[a] for a in aliases if a in by_norm), None)
+            if match is not None and match not in used and name not in customer:
+                customer[name] = match
+                used.add(match)
+    if "product_id" in canonical:
+        take(product, products, {"product_id", "unit_price", "unit_cost"})
+        if "product_name" in canonical and "product_name" not in product:
+            product["product_name"] = canonical["product_name"]
+            canon.add("product_name")
+    for src in extras:
+        if src in used:
+            continue
+        norm, name = normalise_name(src), _extra_name(src)
+        if name in _RESERVED:
+            continue
+        if "customer_id" in canonical and norm.startswith(_CUSTOMER_PREFIXES):
+            customer.setdefault(name, src)
+            used.add(src)
+        elif "product_id" in canonical and norm.startswith(_PRODUCT_PREFIXES):
+            product.setdefault(name, src)
+            used.add(src)
+    return DimensionAttributes(customer, product, frozenset(canon))

@@ -20,6 +20,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from crmine._format import fmt_number
 from crmine.exceptions import NotFittedError, WorkspaceError
 
 __all__ = [
@@ -195,7 +196,7 @@ def load_model(
 
 def headline(metrics: dict[str, float], n: int = 3) -> str:
     """The first ``n`` metrics a model records (each analysis puts its best summary first)."""
-    return ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:n])
+    return ", ".join(f"{k} {fmt_number(v)}" for k, v in list(metrics.items())[:n])
 
 
 def list_models(models_dir: str | Path) -> pd.DataFrame:

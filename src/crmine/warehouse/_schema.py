@@ -137,6 +137,9 @@ ENTITIES: dict[str, Entity] = {
                 Column("order_id", "text", required=True),
                 # Assigned from the source row order within an order when the source has none.
                 Column("line_number", "int"),
+                # The source's own key of a line (a row id): line numbers then follow from it,
+                # so an incremental export's new lines of an order never take an old number.
+                Column("line_id", "text"),
                 # Nullable: lines without a customer are kept as anonymous.
                 Column("customer_id", "text", required=True),
                 Column("order_ts", "timestamp", required=True),
@@ -145,7 +148,9 @@ ENTITIES: dict[str, Entity] = {
                 Column("quantity", "float"),
                 Column("unit_price", "float", non_negative=True),
                 Column("discount", "float", non_negative=True),
+                # (amount - profit) / quantity when the source has a profit but no cost.
                 Column("unit_cost", "float", non_negative=True),
+                Column("profit", "float"),
                 # quantity * unit_price - discount when the source has no amount.
                 Column("amount", "float"),
                 Column("channel", "text"),
@@ -365,19 +370,17 @@ CORE_TABLES: tuple[CoreTable, ...] = (
 )
 
 
-# Marts written by crmine itself: their grain is checked as the core tables' is.
-MART_TABLES: tuple[CoreTable, ...] = tuple(
+# The marts several analyses share; each analysis declares its own marts (crmine.contract).
+MART_TABLES: tuple[CoreTable, ...] = (
     CoreTable(
-        name,
+        "marts.customer_scores",
         "one row per customer",
         (Check("unique", ("customer_id",)), Check("not_null", ("customer_id",))),
-    )
-    for name in ("marts.customer_scores",)
-) + (
+    ),
     CoreTable(
         "marts.analysis_verdicts",
         "one row per analysis that fitted something",
         (Check("unique", ("analysis",)), Check("not_null", ("analysis", "status")),
          Check("accepted_values", ("status",), ("informative", "weak", "not_informative"))),
     ),
-)  # the analyses' own marts are declared with each analysis (crmine.contract)
+)

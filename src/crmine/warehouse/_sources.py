@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import gzip
 import hashlib
 import os
 import re
 import shutil
 import sqlite3
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,7 +245,7 @@ def _read_text(
         sample = _open_bytes(path)
     except (OSError, EOFError) as exc:
         raise IngestError(
-            f"{path}: cannot be read ({exc}); is it a valid text or .gz file?"
+            f"{path}: cannot be read ({short_error(exc)}); is it a valid text or .gz file?"
         ) from exc
     if not sample.strip():
         raise IngestError(f"{path} is empty: nothing to load")
@@ -279,6 +281,14 @@ def _read_text(
             f"FROM read_csv({_sql_str(str(unpacked or landed))}, {options}, store_rejects = true, "
             "rejects_table = '_crmine_rejects', rejects_scan = '_crmine_reject_scans')"
         )
+        # After an unterminated quote DuckDB stops reading, and the rest of the file would be
+        # missing without a word: such a file is read the forgiving way.
+        cut = con.execute(
+            "SELECT count(*) FROM _crmine_rejects WHERE error_type IN "
+            "('UNTERMINATED QUOTES', 'UNQUOTED VALUE') OR error_message ILIKE '%unterminated%'"
+        ).fetchone()
+        if cut and cut[0]:
+            raise _ReadAgain
         unparsed = tuple(
             (int(r[0]), str(r[1]), str(r[2]))
             for r in con.execute(
@@ -287,9 +297,22 @@ def _read_text(
                 "FROM _crmine_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         )
-    except (duckdb.Error, OSError, zlib.error) as exc:
+    except (duckdb.Error, _ReadAgain) as exc:
+        # DuckDB refuses a whole file for one stray quote, a switch of line endings or a very
+        # long line: read it line by line instead, quarantining only the lines that break.
+        try:
+            header, records, unparsed = _parse_lines(unpacked or landed, delim)
+        except (OSError, UnicodeError, csv.Error) as again:
+            landed.unlink(missing_ok=True)
+            raise IngestError(
+                f"{path}: not readable as delimited text ({short_error(again)}); check the "
+                "file, or give --delimiter and --encoding"
+            ) from exc
         landed.unlink(missing_ok=True)
-        raise IngestError(f"{path}: not readable as delimited text ({exc})") from exc
+        return _land_records(con, header, records, unparsed, table, root, landing, fp, enc, delim)
+    except (OSError, zlib.error) as exc:
+        landed.unlink(missing_ok=True)
+        raise IngestError(f"{path}: not readable as delimited text ({short_error(exc)})") from exc
     finally:
         if unpacked is not None and not padded:
             unpacked.unlink(missing_ok=True)
@@ -304,6 +327,110 @@ def _read_text(
         f"SELECT * FROM read_csv({_sql_str(str(landed))}, {options}, "
         f"columns = {{{columns}}}, auto_detect = false, ignore_errors = true)"
     )
+    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
+
+
+class _ReadAgain(Exception):
+    """DuckDB read the file but not all of it: parse it line by line instead."""
+
+
+def short_error(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error, at most ``limit`` characters: never a whole raw row."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# A quoted field may hold line breaks; one spanning more lines than this is a stray quote.
+_MAX_QUOTED_LINES = 100
+
+
+def _parse_lines(
+    path: Path, delim: str
+) -> tuple[list[str], list[list[str]], tuple[tuple[int, str, str], ...]]:
+    """Parse a delimited text file record by record, the slow and forgiving way.
+
+    Each physical line (ended by LF, CRLF or CR: a file may mix them) is a record unless a
+    quoted field continues it on the next lines. A line whose quotes do not close within
+    ``_MAX_QUOTED_LINES`` lines, or whose field count differs from the header's, is returned
+    as unparsed with its row number and the rest of the file is read on.
+    """
+    csv.field_size_limit(sys.maxsize)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        lines = fh.readlines()
+    if not lines:
+        raise IngestError(f"{path.name} is empty: nothing to load")
+
+    def split(text: str) -> list[str]:
+        return next(csv.reader([text], delimiter=delim, quotechar='"', doublequote=True))
+
+    def strip(line: str) -> str:
+        return line.rstrip("\r\n")
+
+    header = split(strip(lines[0]).replace("\r\n", "\n"))
+    width = len(header)
+    seen: dict[str, int] = {}
+    names = []
+    for i, name in enumerate(header):
+        name = name or f"column{i}"
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        names.append(name if k == 0 else f"{name}_{k}")
+    records: list[list[str]] = []
+    unparsed: list[tuple[int, str, str]] = []
+    i, row = 1, 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip("\r\n"):
+            i += 1
+            continue
+        row += 1
+        take = 1
+        if line.count('"') % 2:  # a quoted field may go on over the next lines
+            text, quotes = line, line.count('"')
+            while quotes % 2 and take < _MAX_QUOTED_LINES and i + take < len(lines):
+                text += lines[i + take]
+                quotes += lines[i + take].count('"')
+                take += 1
+            fields = split(strip(text)) if quotes % 2 == 0 else None
+            if fields is None or len(fields) != width:
+                unparsed.append((row, strip(line), 'unterminated quote: a stray " in the line'))
+                i += 1
+                continue
+        else:
+            fields = split(strip(line))
+            if len(fields) != width:
+                unparsed.append((row, strip(line), f"expected {width} fields, found {len(fields)}"))
+                i += 1
+                continue
+        records.append(fields)
+        i += take
+    return names, records, tuple(unparsed)
+
+
+def _land_records(
+    con: duckdb.DuckDBPyConnection,
+    header: list[str],
+    records: list[list[str]],
+    unparsed: tuple[tuple[int, str, str], ...],
+    table: str,
+    root: Path,
+    landing: str,
+    fp: str,
+    enc: str,
+    delim: str,
+) -> RawSource:
+    """Records parsed in Python land as Parquet (text, empty fields as NULL)."""
+    columns = [
+        pa.array([(r[j] or None) for r in records], type=pa.string()) for j in range(len(header))
+    ]
+    con.register("_crmine_frame", pa.table(columns, names=header))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _crmine_frame")
+    finally:
+        con.unregister("_crmine_frame")
+    landed = root / (landing + ".parquet")
+    con.execute(f"COPY {table} TO {_sql_str(str(landed))} (FORMAT parquet)")
+    view = f"SELECT * FROM read_parquet({_sql_str(str(landed))})"
     return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
 
 
@@ -343,6 +470,7 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, ...]:
 
 
 _UTF8 = ("utf-8", "utf-8-sig")
+_PSEUDO_COLUMNS = ("rowid",)
 
 
 def _whitespace_frame(path: Path) -> pd.DataFrame:
@@ -418,7 +546,8 @@ def _read_parquet(
         )
     except duckdb.Error as exc:
         landed.unlink(missing_ok=True)
-        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from exc
+        reason = short_error(exc).replace(str(landed), path.name)
+        raise IngestError(f"{path}: not a readable Parquet file ({reason})") from exc
     view = f"SELECT {casts} FROM read_parquet({_sql_str(str(landed))})"
     return _describe(con, table, fp, "parquet", None, None, (), landed, view)
 
@@ -429,9 +558,11 @@ def _excel_frame(path: Path, sheet: str | int | None) -> pd.DataFrame:
             path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl"
         )
     except ValueError as exc:
-        raise IngestError(f"{path}: sheet {sheet!r} not found or unreadable ({exc})") from exc
+        raise IngestError(
+            f"{path}: sheet {sheet!r} not found or unreadable ({short_error(exc)})"
+        ) from exc
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
-        raise IngestError(f"{path}: not a readable .xlsx workbook ({exc})") from exc
+        raise IngestError(f"{path}: not a readable .xlsx workbook ({short_error(exc)})") from exc
 
 
 def _query_database(url: str, query: str | None) -> tuple[pd.DataFrame, str]:
@@ -452,7 +583,7 @@ def _query_database(url: str, query: str | None) -> tuple[pd.DataFrame, str]:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as lite:
             frame = pd.read_sql_query(sql, lite)
     except Exception as exc:
-        raise IngestError(f"{url}: query failed ({exc})") from exc
+        raise IngestError(f"{url}: query failed ({short_error(exc)})") from exc
     h = hashlib.sha256(f"{url}\n{sql}".encode())
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return frame, h.hexdigest()
@@ -470,6 +601,21 @@ def _describe(
     view: str,
 ) -> RawSource:
     cols = _columns(con, table)
+    # A column named like one of DuckDB's pseudo-columns (rowid) would hide it: renamed, to a
+    # name that is recognised as the same (normalised names ignore the underscore).
+    taken = {c.lower() for c in cols}
+    renamed = []
+    for c in cols:
+        if c.lower() in _PSEUDO_COLUMNS:
+            new, i = f"{c[:3]}_{c[3:]}", 2
+            while new.lower() in taken:
+                new, i = f"{c[:3]}_{c[3:]}_{i}", i + 1
+            taken.add(new.lower())
+            con.execute(f"ALTER TABLE {table} RENAME COLUMN {quote(c)} TO {quote(new)}")
+            renamed.append(new)
+        else:
+            renamed.append(c)
+    cols = tuple(renamed)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     rows = int(row[0]) if row else 0
     return RawSource(table, cols, rows, fp, kind, landed, view, enc, delim, unparsed)

@@ -121,6 +121,9 @@ class _Probe:
                 )
             if kind == "extra":
                 asks[f"values:{src}"] = f"count({text})"
+                asks[f"nonfinite:{src}"] = (
+                    f"count(CASE WHEN NOT isfinite(TRY_CAST({q} AS DOUBLE)) THEN 1 END)"
+                )
             if kind == "date":
                 sampled = f"CASE WHEN rowid % {stride} = 0 THEN {text} END"
                 asks[f"values:{src}"] = f"count({sampled})"
@@ -331,7 +334,18 @@ def plan_staging(
         text = probe.text(src)
         if col.name in entity.key or (col.required and col.name not in nullable_keys):
             plan.checks.append(Check(f"{text} IS NULL", "missing key", col.name, text))
-        if col.type != "text":
+        if col.type == "float":
+            # NaN, inf, Infinity and 1e309 parse as doubles, and one makes every sum NaN. (The
+            # row is quarantined, so the typed value itself need not hide them.)
+            plan.checks.append(
+                Check(
+                    f"{text} IS NOT NULL AND NOT coalesce(isfinite({expr}), false)",
+                    _TYPE_REASON[col.type],
+                    col.name,
+                    text,
+                )
+            )
+        elif col.type != "text":
             plan.checks.append(
                 Check(
                     f"{text} IS NOT NULL AND ({expr}) IS NULL",
@@ -352,9 +366,14 @@ def plan_staging(
             )
             plan.checks.append(Check(f"({expr}) < 0", reason, col.name, text))
     for src, name in extras.items():
-        if probe[f"bad:{src}"] == 0 and probe[f"values:{src}"] > 0:
-            plan.select[name] = f"TRY_CAST({probe.text(src)} AS DOUBLE)"
+        if probe[f"bad:{src}"] == 0 and probe[f"values:{src}"] > probe[f"nonfinite:{src}"]:
+            number = f"TRY_CAST({probe.text(src)} AS DOUBLE)"
+            plan.select[name] = number
             plan.extras[name] = "DOUBLE"
+            if probe[f"nonfinite:{src}"]:
+                plan.checks.append(
+                    Check(f"NOT isfinite({number})", "bad number", name, probe.text(src))
+                )
         else:
             plan.select[name] = probe.text(src)
             plan.extras[name] = "VARCHAR"

@@ -42,8 +42,14 @@ class Workspace:
 
     Examples
     --------
-    >>> ws = Workspace.init("/tmp/acme")                    # doctest: +SKIP
-    >>> ws.read("marts.customer_rfm").head()                # doctest: +SKIP
+    >>> import tempfile
+    >>> ws = Workspace.init(tempfile.mkdtemp())
+    >>> ws.config.settings
+    {'time_unit': 'D', 'currency': 'USD'}
+    >>> ws.write_table("marts.example", pd.DataFrame({"customer_id": ["a", "b"]}))
+    >>> ws.read("marts.example")["customer_id"].tolist()
+    ['a', 'b']
+    >>> ws.close()
     """
 
     def __init__(self, root: Path, config: Config, *, read_only: bool = False) -> None:

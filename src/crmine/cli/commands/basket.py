@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,7 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    print_verdict,
 )
 
 SupportOpt = Annotated[
@@ -26,6 +27,14 @@ ConfidenceOpt = Annotated[
     typer.Option("--min-confidence",
                  help="Minimum confidence (default: setting basket_min_confidence)."),
 ]
+
+if TYPE_CHECKING:
+    pass
+
+_COLOURS = {"informative": "green", "weak": "yellow", "not_informative": "red"}
+
+
+
 
 _RULE_COLUMNS = ["antecedent_names", "consequent_names", "support", "confidence", "lift",
                  "leverage", "conviction", "count"]
@@ -52,25 +61,22 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Mine association rules from the workspace's orders (sorted by lift)."""
-        from crmine.basket import mine_rules, rules_as_text, workspace_baskets
-        from crmine.basket._workspace import resolve_min_support
+        from crmine.basket import workspace_rules
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            confidence = min_confidence if min_confidence is not None else float(
-                ws.setting("basket_min_confidence", 0.05))
-            baskets = workspace_baskets(ws, level=level, per=per)  # type: ignore[arg-type]
-            support = resolve_min_support(ws, min_support, baskets.tolist(), max_len)
-            mined = mine_rules(baskets.tolist(), support, confidence, max_len=max_len,
-                               filters={"lift": min_lift}, prune_redundant=prune)
-        rules = rules_as_text(mined.rules)
+            mined = workspace_rules(ws, level=level, per=per,  # type: ignore[arg-type]
+                                    min_support=min_support, min_confidence=min_confidence,
+                                    min_lift=min_lift, max_len=max_len, prune_redundant=prune)
+        rules = mined.to_frame()
         data = {"level": level, "per": per, "baskets": mined.n_baskets,
                 "itemsets": len(mined.itemsets), "rules": len(rules),
+                "min_support": mined.min_support, "min_confidence": mined.min_confidence,
                 "top": rules.head(top)}
 
         def render() -> None:
             console.print(f"{len(rules):,} rules from {mined.n_baskets:,} baskets "
-                          f"({len(mined.itemsets):,} frequent itemsets; {level} level, "
-                          f"per {per})")
+                          f"({len(mined.itemsets):,} frequent itemsets at support "
+                          f"{mined.min_support:g}; {level} level, per {per})")
             cols = ["antecedents", "consequents", *_RULE_COLUMNS[2:]]
             print_frame(rules[cols], "Rules by lift", max_rows=top)
 
@@ -86,23 +92,37 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Score every customer: next-best products and offers into the marts."""
-        from crmine.basket import score_workspace
+        """Score every customer: next-best products and offers into the marts.
+
+        The rules are first checked on each customer's held-out last order against the
+        best-sellers; when they do no better, nothing is recommended beyond best-sellers and
+        the offers and next-best products are not written.
+        """
+        from crmine.basket import run_basket
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            result = score_workspace(ws, min_support=min_support,
-                                     min_confidence=min_confidence, top_n=top_n)
+            result = run_basket(ws, min_support=min_support, min_confidence=min_confidence,
+                                top_n=top_n)
         recs = result.recommendations
         if customer:
             recs = recs[recs["customer_id"].isin(customer)]
-        data = {"summary": result.summary, "recommendations": recs.head(200 if not customer
-                                                                          else len(recs))}
+        s = result.summary()
+        data = {"summary": s, "verdict": result.verdict.to_dict(), "marts": result.marts,
+                "recommendations": recs.head(200 if not customer else len(recs))}
 
         def render() -> None:
-            s = result.summary
+            rules = ", ".join(f"{n:,} at {lv} level" for lv, n in s["rules"].items())
+            print_verdict(result.verdict)
+            if not result.verdict.actionable:
+                console.print(f"{s['customers']:,} customers; rules: {rules}. Nothing to "
+                              "recommend beyond best-sellers: no offers or next-best products "
+                              "written (marts.basket_offers and marts.basket_recommendations "
+                              "are empty).")
+                return
             console.print(f"{s['customers']:,} customers scored; {s['offers']:,} missing-product "
-                          f"offers; rules at {s['rules']} — written to marts.customer_scores "
-                          "(next_best_products), marts.basket_offers, marts.rules")
+                          f"offers; rules: {rules} — written to marts.customer_scores "
+                          "(next_best_products), marts.basket_offers, "
+                          "marts.basket_recommendations, marts.rules")
             print_frame(recs, "Next-best products", max_rows=30)
 
         emit(data, json_out, render)
@@ -121,10 +141,17 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out), open_workspace(workspace) as ws:
             result = evaluate_workspace(ws, k=k, min_support=min_support,
                                         min_confidence=min_confidence)
+        verdict = result.verdict
         data = {"k": k, "rules_used": result.n_rules, "summary": result.summary,
-                "lift_over_popularity": result.lift_over_popularity()}
-        emit(data, json_out, lambda: print_frame(result.summary,
-                                                 f"Leave-last-basket-out, k = {k}"))
+                "lift_over_popularity": result.lift_over_popularity(),
+                "verdict": verdict.to_dict() if verdict is not None else None}
+
+        def render() -> None:
+            print_frame(result.summary, f"Leave-last-basket-out, k = {k} "
+                                        f"({result.n_rules:,} rules)")
+            print_verdict(verdict)
+
+        emit(data, json_out, render)
 
     @sub.command("propensity")
     def propensity_cmd(
@@ -152,19 +179,26 @@ def register(app: typer.Typer) -> None:
             result = workspace_propensity(ws, product, level=level, horizon_days=horizon_days,
                                           new_buyers_only=not all_customers)
         coef = result.coefficients.head(10)
-        data = {"summary": result.summary,
+        s = result.summary()
+        verdict = result.verdict
+        data = {"summary": s, "verdict": verdict.to_dict() if verdict is not None else None,
                 "drivers": [{"feature": k, "coef": float(v)} for k, v in coef.items()],
                 "top": result.scores.head(top)}
 
         def render() -> None:
-            s = result.summary
             console.print(
                 f"{level} {product}: learnt from {s['customers_learnt']:,} customers "
                 f"({s['buyers_learnt']:,} bought in the {horizon_days} days after "
                 f"{s['cutoff']}); held-out AUC {s['holdout_auc']:.3f}, top-decile lift "
-                f"{s['holdout_top_decile_lift']:.1f}×. {s['customers_scored']:,} customers "
-                f"scored (about {s['expected_buyers']:,.0f} expected buyers) → "
-                "marts.product_propensity")
+                f"{s['holdout_top_decile_lift']:.1f}×.")
+            print_verdict(verdict)
+            if verdict is not None and not verdict.actionable:
+                console.print("No target list: marts.product_propensity holds no row for "
+                              f"{level} {product}.")
+                return
+            console.print(f"{s['customers_scored']:,} customers scored (about "
+                          f"{s['expected_buyers']:,.0f} expected buyers) → "
+                          "marts.product_propensity")
             print_frame(coef.rename("coef").reset_index().rename(columns={"index": "feature"}),
                         "Drivers (standardised coefficients)")
             print_frame(result.scores.head(top), "Most likely buyers", max_rows=top)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
 
 from crmine.cli._common import (
@@ -16,6 +15,7 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    print_verdict,
     read_flat_file,
 )
 
@@ -33,12 +33,6 @@ DataOpt = Annotated[
 ]  # fmt: skip
 
 
-def _control_value(values: pd.Series, control: str) -> Any:
-    """Match --control against the column's values, numbers included (``0`` for 0/1 arms)."""
-    for v in values.dropna().unique():
-        if str(v) == control:
-            return v
-    return control
 
 
 def register(app: typer.Typer) -> None:
@@ -54,23 +48,12 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Sends, opens, clicks, conversions, cost, revenue, CTR, ROI, ROAS, CPA per group."""
-        from crmine.exceptions import ConfigError
-        from crmine.marketing import campaign_kpis
-        from crmine.marketing._workspace import load_contacts
+        from crmine.marketing import KPI_KEYS, kpis_of
 
-        keys = {
-            "campaign": "campaign_id",
-            "channel": "channel",
-            "segment": "segment",
-            "period": "period",
-        }
-        with errors_handled(json_out):
-            if by not in keys:
-                raise ConfigError(f"--by must be one of {', '.join(keys)}; got {by!r}")
-            with open_workspace(workspace) as ws:
-                k = campaign_kpis(load_contacts(ws), by=keys[by], period=period)
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            k = kpis_of(ws, by=by, period=period)
         cols = [
-            keys[by],
+            KPI_KEYS[by],
             "contacts",
             "sends",
             "opens",
@@ -103,8 +86,7 @@ def register(app: typer.Typer) -> None:
         """Is the difference real? Treatment vs control with interval, p-value, corrected
         p-value and probability to be best: for --data, else per channel in the workspace."""
         from crmine.exceptions import ConfigError
-        from crmine.marketing import channel_effects, treatment_effect
-        from crmine.marketing._workspace import load_contacts
+        from crmine.marketing import judged_effects, treatment_effect
 
         with errors_handled(json_out):
             if data is not None:
@@ -123,7 +105,7 @@ def register(app: typer.Typer) -> None:
                     frame,
                     treatment,
                     outcome,
-                    _control_value(frame[treatment], control),
+                    control,
                     method=method,  # type: ignore[arg-type]
                     correction=correction,  # type: ignore[arg-type]
                 )
@@ -144,7 +126,8 @@ def register(app: typer.Typer) -> None:
                 ]
             else:
                 with open_workspace(workspace) as ws:
-                    res = channel_effects(load_contacts(ws), correction=correction)  # type: ignore[arg-type]
+                    judged = judged_effects(ws, correction=correction)  # type: ignore[arg-type]
+                res = judged.channels
                 title = "Channel effects (conversion uplift over control, ROI)"
                 cols = [
                     "channel",
@@ -159,7 +142,22 @@ def register(app: typer.Typer) -> None:
                     "roi_ci_high",
                     "prob_best_roi",
                 ]
-        emit(res, json_out, lambda: print_frame(res[cols], title=title))
+        if data is not None:
+            emit(res, json_out, lambda: print_frame(res[cols], title=title))
+            return
+        info = {"channels": res, "family": judged.family,
+                "verdict": judged.verdict.to_dict(), **judged.summary()}
+
+        def render() -> None:
+            print_frame(res[cols], title=title)
+            sig = judged.family[judged.family["significant"]]
+            if len(sig):
+                print_frame(sig[["level", "key", "uplift", "uplift_ci_low", "uplift_ci_high",
+                                 "relative_lift", "p_adjusted"]],
+                            title="Significant effects over control (family-wise)")
+            print_verdict(judged.verdict)
+
+        emit(info, json_out, render)
 
     @camp.command("budget")
     def budget_cmd(
@@ -178,28 +176,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Response curves per channel and the budget split that maximises expected
         conversions (or revenue)."""
-        from crmine.marketing import ResponseCurves
-        from crmine.marketing._workspace import _budget_history, load_contacts
+        from crmine.contract import verdict_of
+        from crmine.marketing import budget_of
 
-        with errors_handled(json_out):
-            if outcome not in ("conversions", "revenue"):
-                from crmine.exceptions import ConfigError
-
-                raise ConfigError(f"--outcome must be conversions or revenue, not {outcome!r}")
-            with open_workspace(workspace) as ws:
-                hist = _budget_history(load_contacts(ws))
-            curves = ResponseCurves().fit(hist, outcome_col=outcome)
-            res = curves.allocate(budget)
-        info = {
-            "budget": res.budget,
-            "expected_current": res.expected_current,
-            "expected_optimal": res.expected_optimal,
-            "expected_gain": res.expected_gain,
-            "gain_interval": [res.gain_ci_low, res.gain_ci_high],
-            "prob_gain_positive": res.prob_gain_positive,
-            "allocation": res.allocation,
-            "curves": curves.params_.reset_index(),
-        }
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            plan = budget_of(ws, budget=budget, outcome=outcome)
+            verdict = verdict_of(ws, "marketing")  # of the last `crmine run`, if any
+        res = plan.allocation
+        info = {**plan.summary(), "allocation": res.allocation,
+                "curves": plan.curves.params_.reset_index(),
+                "warnings": list(plan.warnings),
+                "verdict": verdict.to_dict() if verdict is not None else None}  # fmt: skip
 
         def render() -> None:
             print_frame(res.allocation.round(3), title=f"Budget split of {res.budget:,.2f}")
@@ -208,6 +195,12 @@ def register(app: typer.Typer) -> None:
                 f"{res.expected_optimal:,.1f} (gain {res.expected_gain:,.1f}, 90% "
                 f"interval {res.gain_ci_low:,.1f} to {res.gain_ci_high:,.1f})"
             )
+            for w in plan.warnings:
+                console.print(f"[yellow]warning:[/yellow] {w}")
+            if verdict is not None and not verdict.actionable:
+                console.print("[red]The campaign effects were judged not informative: this "
+                              "split acts on conversions that may happen anyway.[/red]")
+                print_verdict(verdict)
 
         emit(info, json_out, render)
 
@@ -218,10 +211,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Stage counts, conversion, drop-off and time between stages; where it leaks."""
-        from crmine.marketing import funnel
+        from crmine.marketing import funnel_of
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            res = funnel(ws.read("core.fct_events"), by=by or None)
+            res = funnel_of(ws, by=by or None)
         info = {"stages": res.stages, "leaks": res.leaks.head(10)}
 
         def render() -> None:
@@ -240,17 +233,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Conversions credited to channels by seven attribution models."""
-        from crmine.exceptions import DataError
-        from crmine.marketing._workspace import _attribution
+        from crmine.marketing import attribution_of
 
-        with errors_handled(json_out):
-            with open_workspace(workspace) as ws:
-                att = _attribution(ws.read("core.fct_events"), lookback_days)
-            if att.empty:
-                raise DataError(
-                    "no conversions with touches before them in core.fct_events "
-                    "(stage 'convert' and channel needed)"
-                )
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            att = attribution_of(ws, lookback_days=lookback_days)
         wide = att.pivot(index="channel", columns="model", values="conversions").reset_index()
         emit(
             att,

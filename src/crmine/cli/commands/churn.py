@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -16,8 +16,12 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    print_verdict,
     read_flat_file,
 )
+
+if TYPE_CHECKING:
+    from crmine.churn import ChurnModel
 
 DataOpt = Annotated[
     Path | None,
@@ -32,7 +36,9 @@ def _models_dir(workspace: Path) -> Path:
     return workspace / MODELS_DIR
 
 
-def _id_column(model: Any, frame: pd.DataFrame) -> str | None:
+
+
+def _id_column(model: ChurnModel, frame: pd.DataFrame) -> str | None:
     ids = [c for c, why in model.plan_.excluded.items()
            if why.startswith("identifier") and c in frame.columns]  # fmt: skip
     return ids[0] if ids else None
@@ -53,9 +59,16 @@ def register(app: typer.Typer) -> None:
                              help="Column(s) that identify customers (never features).")] = None,
         cutoff: Annotated[str | None, typer.Option(help="Workspace mode: last cut-off date "
                           "(default: data end − window).")] = None,
-        window: Annotated[int, typer.Option(help="Workspace mode: churn window in days.")] = 90,
-        snapshots: Annotated[int, typer.Option(help="Workspace mode: cut-offs stacked.")] = 6,
+        window: Annotated[int | None, typer.Option(
+            "--window-days", "--window", min=1, help="Workspace mode: churn window in days "
+            "(default: setting churn_window_days, else the purchase cycle's 90th percentile "
+            "for orders, 90 days for contracts).")] = None,
+        snapshots: Annotated[int, typer.Option(help="Workspace mode: cut-offs stacked "
+                             "(at most; as many as the data span holds).")] = 6,
         cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Excel --data: the sheet to read (default: the first sheet "
+            "holding --target).")] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -67,7 +80,7 @@ def register(app: typer.Typer) -> None:
             if data is not None:
                 if not target:
                     raise ConfigError("--target COLUMN is required with --data (the churn flag)")
-                frame = read_flat_file(data)
+                frame = read_flat_file(data, sheet=sheet, column=target)
                 model = ChurnModel(method=method, cv=cv, id_columns=id_column)  # type: ignore[arg-type]
                 model.fit(frame, target)
                 folder = save_churn_model(model, _models_dir(workspace))
@@ -78,15 +91,24 @@ def register(app: typer.Typer) -> None:
                                     snapshots=snapshots, cv=cv)  # fmt: skip
                     model = run.model
                     info = {"model": str(run.model_dir), **run.summary(), "notes": model.notes_}
+        verdict = getattr(model, "verdict_", None)
 
         def render() -> None:
             console.print(f"[bold]Churn model[/bold] saved to {info['model']}")
+            if "window_source" in info:
+                console.print(f"Window {info['window_days']:,} days ({info['window_source']}), "
+                              f"{info['snapshots']:,} cut-off(s), latest {info['cutoff']}")
+            print_verdict(verdict)
+            if info.get("retention"):
+                console.print(f"[bold red]{info['retention']}[/bold red]")
             print_frame(model.comparison_.round(4), title="Methods compared (cross-validated)")
             if model.evaluation_ is not None:
-                print_frame(model.evaluation_.metrics, title="Held-out evaluation")
-            print_frame(model.rules_[["rule"]].head(5), title="Riskiest rules")
-            print_frame(model.drivers_[["feature", "importance", "direction", "detail"]].head(8),
-                        title="Drivers")  # fmt: skip
+                print_frame(model.evaluation_.metrics,
+                            title=f"Held-out evaluation ({model.evaluated_on_})")
+            if verdict is None or verdict.actionable:
+                print_frame(model.rules_[["rule"]].head(5), title="Riskiest rules")
+                print_frame(model.drivers_[["feature", "importance", "direction",
+                                            "detail"]].head(8), title="Drivers")  # fmt: skip
             for note in info["notes"]:
                 console.print(f"[dim]note: {note}[/dim]")
 
@@ -105,6 +127,8 @@ def register(app: typer.Typer) -> None:
         save_rate: Annotated[float | None, typer.Option(
             "--save-rate", min=0, max=1, help="Workspace mode: share of offered churners "
             "kept (default: setting churn_save_rate, else 0.3).")] = None,
+        sheet: Annotated[str | None, typer.Option(
+            "--sheet", help="Excel --data: the sheet to read (default: the first).")] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -113,7 +137,7 @@ def register(app: typer.Typer) -> None:
         In workspace mode the retention list ranks customers by expected profit of an offer,
         churn risk × save rate × value − offer cost, and targets those above zero.
         """
-        from crmine.churn import load_churn_model, score_workspace
+        from crmine.churn import NO_LIST, load_churn_model, score_workspace
         from crmine.exceptions import ConfigError
 
         with errors_handled(json_out):
@@ -124,7 +148,7 @@ def register(app: typer.Typer) -> None:
                         "(customer values come from the warehouse); drop them with --data"
                     )
                 model, meta = load_churn_model(_models_dir(workspace), version=version)
-                frame = read_flat_file(data)
+                frame = read_flat_file(data, sheet=sheet)
                 scores = model.explain(frame)
                 id_col = _id_column(model, frame)
                 if id_col:
@@ -135,6 +159,7 @@ def register(app: typer.Typer) -> None:
                         scores.to_parquet(out, index=False)
                     else:
                         scores.to_csv(out, index=False)
+                verdict = getattr(model, "verdict_", None)
                 info: dict[str, Any] = {"version": meta["version"], "customers": len(scores),
                                         "mean_risk": float(scores["churn_risk"].mean()),
                                         "out": str(out) if out else None,
@@ -143,14 +168,24 @@ def register(app: typer.Typer) -> None:
                 with open_workspace(workspace) as ws:
                     result = score_workspace(ws, version=version, offer_cost=offer_cost,
                                              save_rate=save_rate)  # fmt: skip
+                verdict = result.verdict
+                acts = verdict is None or verdict.actionable
                 scores = result.scores.sort_values("churn_risk", ascending=False)
                 info = {"version": result.version, "customers": len(scores),
-                        "mean_risk": float(scores["churn_risk"].mean()),
+                        "mean_risk": float(scores["churn_risk"].mean()) if acts else None,
                         "retention_targets": result.retention.best_customers,
-                        "retention_expected_profit": result.retention.max_profit,
-                        "top": scores.head(top)}  # fmt: skip
+                        "retention_expected_profit": result.retention.max_profit if acts
+                        else None, "top": scores.head(top) if acts else scores.iloc[0:0]}
+                if not acts:
+                    info["retention"] = NO_LIST
+            info["verdict"] = None if verdict is None else verdict.to_dict()
 
         def render() -> None:
+            print_verdict(verdict)
+            if info.get("retention"):
+                console.print(f"[bold red]{info['retention']}[/bold red]; "
+                              f"{info['customers']:,} customers scored, none ranked")
+                return
             console.print(f"Scored {info['customers']:,} customers with model {info['version']}"
                           f" (mean churn risk {info['mean_risk']:.1%})")  # fmt: skip
             print_frame(info["top"], title="Riskiest customers")

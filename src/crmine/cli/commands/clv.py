@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,12 +15,24 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    print_verdict,
 )
+
+if TYPE_CHECKING:
+    pass
 
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="bgnbd, mbgnbd or paretonbd (default: setting clv.model)."),
+    typer.Option(
+        "--model",
+        "-m",
+        help="auto (best on the holdout), bgnbd, mbgnbd or paretonbd (default: setting "
+        "clv.model, else auto).",
+    ),
 ]
+_STYLE = {"informative": "green", "weak": "yellow", "not_informative": "red"}
+
+
 
 
 def register(app: typer.Typer) -> None:
@@ -34,39 +46,18 @@ def register(app: typer.Typer) -> None:
         model: ModelOpt = None, workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False
     ) -> None:
         """Fit the transaction and spend models on marts.customer_rfm; show the estimates."""
-        from crmine.clv import MODELS, GammaGammaModel, rfm_from_mart
+        from crmine.clv import fit_clv_models
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            name = model or str(ws.setting("clv.model", "bgnbd"))
-            if name not in MODELS:
-                from crmine.exceptions import ConfigError
-
-                raise ConfigError(f"clv model {name!r} is unknown; use one of {sorted(MODELS)}")
-            summary = rfm_from_mart(ws.read("marts.customer_rfm"))
-            fitted = MODELS[name]().fit(summary)
-            frames = [fitted.summary_frame().assign(model=name)]
-            if "monetary_value" in summary:
-                repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-                if len(repeat) >= 10:
-                    frames.append(
-                        GammaGammaModel().fit(repeat).summary_frame().assign(model="gamma_gamma")
-                    )
-        import pandas as pd
-
-        params = pd.concat(frames, ignore_index=True)
-        data: dict[str, Any] = {
-            "model": name,
-            "customers": fitted.n_customers_,
-            "log_likelihood": fitted.log_likelihood_,
-            "params": params,
-        }
+            fitted = fit_clv_models(ws, model=model)
+        data: dict[str, Any] = fitted.summary()
 
         def render() -> None:
             console.print(
-                f"{name}: {fitted.n_customers_:,} customers, "
-                f"log-likelihood {fitted.log_likelihood_:,.2f}"
+                f"{fitted.model}: {fitted.transactions.n_customers_:,} customers, "
+                f"log-likelihood {fitted.transactions.log_likelihood_:,.2f}"
             )
-            print_frame(params, "Estimates (95% confidence bounds)")
+            print_frame(fitted.params, "Estimates (95% confidence bounds)")
 
         emit(data, json_out, render)
 
@@ -75,26 +66,37 @@ def register(app: typer.Typer) -> None:
         model: ModelOpt = None,
         horizon: Annotated[int, typer.Option("--horizon", help="CLV horizon in months.")] = 12,
         no_eval: Annotated[
-            bool, typer.Option("--no-eval", help="Skip the holdout evaluation marts.")
+            bool,
+            typer.Option(
+                "--no-eval",
+                help="Skip the tracking and histogram marts (the verdict "
+                "and the model comparison are always computed).",
+            ),
         ] = False,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Fit, score every customer and write marts.customer_scores and the clv_* marts."""
-        from crmine.clv import score_workspace
+        """Choose and judge a model on a holdout, score every customer, write the marts."""
+        from crmine.clv import run_clv
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            run = score_workspace(ws, model=model, horizon_months=horizon, evaluate=not no_eval)
-            top = run.scores.sort_values("predicted_clv_12m", ascending=False).head(10)
+            run = run_clv(ws, model=model, horizon_months=horizon, evaluate=not no_eval)
+        summary = run.summary()
 
         def render() -> None:
+            print_verdict(run.verdict)
+            if not run.verdict.actionable:
+                console.print(f"Model {run.model_version}: {summary['withheld']}.")
+                return
             console.print(
                 f"Scored {len(run.scores):,} customers with {run.model_version}; "
-                f"12-month CLV total {run.summary['total_clv_12m']:,.0f}"
+                f"12-month CLV total {summary['total_clv_12m']:,.0f} "
+                f"(margin {summary['margin']:.0%}, {summary['margin_source']})"
             )
+            top = run.scores.sort_values("predicted_clv_12m", ascending=False).head(10)
             print_frame(top, "Most valuable customers")
 
-        emit(run.summary, json_out, render)
+        emit(summary, json_out, render)
 
     @sub.command("evaluate")
     def evaluate_cmd(
@@ -105,23 +107,30 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Calibration/holdout check: conditional expectations and MAE against a naive baseline."""
-        from crmine.clv import score_workspace
+        """Calibration/holdout check: every candidate model against the naive purchase rate."""
+        from crmine.clv import run_clv
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            run = score_workspace(ws, model=model, holdout_days=holdout_days)
+            run = run_clv(ws, model=model, holdout_days=holdout_days)
             cond = (
                 ws.read("marts.clv_conditional_expectations")
-                if ws.has_table("marts.clv_conditional_expectations")
+                if ws.has_table("marts.clv_conditional_expectations") and len(run.metrics)
                 else None
             )
-        data = {"metrics": run.metrics, "conditional_expectations": cond}
+        data = {
+            "metrics": run.metrics,
+            "selection": run.selection,
+            "conditional_expectations": cond,
+            "verdict": run.verdict.to_dict(),
+        }
 
         def render() -> None:
-            print_frame(run.metrics, "Holdout accuracy: model vs naive baseline")
-            if cond is None:
+            print_verdict(run.verdict)
+            if run.selection.empty:
                 console.print("not enough history for a holdout")
-            else:
+                return
+            print_frame(run.selection, "Holdout accuracy: candidate models vs the naive rate")
+            if cond is not None:
                 print_frame(cond, "Mean holdout purchases by calibration frequency")
 
         emit(data, json_out, render)

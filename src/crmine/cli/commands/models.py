@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +13,8 @@ from crmine.cli._common import (
     console,
     emit,
     errors_handled,
+    fmt_number,
+    print_fields,
     print_frame,
 )
 
@@ -35,6 +36,13 @@ def _models_dir(workspace: Path) -> Path:
     return root / MODELS_DIR
 
 
+def _headline(metrics: dict[str, Any], n: int = 3) -> str:
+    """The first ``n`` metrics a model records (as ``crmine.models.headline`` picks them),
+    with grouped digits: ``n_train 10,000``, not ``1e+04``."""
+    return ", ".join(f"{k} {fmt_number(v, digits=4) if isinstance(v, (int, float)) else v}"
+                     for k, v in list(metrics.items())[:n])
+
+
 def register(app: typer.Typer) -> None:
     models = typer.Typer(help="Saved models: versions, metrics, which one is used.",
                          no_args_is_help=True)  # fmt: skip
@@ -43,7 +51,7 @@ def register(app: typer.Typer) -> None:
     @models.command("list")
     def list_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
         """Every saved model version, newest first, with its headline metrics."""
-        from crmine.models import headline, list_models
+        from crmine.models import list_models
 
         with errors_handled(json_out):
             frame = list_models(_models_dir(workspace))
@@ -56,7 +64,7 @@ def register(app: typer.Typer) -> None:
             shown = frame.assign(
                 latest=frame["latest"].map({True: "✓", False: ""}),
                 saved_at=frame["saved_at"].str[:19].str.replace("T", " "),
-                metrics=frame["metrics"].map(headline),
+                metrics=frame["metrics"].map(_headline),
             ).drop(columns="version")
             print_frame(shown, title="Saved models (✓ = used by default; "
                         "`crmine models show NAME` for the rest)")  # fmt: skip
@@ -75,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
         with errors_handled(json_out):
             meta = load_metadata(_models_dir(workspace), name, version=version)
-        emit(meta, json_out, lambda: console.print_json(json.dumps(meta)))
+        emit(meta, json_out, lambda: print_fields(meta))
 
     @models.command("use")
     def use_cmd(

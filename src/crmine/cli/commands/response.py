@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import joblib
 import pandas as pd
 import typer
 
@@ -17,9 +16,10 @@ from crmine.cli._common import (
     errors_handled,
     open_workspace,
     print_frame,
+    print_verdict,
     read_flat_file,
 )
-from crmine.cli.commands.campaigns import ControlOpt, DataOpt, TreatmentOpt, _control_value
+from crmine.cli.commands.campaigns import ControlOpt, DataOpt, TreatmentOpt
 
 IdOpt = Annotated[list[str] | None, typer.Option("--id-column",
                   help="Column(s) that identify rows: kept out of the features.")]  # fmt: skip
@@ -33,10 +33,6 @@ def _model_path(model: Path | None, workspace: Path) -> Path:
     from crmine.warehouse._workspace import MODELS_DIR
 
     return model if model is not None else workspace / MODELS_DIR
-
-
-def _features(frame: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
-    return frame.drop(columns=[c for c in drop if c in frame.columns])
 
 
 def register(app: typer.Typer) -> None:
@@ -68,9 +64,7 @@ def register(app: typer.Typer) -> None:
         """Fit the response model on --data (saved to --model), else the response and uplift
         models on the workspace's past campaigns (scores written to marts)."""
         from crmine.exceptions import ConfigError
-        from crmine.response import ResponseModel
-        from crmine.response._workspace import run_response
-        from crmine.warehouse._models import save_model
+        from crmine.response import run_response, train_response
 
         with errors_handled(json_out):
             if data is not None:
@@ -81,39 +75,22 @@ def register(app: typer.Typer) -> None:
                     raise ConfigError(
                         f"{data}: no target column {target!r}; columns found: {list(frame.columns)}"
                     )
-                drop = [target, *(id_column or []), *(exclude or [])]
-                X = _features(frame, drop)
-                m = ResponseModel().fit(X, frame[target])
-                bundle = {"response": m, "features": list(X.columns),
-                          "id_columns": id_column or []}  # fmt: skip
-                if model is not None:
-                    model.parent.mkdir(parents=True, exist_ok=True)
-                    joblib.dump(bundle, model, compress=3)
-                    where = str(model)
-                info: dict[str, Any] = {
-                    "model": "",
-                    "rows": len(frame),
-                    "features": list(X.columns),
-                    "base_rate": m.base_rate_,
-                }
-                if cv >= 2:
-                    auc, gains = _cross_validated(X, frame[target], cv)
-                    info |= {"cv_folds": cv, "cv_roc_auc": auc,
-                             "cv_top_decile_lift": float(gains.loc[0, "lift"]),
-                             "cv_gains": gains}  # fmt: skip
-                if model is None:  # a new version in the workspace's models folder
-                    metrics = {k: v for k, v in info.items() if k.startswith("cv_")
-                               and isinstance(v, float | int)}  # fmt: skip
-                    where = str(save_model(bundle, _model_path(None, workspace), "response",
-                                           kind="boosting", metadata={
-                                               "source": str(data), "target": target,
-                                               "features": list(X.columns),
-                                               "metrics": metrics}).folder)  # fmt: skip
-                info["model"] = where
+                trained = train_response(
+                    frame, target=target, id_columns=id_column or [], exclude=exclude or [],
+                    cv=cv, model_path=model,
+                    models_dir=_model_path(None, workspace) if model is None else None,
+                    source=str(data))  # fmt: skip
+                verdict = trained.verdict
+                info: dict[str, Any] = trained.summary()
+                if trained.cv_folds:
+                    info["cv_gains"] = trained.cv_gains
             else:
                 with open_workspace(workspace) as ws:
                     run = run_response(ws)
+                    verdict = run.verdict
                     info = {"model": str(ws.models_dir / "response"), **run.summary()}
+            info["verdict"] = verdict.to_dict() if verdict is not None else None
+
         def render() -> None:
             console.print(f"Response model saved to [bold]{info['model']}[/bold]")
             if "features" in info:  # flat file
@@ -130,6 +107,7 @@ def register(app: typer.Typer) -> None:
                                 title="Gains by decile (held out)")  # fmt: skip
             else:
                 _print_metrics(info)
+            print_verdict(verdict)
 
         emit(info, json_out, render)
 
@@ -158,35 +136,19 @@ def register(app: typer.Typer) -> None:
         customer scores (marts.uplift_scores). With --cost-per-contact and --margin: the
         target list, cut at the depth that maximises expected profit."""
         from crmine.exceptions import ConfigError
-        from crmine.response import expected_profit
-        from crmine.response._workspace import load_models
+        from crmine.response import load_models, score_frame, workspace_scores
 
         with errors_handled(json_out):
-            if data is not None:
-                saved = load_models(_model_path(model, workspace))
-                frame = read_flat_file(data)
-                ids = saved.get("id_columns") or []
-                result = frame[[c for c in ids if c in frame.columns]].copy()
-                result["response_score"] = saved["response"].predict_score(frame)
-                if "uplift" in saved:
-                    result["uplift"] = saved["uplift"].predict_uplift(frame)
-                result = result.sort_values("response_score", ascending=False)
-            else:
-                with open_workspace(workspace) as ws:
-                    result = ws.read("marts.uplift_scores").sort_values(
-                        "response_score", ascending=False
-                    )
             if (cost_per_contact is None) != (margin is None):
                 raise ConfigError("give both --cost-per-contact and --margin, or neither")
-            if cost_per_contact is not None and margin is not None:
-                pc = expected_profit(
-                    result["response_score"].to_numpy(),
-                    cost_per_contact=cost_per_contact,
-                    margin=margin,
-                )
-                result = result.head(pc.best_contacted).assign(
-                    expected_profit=lambda d: margin * d["response_score"] - cost_per_contact
-                )
+            if data is not None:
+                saved = load_models(_model_path(model, workspace))
+                result = score_frame(saved, read_flat_file(data),
+                                     cost_per_contact=cost_per_contact, margin=margin)
+            else:
+                with open_workspace(workspace) as ws:
+                    result = workspace_scores(ws, cost_per_contact=cost_per_contact,
+                                              margin=margin)  # fmt: skip
             if out is not None:
                 if out.suffix.lower() == ".parquet":
                     result.to_parquet(out, index=False)
@@ -232,16 +194,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Uplift model with its held-out Qini and the persuadables list: on --data (a
         randomised test), else the workspace's scores."""
-        from sklearn.model_selection import train_test_split
-
         from crmine.exceptions import ConfigError
-        from crmine.response import (
-            ClassTransformationUplift,
-            TwoModelUplift,
-            persuadables,
-            qini_curve,
-            uplift_at_k,
-        )
+        from crmine.response import evaluate_uplift, workspace_uplift
 
         with errors_handled(json_out):
             if data is not None:
@@ -249,71 +203,39 @@ def register(app: typer.Typer) -> None:
                     raise ConfigError(
                         "--data needs --treatment COL, --outcome COL and --control VALUE"
                     )
-                if learner not in ("two-model", "class-transformation"):
-                    raise ConfigError(
-                        f"--learner must be two-model or class-transformation, not {learner!r}"
-                    )
                 frame = read_flat_file(data)
                 for col in (treatment, outcome):
                     if col not in frame.columns:
                         raise ConfigError(
                             f"{data}: no column {col!r}; columns found: {list(frame.columns)}"
                         )
-                ctrl = _control_value(frame[treatment], control)
-                if treated is not None:
-                    frame = frame[
-                        frame[treatment].isin([ctrl, _control_value(frame[treatment], treated)])
-                    ]
-                w = (frame[treatment] != ctrl).astype(int).to_numpy()
-                y = frame[outcome].to_numpy()
-                X = _features(frame, [treatment, outcome, *(id_column or []), *(exclude or [])])
-                Xtr, Xte, wtr, wte, ytr, yte = train_test_split(
-                    X, w, y, test_size=test_size, random_state=0, stratify=w
-                )
-                def make() -> TwoModelUplift | ClassTransformationUplift:
-                    if learner == "two-model":
-                        return TwoModelUplift(learner=response_model)
-                    return ClassTransformationUplift()
-
-                held = make().fit(Xtr, wtr, ytr)
-                u_te = held.predict_uplift(Xte)
-                q = qini_curve(yte, wte, u_te)
-                final = make().fit(X, w, y)
-                u = final.predict_uplift(X)
-                ids = (frame[id_column[0]] if id_column else frame.index).to_numpy()
-                pers = persuadables(ids, u, top=top)
-                info = {
-                    "rows": len(frame),
-                    "learner": learner,
-                    "response_model": getattr(final, "learner_", None),
-                    "holdout_qini_area": q.area,
-                    "holdout_qini_coefficient": q.coefficient,
-                    "holdout_uplift_at_30pct": uplift_at_k(yte, wte, u_te, k=0.3),
-                    "holdout_average_uplift": float(yte[wte == 1].mean() - yte[wte == 0].mean()),
-                    "persuadables": pers,
-                }
+                result: Any = evaluate_uplift(
+                    frame, treatment=treatment, outcome=outcome, control=control,
+                    treated=treated, learner=learner, response_model=response_model,
+                    id_column=id_column[0] if id_column else None, exclude=exclude or [],
+                    test_size=test_size, top=top)  # fmt: skip
             else:
                 with open_workspace(workspace) as ws:
-                    m = ws.read("marts.response_metrics").set_index("metric")["value"]
-                    s = ws.read("marts.uplift_scores")
-                pers = (
-                    s[s["uplift_class"] == "persuadable"]
-                    .sort_values("uplift", ascending=False)
-                    .head(top)
-                )
-                info = {**{k: float(v) for k, v in m.items()}, "persuadables": pers}
+                    result = workspace_uplift(ws, top=top)
+            verdict = result.verdict
+            info = {**result.summary(), "persuadables": result.persuadables,
+                    "verdict": verdict.to_dict() if verdict is not None else None}
 
         def render() -> None:
             _print_metrics({k: v for k, v in info.items() if k != "persuadables"})
             pers = info["persuadables"]
-            cols = [c for c in pers.columns if c in ("customer_id", "uplift", "p_treated",
-                    "p_control", "response_score", "uplift_class", "rank")]  # fmt: skip
-            print_frame(pers[cols].round(3), title="Persuadables (highest uplift first)")
+            if len(pers):
+                cols = [c for c in pers.columns if c in ("customer_id", "uplift", "p_treated",
+                        "p_control", "response_score", "uplift_class", "rank")]  # fmt: skip
+                print_frame(pers[cols].round(3), title="Persuadables (highest uplift first)")
+            else:
+                console.print("No persuadables listed.")
+            print_verdict(verdict)
 
         emit(info, json_out, render)
 
 
-def _print_metrics(metrics: dict) -> None:
+def _print_metrics(metrics: dict[str, Any]) -> None:
     """Scalar results as a two-column table (shares as percentages)."""
     rows = []
     for name, value in metrics.items():
@@ -333,22 +255,3 @@ def _print_metrics(metrics: dict) -> None:
                 shown = f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
         rows.append({"metric": name.replace("_", " "), "value": shown})
     print_frame(pd.DataFrame(rows), title="Results")
-
-
-def _cross_validated(X: pd.DataFrame, y: pd.Series, folds: int) -> tuple[float, pd.DataFrame]:
-    """Held-out ROC AUC and gains: every row scored by a model that did not see it."""
-    import numpy as np
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
-    from crmine._progress import track
-    from crmine.response import ResponseModel, gains_table
-    from crmine.response._model import _binary_target
-
-    target = _binary_target(y)
-    scores = np.empty(len(target))
-    splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(X, target)
-    for train, test in track(list(splits), "cross-validating", total=folds):
-        fitted = ResponseModel().fit(X.iloc[train], target[train])
-        scores[test] = fitted.predict_score(X.iloc[test])
-    return float(roc_auc_score(target, scores)), gains_table(target, scores)

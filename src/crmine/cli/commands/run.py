@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from crmine.cli._common import JsonOpt, WorkspaceOpt, console, emit, errors_handled, open_workspace
+from crmine.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    errors_handled,
+    open_workspace,
+    print_verdict,
+)
 
 if TYPE_CHECKING:
     from crmine.contract import Analysis
@@ -30,9 +38,6 @@ def _run_all(
     return [r.to_dict() for r in run_pipeline(ws, only=only, on_step=announce)]
 
 
-_VERDICT_COLOURS = {"informative": "green", "weak": "yellow", "not_informative": "red"}
-
-
 def _render_steps(steps: list[dict[str, Any]]) -> None:
     for s in steps:
         if s["skipped"]:
@@ -41,13 +46,7 @@ def _render_steps(steps: list[dict[str, Any]]) -> None:
         mark = "[green]✓[/green]" if s["ok"] else "[red]✗[/red]"
         extra = "" if s["ok"] else f" — {escape(s['error'].splitlines()[0])}"
         console.print(f"{mark} {s['title']} ({s['seconds']:.1f}s){extra}")
-        verdict = s.get("verdict")
-        if verdict:
-            colour = _VERDICT_COLOURS[verdict["status"]]
-            label = verdict["status"].replace("_", " ")
-            console.print(f"    [{colour}]{label}[/{colour}]: {escape(verdict['why'])}")
-            if verdict.get("what_to_try"):
-                console.print(f"    [dim]try: {escape(verdict['what_to_try'])}[/dim]")
+        print_verdict(s.get("verdict"), indent="    ")
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +59,15 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--customers", min=100, help="Number of customers.")
         ] = 10_000,
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same company).")] = 0,
+        signal: Annotated[
+            bool,
+            typer.Option(
+                "--signal/--no-signal",
+                help="--no-signal: a company with nothing to find (one purchase rate, churn "
+                "and response independent of everything, random baskets): every analysis "
+                "should say it is not informative.",
+            ),
+        ] = True,
         workspace: Annotated[
             Path | None,
             typer.Option(
@@ -86,7 +94,7 @@ def register(app: typer.Typer) -> None:
                 next(bar, None)
 
             ws, loads = build_demo_workspace(
-                directory, n_customers=customers, seed=seed, on_load=loaded
+                directory, n_customers=customers, seed=seed, on_load=loaded, signal=signal
             )
             with ws:
                 for _ in bar:  # finish the bar for entities the generator did not produce
@@ -96,6 +104,7 @@ def register(app: typer.Typer) -> None:
         info = {
             "workspace": str(Path(directory).resolve()),
             "report": str(report),
+            "signal": signal,
             "loads": [
                 {
                     "entity": r.entity,
@@ -111,7 +120,8 @@ def register(app: typer.Typer) -> None:
 
         def render() -> None:
             rows = sum(r.rows_read for r in loads)
-            console.print(f"loaded {rows:,} rows into {info['workspace']}")
+            kind = "" if signal else " (a company with no signal)"
+            console.print(f"loaded {rows:,} rows into {info['workspace']}{kind}")
             _render_steps(steps)
             console.print(f"report: [bold]{report}[/bold]  ({info['seconds']}s)")
 

@@ -17,6 +17,8 @@ from crmine.cli._common import (
     print_frame,
 )
 
+_STATUS_STYLE = {"informative": "green", "weak": "yellow", "not_informative": "red"}
+
 
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Segmentation: RFM segments, clusters, profiles, value tiers.",
@@ -29,14 +31,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """RFM scores and the named segments (Champions … Lost) from marts.customer_rfm."""
-        from crmine.segment import rfm_segments
+        from crmine.segment import rfm_workspace
 
-        segment_map = None if bins == 5 else {f"{r}{fm}": f"^{r}{fm}$" for r in range(
-            1, bins + 1) for fm in range(1, bins + 1)}
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            rfm = ws.read("marts.customer_rfm")
-            res = rfm_segments(rfm[rfm["orders"] > 0] if "orders" in rfm else rfm, bins=bins,
-                               segment_map=segment_map)
+            res = rfm_workspace(ws, bins=bins)
         emit({"customers": len(res.scores), "segments": res.segments}, json_out,
              lambda: print_frame(res.segments, f"RFM segments ({len(res.scores):,} customers)"))
 
@@ -49,18 +47,29 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Cluster customers (k chosen automatically), profile them, write the segment marts."""
-        from crmine.segment import CustomerSegmenter, segment_workspace
+        """Cluster customers (k chosen automatically), judge the clusters, write the marts."""
+        from crmine.segment import run_segment
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            seg = CustomerSegmenter(method=method, n_clusters=k, k_range=(2, max(2, k_max)))
-            res = segment_workspace(ws, segmenter=seg, rebuild_features=True)
-        data: dict[str, Any] = {**res.summary, "k_scores": res.k_scores}
+            res = run_segment(ws, method=method, n_clusters=k, k_max=k_max,
+                              rebuild_features=True)
+        data: dict[str, Any] = {**res.summary(), "k_scores": res.k_scores}
 
         def render() -> None:
+            v = res.verdict
+            style = _STATUS_STYLE[v.status]
+            console.print(f"[bold {style}]{v.status.replace('_', ' ')}[/bold {style}]: {v.why}",
+                          highlight=False)
+            if v.what_to_try:
+                console.print(f"[dim]what to try:[/dim] {v.what_to_try}", highlight=False)
+            for w in v.warnings:
+                console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
             if not res.k_scores.empty:
                 print_frame(res.k_scores, "Number of clusters: criteria over the range")
-            console.print(f"{res.n_clusters} clusters, bootstrap stability (ARI) "
+            if not res.clusters_found:
+                print_frame(res.rfm.segments, "RFM segments (rules, not findings)")
+                return
+            console.print(f"{res.n_clusters:,} clusters, bootstrap stability (ARI) "
                           f"{res.stability:.2f}")
             print_frame(res.profiles.summary[["segment", "customers", "share", "revenue_share",
                                               "description"]], "Clusters")
@@ -70,13 +79,10 @@ def register(app: typer.Typer) -> None:
     @sub.command("profile")
     def profile_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
         """Cluster profiles: size, revenue share, description and the surrogate-tree rule."""
-        with errors_handled(json_out), open_workspace(workspace) as ws:
-            if not ws.has_table("marts.segment_profiles"):
-                from crmine.exceptions import SchemaError
+        from crmine.segment import read_profiles
 
-                raise SchemaError("no segment profiles yet; run `crmine segment cluster` first")
-            prof = ws.read("marts.segment_profiles").drop(columns=["model_version", "scored_at"])
-            rules = ws.read("marts.segment_rules").drop(columns=["model_version", "scored_at"])
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            prof, rules = read_profiles(ws)
 
         def render() -> None:
             print_frame(prof, "Segment profiles")
@@ -87,18 +93,10 @@ def register(app: typer.Typer) -> None:
     @sub.command("tiers")
     def tiers_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
         """Pareto/ABC value tiers and the golden customers."""
-        from crmine.segment import golden_customers, value_tiers
+        from crmine.segment import tiers_workspace
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            rfm = ws.read("marts.customer_rfm")
-            buyers = rfm[rfm["orders"] > 0] if "orders" in rfm else rfm
-            if ws.has_table("marts.customer_features"):
-                feats = ws.read("marts.customer_features")
-                if "service_contacts" in feats:
-                    buyers = buyers.merge(feats[["customer_id", "service_contacts"]],
-                                          on="customer_id", how="left")
-            tiers = value_tiers(buyers)
-            golden = golden_customers(buyers)
+            tiers, golden = tiers_workspace(ws)
         data = {"tiers": tiers.summary, "top_share_for_80pct": tiers.top_share_for_80,
                 "golden_customers": int(golden["is_golden"].sum()),
                 "golden_rule": golden.attrs.get("rule", "")}

@@ -146,14 +146,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("check")
     def check_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
-        """Run the declared checks of the core tables (unique, not null, accepted values).
+        """Run the declared checks of the core tables and of every analysis's marts (unique,
+        not null, accepted values).
 
         Exits with code 1 when a check fails.
         """
-        from crmine.warehouse import run_checks
+        from crmine.contract import check_marts
 
         with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
-            results = run_checks(ws)
+            results = check_marts(ws)
         rows = [asdict(r) for r in results]
         failed = [r for r in results if not r.passed]
 

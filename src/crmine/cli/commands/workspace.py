@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crmine.cli._common import JsonOpt, console, emit, errors_handled
+from crmine.cli._common import JsonOpt, check_workspace_config, console, emit, errors_handled
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         """Create a workspace: crmine.toml, warehouse.duckdb, models/ and reports/."""
         from crmine.warehouse import Workspace
 
+        with errors_handled(json_out):
+            check_workspace_config(directory)  # an existing workspace's file must be valid
         with errors_handled(json_out), Workspace.init(directory) as ws:
             info = {
                 "workspace": str(ws.root),

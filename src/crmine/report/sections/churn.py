@@ -53,7 +53,8 @@ def _drivers_figure(drivers: pd.DataFrame) -> go.Figure:
                            marker_color=colour, text=d["direction"],
                            hovertext=d["detail"]))  # fmt: skip
     fig.update_layout(title="Why customers leave: drop in ROC AUC when the feature is shuffled "
-                      "(red: higher → more churn, blue: higher → less churn, grey: by level)",
+                      "(red: higher → more churn, blue: higher → less churn, grey: by level "
+                      "or mixed)",
                       xaxis_title="permutation importance")  # fmt: skip
     return fig
 
@@ -125,20 +126,29 @@ def churn(ws: Workspace) -> Section | None:
     chosen = cmp[cmp["selected"]].iloc[0]
     cutoff = pd.Timestamp(chosen["cutoff"]).date()
     window = int(chosen["window_days"])
+    window_source = str(chosen.get("window_source") or "given")
+    evaluated_on = str(chosen.get("evaluated_on") or "cross-validation")
     figures: dict[str, object] = {
         "model": str(chosen["method"]), "cross-validated ROC AUC": float(chosen["roc_auc"]),
         "cut-off": str(cutoff), "window (days)": window,
     }  # fmt: skip
+    held_auc: float | None = None
+    if ws.has_table("marts.churn_metrics"):
+        held = ws.read("marts.churn_metrics").set_index("metric")["value"]
+        held_auc = float(held["roc_auc"])
+        figures["held-out ROC AUC"] = held_auc
     parts = []
     scores = (ws.read("marts.customer_scores") if ws.has_table("marts.customer_scores")
               else pd.DataFrame())  # fmt: skip
     if "churn_risk" in scores.columns:
         scored = scores.dropna(subset=["churn_risk"])
         figures["customers scored"] = len(scored)
-        figures["mean churn risk"] = f"{scored['churn_risk'].mean():.1%}"
+        if len(scored):
+            figures["mean churn risk"] = f"{scored['churn_risk'].mean():.1%}"
     parts.append(note(f"Label: churned = left within {window} days after the cut-off "
-                      f"{cutoff}; features only from before it. Methods compared by stratified "
-                      "cross-validation; the best is kept."))  # fmt: skip
+                      f"{cutoff} (window: {window_source}); features only from before it. "
+                      "Methods compared by cross-validation keeping each customer in one fold; "
+                      f"the selected one judged on {evaluated_on}."))  # fmt: skip
     parts.append(table(cmp[["method", "roc_auc", "roc_auc_std", "pr_auc", "brier", "selected"]],
                        caption="Methods compared"))  # fmt: skip
     if all(ws.has_table(f"marts.churn_{t}") for t in ("roc", "lift", "calibration")):
@@ -162,10 +172,10 @@ def churn(ws: Workspace) -> Section | None:
         hr = ws.read("marts.churn_hazard_ratios")
         parts.append(table(hr[["covariate", "hazard_ratio", "ci_lower", "ci_upper", "p"]],
                            caption="Cox model: hazard ratios (× churn rate vs. the baseline)"))
-    if ws.has_table("marts.churn_risk_value"):
+    if ws.has_table("marts.churn_risk_value") and len(ws.read("marts.churn_risk_value")):
         parts.append(plot(_matrix_figure(ws.read("marts.churn_risk_value")), height=400))
     if ws.has_table("marts.churn_profit_curve"):
-        curve = ws.read("marts.churn_profit_curve")
+        curve = ws.read("marts.churn_profit_curve")  # empty when the model is not informative
         if len(curve):
             first = curve.iloc[0]
             figures["offers that pay"] = int(first["best_customers"])
@@ -174,12 +184,14 @@ def churn(ws: Workspace) -> Section | None:
             parts.append(note(f"Offer cost {first['offer_cost']:,.2f}, assumed save rate "
                               f"{first['save_rate']:.0%}; profit is maximised by targeting "
                               f"customers with churn risk ≥ {first['best_threshold']:.1%}."))
-    if ws.has_table("marts.retention_list"):
+    if ws.has_table("marts.retention_list") and not ws.read("marts.retention_list").empty:
         rl = ws.read("marts.retention_list")
         cols = [c for c in ("rank", "customer_id", "churn_risk", "value", "expected_profit",
                             "churn_reasons") if c in rl.columns]  # fmt: skip
         parts.append(table(rl[cols], max_rows=15, caption="Retention list (top 15)"))
     top = ", ".join(drivers["feature"].head(3))
-    summary = (f"{chosen['method']} model, cross-validated AUC {float(chosen['roc_auc']):.3f}; "
-               f"top drivers: {top}")  # fmt: skip
+    auc_text = (f"held-out AUC {held_auc:.3f}" if held_auc is not None
+                else f"cross-validated AUC {float(chosen['roc_auc']):.3f}")  # fmt: skip
+    summary = (f"{chosen['method']} model, {auc_text} (cross-validated "
+               f"{float(chosen['roc_auc']):.3f}); window {window} days; top drivers: {top}")
     return Section(html=kpis(figures) + "".join(parts), summary=summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -20,6 +21,19 @@ def clv(ws: Workspace) -> Section | None:
         return None
     scores = scores.dropna(subset=["predicted_clv_12m"])
     params = ws.read("marts.clv_params")
+    selection = (
+        ws.read("marts.clv_model_selection") if ws.has_table("marts.clv_model_selection") else None
+    )
+    if scores.empty:
+        # not informative: the scores were withheld; show only the held-out evidence
+        html = note(
+            "No CLV model forecast the holdout better than the naive rate (each customer's "
+            "past purchase rate times the holdout length): P(alive), expected purchases and "
+            "CLV tiers are not shown."
+        )
+        if selection is not None:
+            html += _selection_table(selection)
+        return Section(html, summary="CLV withheld: no model beats the naive purchase rate")
     html = kpis(
         {
             "customers scored": len(scores),
@@ -134,9 +148,11 @@ def clv(ws: Workspace) -> Section | None:
         html += table(shown, caption="Holdout accuracy (model refitted on the calibration period)")
         html += note(
             f"Calibration until {str(metrics['calibration_end'].iloc[0])[:10]}, holdout of "
-            f"{int(metrics['holdout_days'].iloc[0])} days. The naive baseline is the "
-            "historic purchase rate times the share of repeat buyers still active."
+            f"{int(metrics['holdout_days'].iloc[0])} days. The naive baseline is each "
+            "customer's own past purchase rate times the holdout length."
         )
+    if selection is not None:
+        html += _selection_table(selection)
 
     if ws.has_table("marts.clv_break_even"):
         be = ws.read("marts.clv_break_even")
@@ -217,4 +233,15 @@ def clv(ws: Workspace) -> Section | None:
         html,
         summary=f"The top 5% of customers hold {top_share:.0%} of the expected "
         f"12-month value; mean P(alive) {scores['p_alive'].mean():.0%}",
+    )
+
+
+def _selection_table(selection: pd.DataFrame) -> str:
+    cols = [c for c in ("forecaster", "rmse", "mae", "correlation", "skill_vs_naive",
+                        "total_predicted", "total_actual", "total_error_pct", "chosen",
+                        "diagnostics") if c in selection.columns]  # fmt: skip
+    return table(
+        selection[cols],
+        caption="Models compared on the holdout (skill = 1 - MSE / MSE of the naive rate; "
+        "the chosen one is refitted on the whole history)",
     )

@@ -87,8 +87,20 @@ def build(ws: Workspace) -> Section | None:
             "its ROI": float(best["roi"])}
     parts = [plot(_roi_figure(eff), height=420)]
     summary = f"Best ROI: {best['channel']} (P(best) {best['prob_best_roi']:.0%})"
-    if ws.has_table("marts.budget_allocation"):
-        alloc = ws.read("marts.budget_allocation")
+    if ws.has_table("marts.campaign_effects"):
+        fam = ws.read("marts.campaign_effects")
+        sig = fam[fam["significant"].astype(bool)]
+        head["significant effects"] = f"{len(sig):,} of {int(fam['p_value'].notna().sum()):,}"
+        if len(sig):
+            cols = ["level", "key", "contacts", "control", "conversion_rate", "control_rate",
+                    "uplift", "uplift_ci_low", "uplift_ci_high", "relative_lift", "p_adjusted"]
+            parts.append(table(sig[cols], caption=(
+                "Effects over control that are significant (the campaigns' average first, then "
+                "each campaign and channel with Holm's correction)")))
+    budget = (ws.read("marts.budget_allocation") if ws.has_table("marts.budget_allocation")
+              else pd.DataFrame())
+    if len(budget):
+        alloc = budget
         gain = alloc["expected_gain"].iloc[0]
         head["gain from reallocation"] = float(gain)
         summary += f"; reallocating the same budget adds ≈{gain:.0f} conversions"

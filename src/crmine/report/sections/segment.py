@@ -31,16 +31,28 @@ def build(ws: Workspace) -> Section | None:
         "tier A customers": int((seg["value_tier"] == "A").sum()),
     })
 
+    clusters = not prof.empty  # empty: no natural segments, the clusters were withheld
+    from crmine.contract import verdict_of
+
+    verdict = verdict_of(ws, "segment")
+    if verdict is not None and verdict.checks:
+        html += note("Evidence: " + " ".join(c.why for c in verdict.checks))
+
     # 1. Sizes and revenue shares, RFM segments and clusters side by side.
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("RFM segments", "Clusters"))
-    for col, frame, label in ((1, rfm, "rfm_segment"), (2, prof, "segment")):
+    panels = ((1, rfm, "rfm_segment"), (2, prof, "segment")) if clusters else \
+        ((1, rfm, "rfm_segment"),)
+    fig = make_subplots(rows=1, cols=len(panels),
+                        subplot_titles=("RFM segments", "Clusters")[:len(panels)])
+    for col, frame, label in panels:
         x = frame[label].astype(str)
         fig.add_bar(x=x, y=frame["share"], name="share of customers", row=1, col=col,
                     marker_color="#4C78A8", showlegend=col == 1)
         fig.add_bar(x=x, y=frame["revenue_share"], name="share of revenue", row=1, col=col,
                     marker_color="#F58518", showlegend=col == 1)
     fig.update_layout(barmode="group", title="Segment sizes and revenue shares",
-                      yaxis_tickformat=".0%", yaxis2_tickformat=".0%")
+                      yaxis_tickformat=".0%")
+    if clusters:
+        fig.update_layout(yaxis2_tickformat=".0%")
     html += plot(fig, height=380)
 
     # 2. RFM heat map: customers per (recency score, frequency-monetary score).
@@ -58,7 +70,7 @@ def build(ws: Workspace) -> Section | None:
         html += plot(heat, height=420)
 
     # 3. Cluster profiles: what sets each cluster apart (standardised differences).
-    if ws.has_table("marts.segment_feature_stats"):
+    if clusters and ws.has_table("marts.segment_feature_stats"):
         stats = _read(ws, "segment_feature_stats")
         mat = stats.pivot_table(index="feature", columns="segment", values="std_diff")
         mat = mat.loc[mat.abs().max(axis=1).sort_values(ascending=False).index[:18]]
@@ -68,11 +80,13 @@ def build(ws: Workspace) -> Section | None:
         prof_heat.update_layout(title="Cluster profiles: standardised difference from the other "
                                 "customers")
         html += plot(prof_heat, height=520)
-    html += table(prof[["segment", "customers", "share", "revenue_share", "description",
-                        "rule"]], caption="Clusters in plain language")
+    if clusters:
+        html += table(prof[["segment", "customers", "share", "revenue_share", "description",
+                            "rule"]], caption="Clusters in plain language")
 
     # Behaviour by cluster: what each buys more of than the average customer, and where.
-    if ws.has_table("marts.segment_categories"):
+    if clusters and ws.has_table("marts.segment_categories") and \
+            len(_read(ws, "segment_categories")):
         cats = _read(ws, "segment_categories")
         mat = cats.pivot_table(index="segment", columns="category", values="index")
         beh = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=(
@@ -105,6 +119,8 @@ def build(ws: Workspace) -> Section | None:
                             xaxis_tickformat=".0%", yaxis_tickformat=".0%")
         html += plot(curve, height=380)
         html += note(f"Tier A: the {top:.0%} of buyers who make 80% of revenue.")
+    if not clusters:
+        return Section(html, summary="no natural segments: RFM segments and value tiers only")
     biggest = prof.sort_values("revenue_share", ascending=False).iloc[0]
     return Section(html, summary=f"{len(prof)} clusters; cluster {biggest['segment']} "
                    f"({biggest['description']}) makes {biggest['revenue_share']:.0%} of revenue")

@@ -1,0 +1,178 @@
+"""The segmentation verdict: natural segments are informative, structureless data is not (and
+then writes no cluster marts); the declaration covers every mart written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import adjusted_rand_score
+
+from crmine.contract import Verdict
+from crmine.segment import (
+    ANALYSIS,
+    CustomerSegmenter,
+    SegmentEvidence,
+    judge_segmentation,
+    run_segment,
+)
+from crmine.segment._verdict import MIN_SEPARATION_GAIN, evidence
+from crmine.warehouse import run_checks
+
+
+def _judged(df: pd.DataFrame, **params: object) -> tuple[CustomerSegmenter, SegmentEvidence,
+                                                         Verdict]:
+    seg = CustomerSegmenter(n_bootstrap=0, random_state=0, k_range=(2, 6), **params).fit(df)
+    ev = evidence(seg, df)
+    return seg, ev, judge_segmentation(ev)
+
+
+def _blobs(n: int, seed: int, sd: float = 0.6) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = 1.5 * np.array([[1, 1, 0, 0], [-1, 1, 1, 0], [0, -1, -1, 1]])
+    truth = rng.integers(0, len(centres), n)
+    x = centres[truth] + rng.normal(0, sd, (n, 4))
+    return pd.DataFrame(x).add_prefix("x"), truth
+
+
+def test_planted_blobs_are_informative_and_stable():
+    df, truth = _blobs(1500, 0)
+    seg, ev, v = _judged(df)
+    assert seg.n_clusters_ == 3 and adjusted_rand_score(truth, seg.labels_) > 0.9
+    assert v.status == "informative"
+    assert ev.separation_gain >= MIN_SEPARATION_GAIN
+    assert ev.mean_stability > 0.95
+    assert [c.metric for c in v.checks] == [
+        "within-cluster share of variance vs structureless data",
+        "bootstrap stability (mean adjusted Rand index)"]
+    assert v.value == pytest.approx(ev.within_share) and v.baseline == pytest.approx(
+        ev.null_within_share)
+    assert v.interval is not None and v.interval[1] < v.baseline
+    assert v.what_to_try == ""
+
+
+@pytest.mark.parametrize("kind", ["isotropic", "correlated"])
+def test_structureless_gaussians_are_not_informative(kind):
+    rng = np.random.default_rng(3)
+    if kind == "isotropic":
+        x = rng.normal(size=(1500, 5))
+    else:
+        # One elongated cloud: K-means cuts it the same way on every resample (stable), and a
+        # column-permutation reference would call it structured. It has no groups.
+        cov = 0.7 * np.ones((5, 5)) + 0.3 * np.eye(5)
+        x = rng.multivariate_normal(np.zeros(5), cov, size=1500)
+    _, ev, v = _judged(pd.DataFrame(x).add_prefix("x"))
+    assert v.status == "not_informative", v.why
+    assert abs(ev.separation_gain) < 0.05
+    assert "no natural segments" in v.why.lower()
+    assert "RFM score segments" in v.what_to_try
+    if kind == "correlated":
+        assert ev.mean_stability > 0.8  # stable, yet no segments: stability alone is not enough
+
+
+def test_overlapping_groups_are_weak():
+    df, _ = _blobs(1500, 1, sd=1.3)
+    _, ev, v = _judged(df, n_clusters=3)
+    assert 0.10 <= ev.separation_gain < MIN_SEPARATION_GAIN, ev.separation_gain
+    assert v.status == "weak"
+    assert v.what_to_try
+
+
+def test_single_cluster_is_not_informative():
+    ev = SegmentEvidence(customers=50, k=1, within_share=1.0, null_within_share=float("nan"),
+                         null_within_sd=float("nan"), bootstrap_within_share=(), stability=())
+    v = judge_segmentation(ev)
+    assert v.status == "not_informative" and "single cluster" in v.why
+
+
+def test_segmenter_is_clonable():
+    seg = CustomerSegmenter(method="gmm", k_range=(2, 4), features=["a", "b"], n_bootstrap=3)
+    twin = clone(seg)
+    assert twin is not seg and twin.get_params() == seg.get_params()
+    assert clone(CustomerSegmenter()).get_params()["k_range"] == (2, 10)
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_workspace):
+    return run_segment(demo_workspace, rebuild_features=True), demo_workspace
+
+
+def test_demo_segmentation_is_informative(demo_run):
+    run, ws = demo_run
+    assert run.verdict.status == "informative", run.verdict.why
+    assert run.evidence.separation_gain > 0.25 and run.stability > 0.9
+    truth = ws.read("truth.customers", columns=["customer_id", "segment"])
+    truth["customer_id"] = truth["customer_id"].astype(str)
+    merged = run.segments.merge(truth, on="customer_id")
+    buyers = merged[merged["cluster"] >= 0]
+    assert adjusted_rand_score(buyers["segment"], buyers["cluster"]) >= 0.8
+    s = run.summary()
+    assert s["verdict"]["status"] == "informative" and s["n_clusters"] == 4
+    assert s["evidence"]["separation_gain"] == pytest.approx(run.evidence.separation_gain,
+                                                             abs=1e-4)
+    assert "note" not in s and len(s["clusters"]) == 4
+    frame = run.to_frame()
+    assert len(frame) == len(run.segments) and frame is not run.segments
+    from crmine.contract import verdict_of
+
+    assert verdict_of(ws, "segment") == run.verdict
+
+
+def test_every_declared_mart_written_and_checked(demo_run):
+    run, ws = demo_run
+    declared = {m.table for m in ANALYSIS.marts}
+    assert set(run.marts) == declared
+    for m in ANALYSIS.marts:
+        assert set(m.columns) <= set(ws.columns(m.table)), m.table
+    results = run_checks(ws, [m.as_core_table() for m in ANALYSIS.marts])
+    mine = [r for r in results if r.table in declared]
+    assert len(mine) >= 15
+    assert all(r.passed for r in mine), [r for r in mine if not r.passed]
+    read = {s.key for s in ANALYSIS.settings}
+    assert read == {"segment_method", "segment_k_max"}
+
+
+@pytest.fixture(scope="module")
+def no_signal(tmp_path_factory):
+    from crmine.demo._workspace import build_demo_workspace
+
+    ws, _ = build_demo_workspace(tmp_path_factory.mktemp("nosignal"), n_customers=1_500,
+                                 seed=1, signal=False)
+    # a stale result from an earlier, informative run must disappear
+    ws.write_mart("segment_profiles", pd.DataFrame({"segment": ["0"], "customers": [1]}),
+                  model_version="old")
+    yield run_segment(ws, rebuild_features=True), ws
+    ws.close()
+
+
+def test_no_signal_company_has_no_natural_segments(no_signal):
+    run, ws = no_signal
+    assert run.verdict.status == "not_informative", run.verdict.why
+    assert run.evidence.separation_gain < 0.10
+    assert "no natural segments" in run.verdict.why.lower()
+    s = run.summary()
+    assert s["clusters"] == [] and "no natural segments" in s["note"]
+    assert s["n_clusters"] == 0
+    seg = ws.read("marts.customer_segments")
+    assert (seg["cluster"] == -1).all()
+    # rules, not findings, are still written
+    assert seg["rfm_segment"].nunique() > 3 and set(seg["value_tier"]) == {"A", "B", "C"}
+    for m in ANALYSIS.marts:
+        rows = len(ws.read(m.table))
+        if m.actionable or m.name == "segment_feature_stats":
+            assert rows == 0, m.table
+        assert set(m.columns) <= set(ws.columns(m.table)), m.table
+    scores = ws.read("marts.customer_scores")
+    assert scores["cluster"].isna().all() and scores["rfm_segment"].notna().any()
+
+
+def test_no_signal_report_section_shows_no_clusters(no_signal):
+    from crmine.report import all_sections
+
+    _, ws = no_signal
+    spec = next(s for s in all_sections() if s.key == "segment")
+    sec = spec.fn(ws)
+    assert sec is not None and sec.summary.startswith("no natural segments")
+    assert "Clusters in plain language" not in sec.html
+    assert "structureless data" in sec.html  # the evidence is shown
