@@ -153,13 +153,12 @@ def test_online_retail_overview_revenue(retail):
 def test_online_retail_clv_is_revenue_and_flags_an_unidentified_dropout(retail):
     """No unit costs in the file: CLV is revenue (margin 1). BG/NBD's a is not determined by
     one year of data, and the report says so instead of presenting P(alive) ≈ 1 as fact."""
-    from crmine.clv import score_workspace
+    from crmine.clv import run_clv
     from crmine.report import all_sections
 
     ws, _ = retail
     build_customer_rfm(ws, time_unit="D")
-    result = score_workspace(ws)
-    summary = result.summary() if callable(result.summary) else result.summary
+    summary = run_clv(ws).summary()
     assert summary["margin"] == 1.0
     assert 8e6 < summary["total_clv_12m"] < 1e7
     html = next(s for s in all_sections() if s.key == "clv").fn(ws).html

@@ -43,7 +43,6 @@ from crmine.clv._workspace import (
     fit_clv_models,
     load_purchases,
     run_clv,
-    score_workspace,
 )
 
 __all__ = [
@@ -83,5 +82,4 @@ __all__ = [
     "rfm_from_mart",
     "rfm_summary",
     "run_clv",
-    "score_workspace",
 ]

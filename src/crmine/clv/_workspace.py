@@ -60,7 +60,6 @@ __all__ = [
     "fit_clv_models",
     "load_purchases",
     "run_clv",
-    "score_workspace",
 ]
 
 MODELS: dict[str, type[TransactionModel]] = {
@@ -578,20 +577,6 @@ def run_clv(
     marts = tuple(dict.fromkeys(f"marts.{w}" for w in written))
     return ClvRun(scores, params, metrics, version, verdict, marts, selection, figures)
 
-
-def score_workspace(
-    ws: Workspace,
-    *,
-    model: str | None = None,
-    horizon_months: int = 12,
-    annual_discount_rate: float | None = None,
-    holdout_days: int | None = None,
-    evaluate: bool = True,
-) -> ClvRun:
-    """Former name of :func:`run_clv` (kept for existing notebooks and tests)."""
-    return run_clv(ws, model=model, horizon_months=horizon_months,
-                   annual_discount_rate=annual_discount_rate, holdout_days=holdout_days,
-                   evaluate=evaluate)  # fmt: skip
 
 
 def _params_frame(name: str, transactions: TransactionModel, spend: GammaGammaModel | float,

@@ -119,7 +119,9 @@ def cube_expr(ws: Workspace, bands: Bands) -> ir.Table:
     if ws.has_table("marts.customer_segments"):
         seg = ws.table("marts.customer_segments")
         t = attach(t, seg, ["rfm_segment", "rfm_score", "cluster", "value_tier", "is_golden"])
-        if "rfm_segment" in t.columns:
+        # `segment` is the RFM segment unless the customers' own data has a segment (e.g.
+        # Consumer/Corporate on a denormalised export), which must not be overwritten.
+        if "rfm_segment" in t.columns and "segment" not in t.columns:
             t = t.mutate(segment=t.rfm_segment)
     if ws.has_table("marts.customer_rfm"):
         rfm = ws.table("marts.customer_rfm")

@@ -107,6 +107,34 @@ def _dirichlet_rows(rng: np.random.Generator, means: np.ndarray) -> np.ndarray:
     return draws / draws.sum(axis=1, keepdims=True)
 
 
+
+def _customer_table(contact: dict[str, np.ndarray | list[str]], gender: np.ndarray, birth: np.ndarray,
+                    age: np.ndarray, income: np.ndarray, occupation: np.ndarray,
+                    education: np.ndarray, t0: np.ndarray, acquisition: np.ndarray
+                    ) -> pd.DataFrame:  # fmt: skip
+    """The customers table in its canonical column order (both companies share it)."""
+    n = len(gender)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
+            "name": contact["name"],
+            "email": contact["email"],
+            "phone": contact["phone"],
+            "gender": gender,
+            "birth_date": birth,
+            "age": age,
+            "income": income,
+            "occupation": occupation,
+            "education": education,
+            "address": contact["address"],
+            "city": contact["city"],
+            "region": contact["region"],
+            "country": contact["country"],
+            "signup_date": days_to_ts(np.floor(t0), START),
+            "acquisition_channel": acquisition,
+        }
+    )
+
 def make_customers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, CustomerLatent]:
     """Draw ``n`` customers: the canonical ``customers`` table and their latent values."""
     seg = rng.permutation(np.repeat(np.arange(len(SEGMENTS)), _segment_sizes(n)))
@@ -150,26 +178,8 @@ def make_customers(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, Cust
     acq_p = np.array([s.acquisition_mix for s in SEGMENTS])[seg]
     acquisition = np.array(ACQUISITION_CHANNELS)[choice_rows(rng, acq_p)]
 
-    customers = pd.DataFrame(
-        {
-            "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
-            "name": contact["name"],
-            "email": contact["email"],
-            "phone": contact["phone"],
-            "gender": gender,
-            "birth_date": birth.values,
-            "age": age,
-            "income": income,
-            "occupation": occupation,
-            "education": education,
-            "address": contact["address"],
-            "city": contact["city"],
-            "region": contact["region"],
-            "country": contact["country"],
-            "signup_date": days_to_ts(np.floor(t0), START),
-            "acquisition_channel": acquisition,
-        }
-    )
+    customers = _customer_table(contact, gender, birth.values, age, income, occupation,
+                                education, t0, acquisition)
 
     cat_mean = np.array([s.category_mix for s in SEGMENTS], dtype=float)
     chan_mean = np.array([s.channel_mix for s in SEGMENTS], dtype=float)
@@ -220,26 +230,8 @@ def make_neutral_customers(rng: np.random.Generator, n: int
     contact = _contact_details(rng, n)
     acq = np.array(spec.acquisition_mix)
     acquisition = rng.choice(ACQUISITION_CHANNELS, size=n, p=acq / acq.sum())
-    customers = pd.DataFrame(
-        {
-            "customer_id": [f"C{i:06d}" for i in range(1, n + 1)],
-            "name": contact["name"],
-            "email": contact["email"],
-            "phone": contact["phone"],
-            "gender": gender,
-            "birth_date": birth.normalize().values,
-            "age": age,
-            "income": income,
-            "occupation": occupation,
-            "education": education,
-            "address": contact["address"],
-            "city": contact["city"],
-            "region": contact["region"],
-            "country": contact["country"],
-            "signup_date": days_to_ts(np.floor(t0), START),
-            "acquisition_channel": acquisition,
-        }
-    )
+    customers = _customer_table(contact, gender, birth.normalize().values, age, income,
+                                occupation, education, t0, acquisition)
     chan = np.array(spec.channel_mix) / sum(spec.channel_mix)
     latent = CustomerLatent(
         segment=np.full(n, -1),

@@ -423,14 +423,7 @@ def _land_records(
     columns = [
         pa.array([(r[j] or None) for r in records], type=pa.string()) for j in range(len(header))
     ]
-    con.register("_crmine_frame", pa.table(columns, names=header))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _crmine_frame")
-    finally:
-        con.unregister("_crmine_frame")
-    landed = root / (landing + ".parquet")
-    con.execute(f"COPY {table} TO {_sql_str(str(landed))} (FORMAT parquet)")
-    view = f"SELECT * FROM read_parquet({_sql_str(str(landed))})"
+    landed, view = _land_as_parquet(con, table, pa.table(columns, names=header), root, landing)
     return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
 
 
@@ -512,15 +505,22 @@ def _read_frame(
     delim: str | None = None,
 ) -> RawSource:
     """A frame (DataFrame, Excel sheet, SQL result, whitespace text) lands as Parquet."""
-    con.register("_crmine_frame", _text_table(frame))
+    landed, view = _land_as_parquet(con, table, _text_table(frame), root, landing)
+    return _describe(con, table, fp, kind, enc, delim, (), landed, view)
+
+
+def _land_as_parquet(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table, root: Path,
+                     landing: str) -> tuple[Path, str]:  # fmt: skip
+    """``data`` as the temp table ``table`` and as the landing file ``<landing>.parquet``;
+    returns the file and the SQL reading it back."""
+    con.register("_crmine_frame", data)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _crmine_frame")
     finally:
         con.unregister("_crmine_frame")
     landed = root / (landing + ".parquet")
     con.execute(f"COPY {table} TO {_sql_str(str(landed))} (FORMAT parquet)")
-    view = f"SELECT * FROM read_parquet({_sql_str(str(landed))})"
-    return _describe(con, table, fp, kind, enc, delim, (), landed, view)
+    return landed, f"SELECT * FROM read_parquet({_sql_str(str(landed))})"
 
 
 def _frame_fingerprint(frame: pd.DataFrame) -> str:

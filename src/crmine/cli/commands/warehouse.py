@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
                     ws.save_config()
 
         def render() -> None:
-            console.print(report.summary())
+            console.print(report.summary(), markup=False, highlight=False)  # holds data values
             if report.rows_quarantined:
                 console.print(
                     "  inspect rejects: [bold]crmine quality[/bold] or table quarantine.rejects"
