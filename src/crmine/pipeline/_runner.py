@@ -16,7 +16,7 @@ from crmine.contract import (
     recorded_warnings,
 )
 from crmine.exceptions import ConfigError
-from crmine.warehouse import ENTITIES, Workspace
+from crmine.warehouse import ENTITIES, Workspace, published_run
 
 
 def _present(ws: Workspace, need: str) -> bool:
@@ -164,14 +164,33 @@ def run_pipeline(
 
     Each run's verdict is recorded in ``marts.analysis_verdicts`` with the warnings raised
     while it ran. A failing analysis is reported with its error and the rest still run (those
-    requiring it are skipped), unless ``strict``.
+    requiring it are skipped), unless ``strict``. The run is all-or-nothing
+    (:func:`crmine.warehouse.published_run`): its marts and model pointers are published
+    together at the end and recorded in ``meta.runs``; interrupted, it leaves the previous
+    run's results as they were.
     """
     from crmine.contract import validate_settings
 
     validate_settings(ws.config.settings, str(ws.root / "crmine.toml"))
+    with published_run(ws) as run:
+        results = _run_steps(ws, plan(only), on_step=on_step, strict=strict)
+        run.steps = [{"step": r.name, "ok": r.ok, "skipped": r.skipped,
+                      "seconds": round(r.seconds, 2),
+                      "verdict": r.verdict.status if r.verdict else None}
+                     for r in results]  # fmt: skip
+    return results
+
+
+def _run_steps(
+    ws: Workspace,
+    analyses: list[Analysis],
+    *,
+    on_step: Callable[[Analysis], None] | None,
+    strict: bool,
+) -> list[StepResult]:
     results: list[StepResult] = []
     not_done: dict[str, str] = {}
-    for a in plan(only):
+    for a in analyses:
         blocked = next((d for d in a.analyses_required() if d in not_done), None)
         reason = (f"needs {blocked}, which {not_done[blocked]}" if blocked
                   else missing_inputs(a, ws))  # fmt: skip

@@ -11,7 +11,7 @@ import crmine
 from crmine.contract import Verdict, all_analyses, verdict_of
 from crmine.report._registry import all_sections
 from crmine.report._render import note, verdict_block
-from crmine.warehouse import Workspace
+from crmine.warehouse import Workspace, last_run
 
 _CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
 
@@ -64,13 +64,24 @@ def build_report(ws: Workspace, path: str | Path | None = None) -> Path:
         f"<script>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>crmine report: {html.escape(ws.root.name)}</h1>"
         f"<p>Generated {now} by crmine {crmine.__version__} from "
-        f"{html.escape(str(ws.warehouse_path))}</p></header>"
+        f"{html.escape(str(ws.warehouse_path))}. {html.escape(_run_line(ws))}</p></header>"
         f"<nav>{''.join(links)}</nav><main>{''.join(parts)}</main></body></html>"
     )
     tmp = out.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def _run_line(ws: Workspace) -> str:
+    """Which run the page shows: results are published a whole run at a time."""
+    run = last_run(ws)
+    if run is None:
+        return "No complete run yet: sections show what single commands wrote."
+    failed = [s["step"] for s in run["steps"] if not s.get("ok", True)]
+    extra = f" ({', '.join(failed)} failed in it)" if failed else ""
+    return (f"Results of {run['run_id']}, finished {run['finished_at']:%Y-%m-%d %H:%M} UTC"
+            f"{extra}; commands run since may have updated single sections.")
 
 
 def _verdicts_by_section(ws: Workspace) -> dict[str, Verdict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crmine.warehouse._ingest import LoadReport, ingest
 from crmine.warehouse._quality import CheckResult, QualityReport, quality_report, run_checks
+from crmine.warehouse._runs import last_run, published_run
 from crmine.warehouse._schema import (
     CORE_TABLES,
     ENTITIES,
@@ -31,6 +32,8 @@ __all__ = [
     "Workspace",
     "entity",
     "ingest",
+    "last_run",
+    "published_run",
     "quality_report",
     "run_checks",
 ]

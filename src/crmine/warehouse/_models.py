@@ -11,6 +11,9 @@ import math
 import os
 import platform
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -73,6 +76,42 @@ def _checked(kind: str, value: str) -> str:
         raise WorkspaceError(f"model {kind} {value!r} is not valid: use letters, digits, "
                              "'_', '-' and '.'")  # fmt: skip
     return value
+
+
+# While a pipeline run is open, the latest pointers it would move are held here (model folder
+# -> version) and written only when the run is published (crmine.warehouse._runs).
+_DEFERRED: ContextVar[dict[Path, str] | None] = ContextVar("crmine_deferred_latest", default=None)
+
+
+@contextmanager
+def deferred_latest() -> Iterator[dict[Path, str]]:
+    """Hold every ``latest`` pointer move inside the block; yields them (folder -> version).
+
+    Inside, loading "the latest" model sees the held version, as if it had been written."""
+    held: dict[Path, str] = {}
+    token = _DEFERRED.set(held)
+    try:
+        yield held
+    finally:
+        _DEFERRED.reset(token)
+
+
+def read_latest(base: Path) -> str | None:
+    """The version ``base/latest`` names (a held pointer first), or None."""
+    held = _DEFERRED.get()
+    if held is not None and base in held:
+        return held[base]
+    pointer = base / LATEST
+    return pointer.read_text().strip() if pointer.exists() else None
+
+
+def point_latest(base: Path, version: str) -> None:
+    """Make ``version`` the latest of the model folder ``base`` (held while a run is open)."""
+    held = _DEFERRED.get()
+    if held is not None:
+        held[base] = version
+        return
+    _point_latest(base, version)
 
 
 def _point_latest(base: Path, version: str) -> None:
@@ -143,7 +182,7 @@ def save_model(
             part.unlink()
         folder.rmdir()
         raise
-    _point_latest(base, version)
+    point_latest(base, version)
     return SavedModel(name, version, folder, meta)
 
 
@@ -155,12 +194,11 @@ def _versions(base: Path) -> list[str]:
 def _version_folder(models_dir: str | Path, name: str, version: str | None) -> Path:
     base = Path(models_dir) / _checked("name", name)
     if version is None:
-        pointer = base / LATEST
-        if not pointer.exists():
+        version = read_latest(base)
+        if version is None:
             raise WorkspaceError(
                 f"no saved {name} model in {base}; train one first (crmine {name} ...)"
             )
-        version = pointer.read_text().strip()
     folder = base / _checked("version", version)
     if not (folder / MODEL_FILE).exists():
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
@@ -205,7 +243,7 @@ def list_models(models_dir: str | Path) -> pd.DataFrame:
     rows = []
     root = Path(models_dir)
     for base in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
-        latest = (base / LATEST).read_text().strip() if (base / LATEST).exists() else None
+        latest = read_latest(base)
         for version in _versions(base):
             meta = json.loads((base / version / METADATA_FILE).read_text())
             metrics = meta.get("metrics") or {}
@@ -228,7 +266,7 @@ def use_version(models_dir: str | Path, name: str, version: str) -> None:
     if version not in _versions(base):
         raise WorkspaceError(f"{name} model version {version!r} not found in {base}; "
                              f"versions: {', '.join(_versions(base)) or 'none'}")  # fmt: skip
-    _point_latest(base, version)
+    point_latest(base, version)
 
 
 def feature_profile(frame: pd.DataFrame, *, bins: int = 10, max_levels: int = 20,

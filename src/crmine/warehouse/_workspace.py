@@ -73,12 +73,16 @@ class Workspace:
                 "DuckDB version, re-create the workspace or export it with that version"
             ) from exc
         self.duck: duckdb.DuckDBPyConnection = self.con.con
+        self._transactions = 0  # depth of Workspace.transaction blocks open
         # crmine draws its own progress; DuckDB's bar would garble --json and logs.
         self.duck.execute("SET enable_progress_bar = false")
         if not read_only:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             self._follow_move()
+            from crmine.warehouse._runs import recover_pointers
+
+            recover_pointers(self)  # a run killed while publishing: finish or undo it
 
     def _follow_move(self) -> None:
         """Point the raw.* views at this folder's landing files when the workspace has been
@@ -254,7 +258,26 @@ class Workspace:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All or nothing: a failure inside rolls the warehouse back to where it was."""
+        """All or nothing: a failure inside rolls the warehouse back to where it was.
+
+        Nested inside another (a pipeline run is one transaction), it joins the outer one.
+        """
+        if self._transactions:
+            self._transactions += 1
+            try:
+                yield self.duck
+            finally:
+                self._transactions -= 1
+            return
+        self._transactions = 1
+        try:
+            with self._own_transaction():
+                yield self.duck
+        finally:
+            self._transactions = 0
+
+    @contextmanager
+    def _own_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.duck.execute("BEGIN TRANSACTION")
         try:
             yield self.duck
