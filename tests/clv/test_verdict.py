@@ -145,7 +145,7 @@ def test_poisson_limit_and_bounds_are_detected_but_a_small_dropout_is_not_degene
     summary = BetaGeoModel.from_params(r=0.8, alpha=60, a=0.5, b=3).simulate(400, 365.0, seed=0)
     notes = fit_diagnostics("bgnbd", limit, summary)
     assert any("Poisson limit (r = 78, alpha = 16,842)" in n for n in notes)
-    assert any("a = 1e-10 at the edge" in n for n in notes)
+    assert any("a = 0.0000000001 at the edge" in n for n in notes)
     assert any("dropout not identified" in n for n in notes)
     # Online Retail's a ~ 0.0034 on one year is a legitimate estimate: no bound, no Poisson limit
     retail = BetaGeoModel.from_params(r=0.83, alpha=68.9, a=0.0034, b=6.75)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crmine._format import fmt_number
 from crmine.basket._baskets import group_items
 from crmine.basket._recommend import RuleRecommender
 from crmine.contract import Verdict, bootstrap_interval, judge
@@ -276,7 +277,8 @@ def judge_recommendations(
     else:
         lo = hi = 0.0
     found = (f"{n_rules:,} rules" if n_rules else
-             "no association rule" + (f" at support {min_support:g}" if min_support else ""))
+             "no association rule"
+             + (f" at support {fmt_number(min_support, digits=6)}" if min_support else ""))
     why = (f"On the held-out last orders of {n:,} customers, the top-{k} lists from {found} "
            f"held a product they then bought for {rate_r:.1%} of them, the best-sellers for "
            f"{rate_p:.1%} (gain {rate_r - rate_p:+.1%}, 95% interval {lo:+.1%} to {hi:+.1%}).")

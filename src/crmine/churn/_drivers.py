@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata, spearmanr
 
+from crmine._format import fmt_number
 from crmine.churn._prep import MISSING_LEVEL, ColumnPlan
 
 __all__ = [
@@ -35,7 +36,7 @@ def _fmt_value(value: object) -> str:
         v = float(value)
         if np.isnan(v):
             return "missing"
-        return f"{v:,.0f}" if v.is_integer() or abs(v) >= 100 else f"{v:,.3g}"
+        return f"{v:,.0f}" if v.is_integer() or abs(v) >= 100 else fmt_number(v)
     return str(value)
 
 

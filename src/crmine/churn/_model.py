@@ -25,6 +25,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
+from crmine._format import fmt_number
 from crmine._progress import track
 from crmine.churn._drivers import (
     cross_fitted_drivers,
@@ -658,7 +659,8 @@ class ChurnModel(BaseEstimator):
                 kb = trans.named_steps["kbinsdiscretizer"]
                 for col, edges in zip(cols, kb.bin_edges_, strict=True):
                     for lo, hi in itertools.pairwise(edges):
-                        names.append((col, f"[{lo:,.4g}, {hi:,.4g})"))
+                        lo_, hi_ = fmt_number(lo, digits=4), fmt_number(hi, digits=4)
+                        names.append((col, f"[{lo_}, {hi_})"))
             elif name == "missing":
                 names.extend((col, "missing") for col in cols)
             elif name == "cat":

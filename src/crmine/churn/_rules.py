@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crmine._format import fmt_number
+
 __all__ = ["FeatureMap", "tree_nodes", "tree_rules"]
 
 SEP = "\x1f"  # joins column and level in one-hot output names; never in real column names
@@ -64,7 +66,7 @@ def _level_text(level: object) -> str:
 def _fmt(value: float) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
-    return f"{value:,.4g}"
+    return fmt_number(value, digits=4)
 
 
 def _describe(col: str, fmap: FeatureMap, cond: dict[str, object]) -> str:

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy import optimize, stats
 from sklearn.base import BaseEstimator
 
+from crmine._format import fmt_number
 from crmine.clv._optimise import _hessian, bfgs_search, newton_polish
 from crmine.clv._validate import check_summary
 from crmine.exceptions import ConvergenceWarning, DataError, NotFittedError
@@ -359,7 +360,7 @@ class BaseModel(BaseEstimator):
 
     @staticmethod
     def _fmt(params: FloatArray) -> str:
-        return "[" + ", ".join(f"{p:.4g}" for p in params) + "]"
+        return "[" + ", ".join(fmt_number(p, digits=4) for p in params) + "]"
 
     # -- inference ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -421,7 +422,7 @@ class BaseModel(BaseEstimator):
 
     def __repr__(self) -> str:
         if hasattr(self, "params_"):
-            inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            inner = ", ".join(f"{k}={fmt_number(v, digits=4)}" for k, v in self.params_.items())
             return f"{type(self).__name__}({inner}, log_likelihood={self.log_likelihood_:.2f})"
         return f"{type(self).__name__}()"
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from crmine._format import fmt_number
 from crmine.clv._base import TransactionModel
 from crmine.contract import Status, Verdict, bootstrap_interval, judge
 
@@ -108,7 +109,7 @@ def fit_diagnostics(
         notes.append(f"{name} did not converge: its estimates may be unreliable")
     edge = [k for k, v in params.items() if not AT_BOUND[0] < v < AT_BOUND[1]]
     if edge:
-        shown = ", ".join(f"{k} = {params[k]:.3g}" for k in edge)
+        shown = ", ".join(f"{k} = {fmt_number(params[k])}" for k in edge)
         notes.append(f"{name}: {shown} at the edge of the parameter range (the data do not "
                      "determine it)")  # fmt: skip
     r, alpha = params.get("r"), params.get("alpha")

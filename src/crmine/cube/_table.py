@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from crmine._format import fmt_number
 from crmine.cube._filters import literal, quote
 from crmine.exceptions import ConfigError, MissingColumnError
 
@@ -76,7 +77,7 @@ def _band(col: ir.NumericValue, edges: Sequence[float]) -> ir.StringValue:
     edges = sorted(float(e) for e in edges)
 
     def label(x: float) -> str:
-        return str(int(x)) if float(x).is_integer() else f"{x:g}"
+        return str(int(x)) if float(x).is_integer() else fmt_number(x, digits=6)
 
     branches = [(col < edges[0], f"<{label(edges[0])}")]
     for lo, hi in itertools.pairwise(edges):

@@ -108,8 +108,8 @@ def _dirichlet_rows(rng: np.random.Generator, means: np.ndarray) -> np.ndarray:
 
 
 
-def _customer_table(contact: dict[str, np.ndarray | list[str]], gender: np.ndarray, birth: np.ndarray,
-                    age: np.ndarray, income: np.ndarray, occupation: np.ndarray,
+def _customer_table(contact: dict[str, np.ndarray | list[str]], gender: np.ndarray,
+                    birth: np.ndarray, age: np.ndarray, income: np.ndarray, occupation: np.ndarray,
                     education: np.ndarray, t0: np.ndarray, acquisition: np.ndarray
                     ) -> pd.DataFrame:  # fmt: skip
     """The customers table in its canonical column order (both companies share it)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmine._format import fmt_number
 from crmine.contract import Verdict
 
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -66,7 +67,7 @@ def note(text: str) -> str:
 
 def _fmt(v: object) -> str:
     if isinstance(v, float):
-        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return fmt_number(v)
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)

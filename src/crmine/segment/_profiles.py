@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 
+from crmine._format import fmt_number
 from crmine.exceptions import DataError, MissingColumnError
 
 __all__ = ["SegmentProfiles", "describe_segment", "profile_segments"]
@@ -111,7 +112,7 @@ class SegmentProfiles:
 def _fmt(x: float) -> str:
     if abs(x) >= 100:
         return f"{x:,.0f}"
-    return f"{x:.3g}"
+    return fmt_number(x)
 
 
 def _simplify(conds: list[tuple[str, str, float]]) -> str:

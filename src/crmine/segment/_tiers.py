@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crmine._format import fmt_number
 from crmine.exceptions import ConfigError, CrmineWarning, DataError, MissingColumnError
 
 __all__ = ["GoldenRule", "ValueTiers", "golden_customers", "value_tiers"]
@@ -158,7 +159,7 @@ def golden_customers(df: pd.DataFrame, *, rule: GoldenRule | None = None,
         ok = (v >= cut) if high else (v <= cut)
         out[f"golden_{col}"] = ok
         flags &= ok
-        used.append(f"{col} {'>=' if high else '<='} {cut:,.4g} (q{quant:.2f})")
+        used.append(f"{col} {'>=' if high else '<='} {fmt_number(cut, digits=4)} (q{quant:.2f})")
     if skipped:
         warnings.warn(f"golden customers: column(s) {skipped} not in the table, criteria skipped",
                       CrmineWarning, stacklevel=2)

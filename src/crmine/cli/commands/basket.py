@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from crmine._format import fmt_number
 from crmine.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
         def render() -> None:
             console.print(f"{len(rules):,} rules from {mined.n_baskets:,} baskets "
                           f"({len(mined.itemsets):,} frequent itemsets at support "
-                          f"{mined.min_support:g}; {level} level, per {per})")
+                          f"{fmt_number(mined.min_support, digits=6)}; {level} level, per {per})")
             cols = ["antecedents", "consequents", *_RULE_COLUMNS[2:]]
             print_frame(rules[cols], "Rules by lift", max_rows=top)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from crmine._format import fmt_number
 from crmine.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -252,6 +253,6 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
             elif value.is_integer():
                 shown = f"{value:,.0f}"
             else:
-                shown = f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+                shown = f"{value:,.2f}" if abs(value) >= 100 else fmt_number(value, digits=4)
         rows.append({"metric": name.replace("_", " "), "value": shown})
     print_frame(pd.DataFrame(rows), title="Results")

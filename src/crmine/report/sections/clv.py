@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from crmine._format import fmt_number
 from crmine.report import Section, kpis, note, plot, section, table
 from crmine.warehouse import Workspace
 
@@ -220,7 +221,7 @@ def clv(ws: Workspace) -> Section | None:
     vague = params[(params["model"] != "gamma_gamma") & (params["upper"] > 100 * params["lower"])]
     if len(vague):
         names = ", ".join(
-            f"{r.parameter} ({r.lower:.3g} to {r.upper:.3g})" for r in vague.itertuples()
+            f"{r.parameter} ({fmt_number(r.lower)} to {fmt_number(r.upper)})" for r in vague.itertuples()
         )
         html += note(
             f"The data barely determine {names}: the 95% bounds span more than a factor of "

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from crmine._format import fmt_number
 from crmine.report import Section, kpis, note, plot, section, table
 from crmine.warehouse import Workspace
 
@@ -27,7 +28,7 @@ def _roi_figure(eff: pd.DataFrame) -> go.Figure:
         x=u["channel"], y=u["uplift"], name="uplift",
         error_y={"type": "data", "symmetric": False, "array": u["uplift_ci_high"] - u["uplift"],
                  "arrayminus": u["uplift"] - u["uplift_ci_low"]},
-        text=[f"p_adj {p:.3g}" for p in u["p_adjusted"]], textposition="outside",
+        text=[f"p_adj {fmt_number(p)}" for p in u["p_adjusted"]], textposition="outside",
     ), 1, 2)  # fmt: skip
     fig.update_yaxes(title_text="(revenue − cost) / cost", row=1, col=1)
     fig.update_yaxes(title_text="treated − control conversion rate", tickformat=".1%",
