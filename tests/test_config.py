@@ -168,3 +168,20 @@ def test_checking_workspace_settings_does_not_import_the_analyses(workspace: Pat
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_warehouse_file_must_lie_inside_the_workspace(tmp_path):
+    """A path into another workspace would mix two companies' data: refused unless said."""
+
+    (tmp_path / "other").mkdir()
+    ws = tmp_path / "acme"
+    ws.mkdir()
+    (ws / "crmine.toml").write_text('[warehouse]\npath = "../other/warehouse.duckdb"\n')
+    with pytest.raises(ConfigError, match=r"lies outside the workspace folder.*allow_outside"):
+        load_config(ws)
+    (ws / "crmine.toml").write_text(
+        '[warehouse]\npath = "../other/warehouse.duckdb"\nallow_outside = true\n'
+    )
+    assert load_config(ws).warehouse_outside
+    (ws / "crmine.toml").write_text('[warehouse]\npath = "data/warehouse.duckdb"\n')
+    assert load_config(ws).warehouse_path == "data/warehouse.duckdb"

@@ -40,6 +40,9 @@ class Config:
 
     engine: str = "duckdb"
     warehouse_path: str = "warehouse.duckdb"
+    # The warehouse file must lie inside the workspace folder unless this says otherwise: a
+    # path into another workspace would mix two companies' data.
+    warehouse_outside: bool = False
     settings: dict[str, Any] = field(default_factory=lambda: {"time_unit": "D", "currency": "USD"})
     mappings: dict[str, dict[str, str]] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -47,7 +50,8 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "warehouse": {"engine": self.engine, "path": self.warehouse_path},
+            "warehouse": {"engine": self.engine, "path": self.warehouse_path}
+            | ({"allow_outside": True} if self.warehouse_outside else {}),
             "settings": self.settings,
             "mappings": self.mappings,
             "sources": self.sources,
@@ -89,6 +93,17 @@ def load_config(folder: Path) -> Config:
             f"{path}: [warehouse] path = {warehouse_path!r} must be a file name in quotes, "
             'e.g. path = "warehouse.duckdb"'
         )
+    outside = warehouse.get("allow_outside", False)
+    if not isinstance(outside, bool):
+        raise ConfigError(f"{path}: [warehouse] allow_outside = {outside!r} must be true or "
+                          "false")  # fmt: skip
+    inside = (folder / warehouse_path).resolve().is_relative_to(folder.resolve())
+    if not inside and not outside:
+        raise ConfigError(
+            f"{path}: [warehouse] path = {warehouse_path!r} lies outside the workspace folder "
+            f"{folder.resolve()}; keep the warehouse inside it, or add allow_outside = true to "
+            "[warehouse] if the file really belongs elsewhere"
+        )
     mappings = _table(path, raw.pop("mappings", {}), "[mappings]",
                       '[mappings.orders]\n"Invoice No" = "order_id"')
     for entity_name, mapping in mappings.items():
@@ -110,6 +125,7 @@ def load_config(folder: Path) -> Config:
     return Config(
         engine=engine,
         warehouse_path=warehouse_path,
+        warehouse_outside=outside,
         settings={"time_unit": "D", "currency": "USD"} | settings,
         mappings=mappings,
         sources=sources,
