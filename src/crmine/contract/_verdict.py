@@ -49,6 +49,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_ABOUT_CODE = ("DeprecationWarning:", "PendingDeprecationWarning:", "FutureWarning:")
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The held-out evidence for (or against) an analysis's result.
@@ -95,8 +98,13 @@ class Verdict:
         return self.status != "not_informative"
 
     def with_warnings(self, caught: Sequence[str]) -> Verdict:
-        """The same verdict with ``caught`` fit warnings recorded (duplicates dropped)."""
-        merged = tuple(dict.fromkeys((*self.warnings, *caught)))
+        """The same verdict with ``caught`` fit warnings recorded (duplicates dropped).
+
+        Warnings about how code calls a library (deprecations) say nothing about the data or
+        the fit: they are shown when raised but not kept in the verdict.
+        """
+        about_fit = [w for w in caught if not w.startswith(_ABOUT_CODE)]
+        merged = tuple(dict.fromkeys((*self.warnings, *about_fit)))
         return replace(self, warnings=merged)
 
     def to_dict(self) -> dict[str, Any]:

@@ -85,11 +85,6 @@ class StepResult:
         }
 
 
-# Warnings about how code calls a library (not about the data or the fit): kept with the
-# step's warnings and shown, but not part of the verdict.
-_ABOUT_CODE = ("DeprecationWarning:", "PendingDeprecationWarning:", "FutureWarning:")
-
-
 def _edges(analyses: dict[str, Analysis]) -> dict[str, set[str]]:
     """name -> the analyses that must run before it."""
     before: dict[str, set[str]] = {n: set() for n in analyses}
@@ -220,9 +215,8 @@ def _run_steps(
             not_done[a.name] = "failed"
             continue
         verdict = getattr(run, "verdict", None)
-        about_fit = [w for w in caught if not w.startswith(_ABOUT_CODE)]
-        if verdict is not None and about_fit:
-            verdict = verdict.with_warnings(about_fit)
+        if verdict is not None and caught:
+            verdict = verdict.with_warnings(caught)
         if a.fits:
             record_verdict(ws, a.name, verdict)
         results.append(StepResult(a.name, a.title, True, time.perf_counter() - start,

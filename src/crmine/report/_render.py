@@ -34,6 +34,8 @@ def table(df: pd.DataFrame, *, max_rows: int = 20, digits: int = 3, caption: str
     for col in shown.columns:  # None in text columns would print as "None"
         if shown[col].dtype == object:
             shown[col] = shown[col].where(shown[col].notna(), "")
+        elif pd.api.types.is_integer_dtype(shown[col]) and not _is_label(str(col)):
+            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     body = shown.to_html(
         index=False,
         border=0,
@@ -49,6 +51,11 @@ def table(df: pd.DataFrame, *, max_rows: int = 20, digits: int = 3, caption: str
     )
     cap = f"<h4>{_html.escape(caption)}</h4>" if caption else ""
     return f'<div class="table-wrap">{cap}{body}{more}</div>'
+
+
+def _is_label(column: str) -> bool:
+    """Integer columns that name rather than count (ids, years): printed without grouping."""
+    return column.lower().endswith(("id", "year", "version", "code", "node", "parent", "rank"))
 
 
 def kpis(values: Mapping[str, object]) -> str:
