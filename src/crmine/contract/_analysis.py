@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
@@ -187,8 +188,11 @@ def _discover() -> dict[str, Analysis]:
     import crmine
 
     found: dict[str, Analysis] = {}
+    root = Path(crmine.__path__[0])
     for info in sorted(pkgutil.iter_modules(crmine.__path__), key=lambda m: m.name):
-        if not info.ispkg or info.name.startswith("_") or info.name in _NOT_ANALYSES:
+        # An analysis package keeps its declaration in _analysis.py: others are not imported
+        # (interfaces import the analyses; some packages import heavy optional libraries).
+        if not info.ispkg or not (root / info.name / "_analysis.py").exists():
             continue
         module = importlib.import_module(f"crmine.{info.name}")
         declared = getattr(module, "ANALYSES", None) or (
@@ -205,9 +209,6 @@ def _fields(a: Analysis) -> dict[str, Any]:
     return {name: getattr(a, name) for name in Analysis.__dataclass_fields__}
 
 
-# Packages that are interfaces or infrastructure, never analyses (importing them is slow or
-# circular: the CLI and report import the analyses).
-_NOT_ANALYSES = frozenset({"cli", "report", "pipeline", "contract", "warehouse", "demo", "api"})
 _CACHE: dict[str, Analysis] = {}
 
 

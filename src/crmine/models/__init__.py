@@ -23,8 +23,9 @@ Examples
 [['churn', 'logistic', True]]
 """
 
+from crmine.models._analysis import ANALYSIS
 from crmine.models._drift import DRIFT_LEVELS, population_stability
-from crmine.models._monitor import ANALYSIS, model_drift, run_drift
+from crmine.models._monitor import model_drift, run_drift
 from crmine.models._score import model_specs, score_table
 from crmine.warehouse._models import (
     SavedModel,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from crmine.contract import Analysis, Mart, PreparedRun, SkipAnalysis, not_null, unique
+from crmine.contract import PreparedRun, SkipAnalysis
 from crmine.exceptions import CrmineError, WorkspaceError
 from crmine.models._drift import population_stability
 from crmine.models._score import model_specs
@@ -15,7 +15,7 @@ from crmine.warehouse._models import list_models, load_metadata
 if TYPE_CHECKING:
     from crmine.warehouse import Workspace
 
-__all__ = ["ANALYSIS", "model_drift", "run_drift"]
+__all__ = ["model_drift", "run_drift"]
 
 
 def model_drift(ws: Workspace, name: str, *, version: str | None = None) -> pd.DataFrame:
@@ -60,17 +60,3 @@ def run_drift(ws: Workspace) -> PreparedRun:
     return PreparedRun({"models_checked": len(frames), "worst_drift": worst,
                         "not_checked": problems}, table, ("marts.model_drift",))  # fmt: skip
 
-
-ANALYSIS = Analysis(
-    name="drift",
-    title="Drift since the models were fitted",
-    run=run_drift,
-    uses=("features",),  # compares with today's features, rebuilt first
-    fits=False,
-    before_models=True,
-    section="models",
-    cli="models",
-    marts=(Mart("model_drift", "one row per saved model and feature",
-                ("model", "version", "feature", "psi", "drift"),
-                (unique("model", "feature"), not_null("model", "feature"))),),
-)  # fmt: skip
