@@ -152,3 +152,9 @@ def test_every_run_has_the_result_shape(pipeline_run):
         assert r.run.verdict == r.verdict or r.verdict.warnings, r.name
         assert set(r.run.marts) <= set(declared_marts()), r.name
         assert r.run.to_frame() is not None
+
+
+def test_an_interval_that_could_not_be_computed_clears_nothing():
+    assert judge("Qini", 0.2, 0.0, (float("nan"), float("nan")), min_gain=0.01).status == (
+        "not_informative"
+    )

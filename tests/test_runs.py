@@ -124,3 +124,55 @@ def test_pointers_of_a_run_killed_after_its_commit_are_finished_on_open(shop):
     assert (base / "latest").read_text() == other  # the committed run's pointer was written
     assert not (Path(shop) / "models" / ".run-journal.json").exists()
     (base / "latest").write_text(current)
+
+
+def test_a_failing_analysis_is_withheld_and_the_others_are_published(shop, monkeypatch):
+    """DuckDB has no savepoints: what a failing analysis half-wrote cannot be undone, so its
+    lists are emptied, its models are not made the latest and its verdict says it failed."""
+    from crmine.contract import verdict_of
+
+    with Workspace.open(shop) as ws:
+        _marts, pointers = _snapshot(ws)
+        churn = _analysis._CACHE["churn"]
+
+        def failing(ws_: Workspace):
+            churn.run(ws_)  # wrote its marts and saved a model, then fails
+            raise ValueError("a bug")
+
+        monkeypatch.setitem(_analysis._CACHE, "churn", dataclasses.replace(churn, run=failing))
+        results = {r.name: r for r in run_pipeline(ws)}
+        assert not results["churn"].ok and results["clv"].ok
+        assert ws.duck.execute("SELECT count(*) FROM marts.retention_list").fetchone() == (0,)
+        verdict = verdict_of(ws, "churn")
+        assert verdict is not None and verdict.status == "not_informative"
+        assert "failed in this run (ValueError: a bug)" in verdict.why
+        assert {s["step"]: s["ok"] for s in last_run(ws)["steps"]}["churn"] is False
+    after = {p.parent.name: p.read_text() for p in (shop / "models").glob("*/latest")}
+    assert after["churn"] == pointers["churn"]  # the failed step's model is not the latest
+    assert after["clv"] != pointers["clv"]  # the others' are
+
+
+def test_a_warehouse_error_stops_the_run_and_publishes_nothing(shop, monkeypatch):
+    from crmine.exceptions import WorkspaceError
+
+    with Workspace.open(shop) as ws:
+        before = _snapshot(ws)
+        clv = _analysis._CACHE["clv"]
+
+        def broken(ws_: Workspace):
+            ws_.duck.execute("SELECT CAST('x' AS INTEGER)")  # aborts the transaction
+
+        monkeypatch.setitem(_analysis._CACHE, "clv", dataclasses.replace(clv, run=broken))
+        with pytest.raises(WorkspaceError, match="the run stopped in clv: the warehouse refused"):
+            run_pipeline(ws)
+        after = _snapshot(ws)
+    _same(before[0], after[0])
+    assert before[1] == after[1]
+
+
+def test_a_run_cannot_start_inside_an_open_transaction(shop):
+    from crmine.exceptions import WorkspaceError
+
+    with Workspace.open(shop) as ws, ws.transaction():
+        with pytest.raises(WorkspaceError, match="inside an open warehouse transaction"):
+            run_pipeline(ws)

@@ -275,6 +275,10 @@ def check_workspace_config(folder: Path) -> None:
     from crmine.contract import validate_settings
 
     validate_settings(config.settings, str(root / CONFIG_FILE))
+    if "identity" in config.extra:
+        from crmine.identity import identity_settings
+
+        identity_settings(config.extra["identity"], str(root / CONFIG_FILE))
 
 
 VERDICT_COLOURS = {"informative": "green", "weak": "yellow", "not_informative": "red"}

@@ -179,6 +179,8 @@ def judge(
     worst = None
     if interval is not None:
         worst = interval[0] if higher_is_better else interval[1]
+        if not math.isfinite(worst):  # an interval that could not be computed clears nothing
+            worst = baseline
     status: Status
     if not math.isfinite(value) or gain <= 0 or (
         worst is not None and sign * (worst - baseline) <= 0

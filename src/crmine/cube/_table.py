@@ -269,8 +269,9 @@ def prepare(source: Workspace | pd.DataFrame | ir.Table, bands: Bands | None = N
             ws.duck.execute(f"CREATE OR REPLACE TABLE {CUBE_TABLE} AS {sql}")
             ws.duck.execute(f"CREATE OR REPLACE TABLE {_STATE_TABLE} AS "
                             f"SELECT {literal(sig)}::VARCHAR AS signature, now() AS built_at")
-            with contextlib.suppress(duckdb.Error):  # e.g. inside a caller's transaction
-                ws.duck.execute("CHECKPOINT")
+            if not ws._transactions:  # CHECKPOINT inside a transaction would abort it
+                with contextlib.suppress(duckdb.Error):  # another process reading the file
+                    ws.duck.execute("CHECKPOINT")
         cube = Cube(ws.duck, CUBE_TABLE, _kinds(ws.duck, CUBE_TABLE), quick_signature=quick)
     _CACHE[key] = cube
     return cube

@@ -17,6 +17,7 @@ import pandas as pd
 from crmine._progress import stage
 from crmine.demo._campaigns import make_campaigns
 from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
+from crmine.demo._identities import make_identity_sources
 from crmine.demo._orders import expected_order_value, make_orders
 from crmine.demo._products import make_products, product_popularity
 from crmine.demo._service import (
@@ -84,7 +85,8 @@ class DemoCompany:
         return pd.DataFrame(rows)
 
 
-def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True) -> DemoCompany:
+def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
+             identity_sources: bool = False) -> DemoCompany:
     """Generate the demo company.
 
     Parameters
@@ -100,6 +102,11 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True) -
         subscriptions end at one constant hazard, campaigns convert treated and control
         customers at one rate (zero uplift), no segments (``truth["customers"].segment`` is
         ``"none"``). Any analysis that beats its naive baseline on it is overfitting.
+    identity_sources : bool, default False
+        Add two more customer sources naming the same people differently (a web shop's
+        accounts and a help desk's contacts: ``tables["customers:shop"]``,
+        ``tables["customers:helpdesk"]``) and the truth ``truth["identity"]`` (see
+        ``crmine.demo._identities``). Every other table is the same as without them.
 
     Returns
     -------
@@ -215,6 +222,12 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True) -
         "nps_drivers": nps_drivers,
         "returns": orders.returns,
     }
+    if identity_sources:
+        # its own stream (the 9th child of the seed), so nothing above changes
+        rng_id = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(8,)))
+        sources, identity = make_identity_sources(rng_id, tables["customers"])
+        tables |= {f"customers:{name}": frame for name, frame in sources.items()}
+        truth["identity"] = identity
     return DemoCompany(tables=tables, truth=truth, observation_end=OBSERVATION_END,
                        seed=int(seed), n_customers=n, signal=signal)
 

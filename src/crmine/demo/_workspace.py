@@ -39,6 +39,7 @@ def build_demo_workspace(
     overwrite: bool = True,
     on_load: Callable[[str], None] | None = None,
     signal: bool = True,
+    identity_sources: bool = False,
 ) -> tuple[Workspace, list[LoadReport]]:
     """Create a workspace holding a synthetic company, its planted truth and its RFM mart.
 
@@ -46,6 +47,9 @@ def build_demo_workspace(
     the ground truth lands in schema ``truth`` for tests and users to check analyses against.
     ``signal=False`` loads the company with nothing to find (see :func:`crmine.demo.generate`).
     The ``[demo]`` table of crmine.toml records how the company was generated.
+    ``identity_sources=True`` also loads a shop's and a help desk's customer records naming
+    the same people differently (sources ``demo:shop``, ``demo:helpdesk``) and their truth,
+    ``truth.identity``, for ``crmine identity resolve``.
     """
     from crmine.demo import generate
     from crmine.features import build_customer_rfm
@@ -60,11 +64,14 @@ def build_demo_workspace(
         (root / "warehouse.duckdb").unlink()
         for sub in ("models", "reports"):
             shutil.rmtree(root / sub, ignore_errors=True)
-    company = generate(n_customers=n_customers, seed=seed, signal=signal)
+    company = generate(n_customers=n_customers, seed=seed, signal=signal,
+                       identity_sources=identity_sources)
     ws = Workspace.init(root)
     ws.config.settings["observation_end"] = str(company.observation_end.date())
     ws.config.settings.pop("demo_seed", None)  # where versions before 0.2 kept the marker
     ws.config.extra["demo"] = {"seed": seed, "customers": n_customers, "signal": signal}
+    if identity_sources:
+        ws.config.extra["demo"]["identity_sources"] = True
     ws.save_config()
     reports = []
     for entity in LOAD_ORDER:
@@ -74,6 +81,12 @@ def build_demo_workspace(
         if on_load:
             on_load(entity)
         reports.append(ingest(ws, entity, frame, source_name=f"demo:{entity}"))
+    for name, frame in company.tables.items():  # further customer sources, after the CRM
+        if name.startswith("customers:"):
+            source = name.split(":", 1)[1]
+            if on_load:
+                on_load(source)
+            reports.append(ingest(ws, "customers", frame, source_name=f"demo:{source}"))
     for name, frame in company.truth.items():
         ws.write_table(f"truth.{name}", frame)
     build_customer_rfm(ws, observation_end=company.observation_end)

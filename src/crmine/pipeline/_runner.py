@@ -4,7 +4,10 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from crmine.contract import (
     Analysis,
@@ -15,8 +18,8 @@ from crmine.contract import (
     record_verdict,
     recorded_warnings,
 )
-from crmine.exceptions import ConfigError
-from crmine.warehouse import ENTITIES, Workspace, published_run
+from crmine.exceptions import ConfigError, WorkspaceError
+from crmine.warehouse import ENTITIES, Run, Workspace, published_run
 
 
 def _present(ws: Workspace, need: str) -> bool:
@@ -143,6 +146,26 @@ def plan(names: list[str] | None = None) -> list[Analysis]:
     return order
 
 
+def _withhold(ws: Workspace, a: Analysis, exc: Exception, published: Run,
+              pointers: dict[Path, str]) -> None:  # fmt: skip
+    """An analysis failed part-way (DuckDB has no savepoints to undo what it wrote): nothing
+    of it may be acted on. Its lists to act on are emptied, the models it saved are not made
+    the latest, and its verdict says it failed."""
+    published.held.clear()
+    published.held.update(pointers)
+    for mart in a.marts:
+        if mart.actionable and ws.has_table(mart.table):
+            ws.duck.execute(f"DELETE FROM {mart.table}")
+    if a.fits:
+        record_verdict(ws, a.name, Verdict(
+            "not_informative", "run failed", None, None,
+            why=f"{a.title} failed in this run ({type(exc).__name__}: {str(exc)[:200]}); "
+                "its results are withheld: what remains of them may mix two runs.",
+            what_to_try="fix the cause shown in the run's output and run it again "
+                        f"(crmine run --only {a.name})",
+        ))  # fmt: skip
+
+
 def _summary(run: Any) -> dict[str, Any]:
     summary = run.summary() if callable(getattr(run, "summary", None)) else run.summary
     return dict(summary) if summary is not None else {}
@@ -168,7 +191,7 @@ def run_pipeline(
 
     validate_settings(ws.config.settings, str(ws.root / "crmine.toml"))
     with published_run(ws) as run:
-        results = _run_steps(ws, plan(only), on_step=on_step, strict=strict)
+        results = _run_steps(ws, plan(only), run, on_step=on_step, strict=strict)
         run.steps = [{"step": r.name, "ok": r.ok, "skipped": r.skipped,
                       "seconds": round(r.seconds, 2),
                       "verdict": r.verdict.status if r.verdict else None}
@@ -179,6 +202,7 @@ def run_pipeline(
 def _run_steps(
     ws: Workspace,
     analyses: list[Analysis],
+    published: Run,
     *,
     on_step: Callable[[Analysis], None] | None,
     strict: bool,
@@ -197,6 +221,7 @@ def _run_steps(
             on_step(a)
         start = time.perf_counter()
         caught: list[str] = []
+        pointers = dict(published.held)
         try:
             with recorded_warnings() as caught:
                 run = a.run(ws)
@@ -204,9 +229,17 @@ def _run_steps(
             results.append(StepResult(a.name, a.title, True, 0.0, skipped=str(skip)))
             not_done[a.name] = "was skipped"
             continue
+        except duckdb.Error as exc:
+            # The warehouse transaction is aborted: nothing more can be written, so the whole
+            # run stops and publishes nothing (the previous run's results stay).
+            raise WorkspaceError(
+                f"the run stopped in {a.name}: the warehouse refused a write ({exc}); nothing "
+                "of this run was published, the previous run's results are unchanged"
+            ) from exc
         except Exception as exc:
             if strict:
                 raise
+            _withhold(ws, a, exc, published, pointers)
             results.append(StepResult(
                 a.name, a.title, False, time.perf_counter() - start,
                 error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",

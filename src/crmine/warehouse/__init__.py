@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crmine.warehouse._ingest import LoadReport, ingest
 from crmine.warehouse._quality import CheckResult, QualityReport, quality_report, run_checks
-from crmine.warehouse._runs import last_run, published_run
+from crmine.warehouse._runs import Run, last_run, published_run
 from crmine.warehouse._schema import (
     CORE_TABLES,
     ENTITIES,
@@ -29,6 +29,7 @@ __all__ = [
     "Entity",
     "LoadReport",
     "QualityReport",
+    "Run",
     "Workspace",
     "entity",
     "ingest",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmine.exceptions import WorkspaceError
 from crmine.warehouse._models import LATEST, _point_latest, deferred_latest, read_latest
 
 if TYPE_CHECKING:
@@ -33,11 +34,13 @@ JOURNAL = ".run-journal.json"
 
 @dataclass(slots=True)
 class Run:
-    """The run being published: its id, start, and what the pipeline reports of its steps."""
+    """The run being published: its id, start, what the pipeline reports of its steps, and
+    the ``latest`` pointers held until it is published (model folder -> version)."""
 
     run_id: str
     started_at: dt.datetime
     steps: list[dict[str, Any]] = field(default_factory=list)
+    held: dict[Path, str] = field(default_factory=dict)
 
 
 def _now() -> dt.datetime:
@@ -58,12 +61,16 @@ def published_run(ws: Workspace) -> Iterator[Run]:
     An exception (a failing analysis under ``strict``, Ctrl-C) rolls the warehouse back and
     leaves every model pointer as it was; the saved model versions stay on disk, unused.
     """
+    if ws._transactions:
+        # Its pointers would be published before the caller's commit, which may roll back.
+        raise WorkspaceError("a pipeline run cannot start inside an open warehouse transaction")
     started = _now()
     run = Run(f"run-{started:%Y%m%dT%H%M%S%f}", started)
     _ensure_table(ws)
     journal = ws.models_dir / JOURNAL
     with ws.transaction():
         with deferred_latest() as held:
+            run.held = held
             yield run
         pointers = {str(base): version for base, version in held.items()}
         previous = {str(base): read_latest(base) for base in held}

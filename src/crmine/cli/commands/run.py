@@ -68,6 +68,15 @@ def register(app: typer.Typer) -> None:
                 "should say it is not informative.",
             ),
         ] = True,
+        identity_sources: Annotated[
+            bool,
+            typer.Option(
+                "--identity-sources",
+                help="Also load a shop and a help desk that name the same customers "
+                "differently (typos, nicknames, pinyin, changed addresses; truth in "
+                "truth.identity), for `crmine identity resolve`.",
+            ),
+        ] = False,
         workspace: Annotated[
             Path | None,
             typer.Option(
@@ -94,7 +103,8 @@ def register(app: typer.Typer) -> None:
                 next(bar, None)
 
             ws, loads = build_demo_workspace(
-                directory, n_customers=customers, seed=seed, on_load=loaded, signal=signal
+                directory, n_customers=customers, seed=seed, on_load=loaded, signal=signal,
+                identity_sources=identity_sources,
             )
             with ws:
                 for _ in bar:  # finish the bar for entities the generator did not produce
