@@ -91,16 +91,31 @@ def test_every_reject_reason_with_row_column_and_raw_value(workspace, tmp_path):
     assert statuses == ["completed", "completed"]
 
 
-def test_unknown_customer_is_quarantined_once_customers_exist(workspace, tmp_path):
+def test_one_unknown_customer_policy_for_every_entity(workspace, tmp_path):
+    """Finding 11: orders made a placeholder customer, tickets and events a reject. Now every
+    fact is kept and an unknown customer becomes a placeholder, with a note."""
     (tmp_path / "c.csv").write_text("customer_id,gender,city\nC1,F,Shanghai\nC2,M,Beijing\n")
     ingest(workspace, "customers", tmp_path / "c.csv")
     (tmp_path / "t.csv").write_text(
         "ticket_id,customer_id,opened_ts,category\nT1,C1,2024-02-01 10:00,billing\n"
         "T2,C9,2024-02-02 11:00,delivery\n"
     )
-    report = ingest(workspace, "tickets", tmp_path / "t.csv")
-    assert report.rejects_by_reason == {"unknown customer": 1}
-    assert _rejects(workspace)["value"].tolist() == ["C9"]
+    (tmp_path / "e.csv").write_text(
+        "customer_id,event_ts,event_type\nC1,2024-02-01 10:00,visit\nC8,2024-02-01,visit\n"
+    )
+    (tmp_path / "o.csv").write_text(
+        "order_id,customer_id,order_ts,amount\nA1,C2,2024-02-01,5\nA2,C7,2024-02-01,5\n"
+    )
+    for entity, name, unknown in (("tickets", "t", "C9"), ("events", "e", "C8"),
+                                  ("orders", "o", "C7")):  # fmt: skip
+        report = ingest(workspace, entity, tmp_path / f"{name}.csv")
+        assert (report.rows_staged, report.rows_quarantined, report.new_customers) == (2, 0, 1)
+        assert any("1 customer(s) named here are in no customer file" in n for n in report.notes)
+        origin = workspace.duck.execute(
+            "SELECT origin FROM core.dim_customer WHERE customer_id = ?", [unknown]
+        ).fetchone()
+        assert origin == (entity,)
+    assert _rejects(workspace).empty
 
 
 def test_reload_is_idempotent_new_file_appends_overlap_is_unchanged(workspace, tmp_path):

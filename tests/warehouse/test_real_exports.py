@@ -365,7 +365,7 @@ def test_incremental_exports_add_new_lines_and_ignore_rows_already_loaded(
     assert workspace.read("quarantine.rejects").empty
 
 
-def test_a_corrected_line_with_its_own_key_is_reported_as_corrected(workspace, tmp_path):
+def test_a_corrected_line_with_its_own_key_is_a_correction_not_a_reject(workspace, tmp_path):
     day1 = [("O1", "P1", 1, 10.0), ("O1", "P2", 2, 20.0)]
     (tmp_path / "d1.csv").write_text(_lines_csv(day1, True))
     ingest(workspace, "orders", tmp_path / "d1.csv")
@@ -374,7 +374,8 @@ def test_a_corrected_line_with_its_own_key_is_reported_as_corrected(workspace, t
     )
     report = ingest(workspace, "orders", tmp_path / "d2.csv")
     assert report.rows_unchanged == 1
-    assert report.rejects_by_reason == {"corrected line": 1}
+    assert (report.rows_corrected, report.rows_quarantined) == (1, 0)
+    assert workspace.read("core.fct_order_lines")["amount"].sum() == pytest.approx(40.0)
 
 
 def test_a_stray_quote_deep_in_a_large_file_loses_no_later_row(workspace, tmp_path):

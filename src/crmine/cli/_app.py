@@ -109,3 +109,7 @@ def main() -> None:
         app()
     except CrmineError as exc:
         fail(exc, json_mode="--json" in sys.argv)
+    except KeyboardInterrupt:
+        # Loads and runs roll back on interrupt: say so instead of printing a traceback.
+        err_console.print("interrupted: nothing of the unfinished work was written")
+        sys.exit(130)

@@ -10,6 +10,7 @@ __all__ = [
     "DIMENSION_ONLY",
     "TECHNICAL_COLUMNS",
     "ensure_core_table",
+    "ensure_history_table",
     "ensure_meta_tables",
     "quote",
 ]
@@ -54,11 +55,31 @@ def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
     # Workspaces made before rows_unchanged existed.
     con.execute("ALTER TABLE meta.loads ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT DEFAULT 0")
+    con.execute("ALTER TABLE meta.loads ADD COLUMN IF NOT EXISTS rows_corrected BIGINT DEFAULT 0")
     con.execute(
         """
         CREATE TABLE IF NOT EXISTS quarantine.rejects (
             load_id VARCHAR, entity VARCHAR, source VARCHAR, row_number BIGINT,
             reason VARCHAR, column_name VARCHAR, value VARCHAR, raw_row VARCHAR
+        )
+        """
+    )
+
+
+def ensure_history_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``core.fct_order_line_history``: one row per correction of an order line.
+
+    A line exported again under its key with other values (a corrected quantity, a
+    cancellation) replaces the core row, which therefore always holds the line as last
+    exported (analyses read core and see current lines only); the values it had, the values
+    it got, the columns that changed and both loads are kept here.
+    """
+    con.execute(
+        """
+        CREATE TABLE IF NOT EXISTS core.fct_order_line_history (
+            order_id VARCHAR, line_number BIGINT, changed_columns VARCHAR,
+            old_values VARCHAR, new_values VARCHAR, old_load_id VARCHAR,
+            new_load_id VARCHAR, corrected_at TIMESTAMP
         )
         """
     )
@@ -83,9 +104,17 @@ def ensure_core_table(
     """
     table = entity.core_table
     cols = core_columns(entity)
-    defs = ", ".join(f"{quote(n)} {t}" for n, t in cols.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({defs})")
     schema, name = table.split(".")
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
+        [schema, name],
+    ).fetchone()
+    if not (exists and exists[0]):  # new: with its extra columns at once (an ALTER each is
+        # quadratic in the width: 2,000 extras took 6 s)
+        wide = {**{c: t for c, t in extras.items() if c not in cols}, **cols}
+        defs = ", ".join(f"{quote(n)} {t}" for n, t in {**cols, **wide}.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({defs})")
     present = dict(
         con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "

@@ -1,9 +1,17 @@
 """Ingest: source → raw → staging → core, in one transaction, every row accounted for.
 
 ``rows read = rows staged + rows quarantined + rows unchanged`` holds for every load and is
-checked before the transaction commits ("unchanged": order lines already in core with the same
-values, as in a re-export or an incremental file overlapping the last one). Re-loading an
-identical source changes nothing; a load that fails part-way leaves the warehouse as it was.
+checked before the transaction commits ("unchanged": order lines, events or survey answers
+already in core with the same values, as in a re-export or an incremental file overlapping the
+last one). Re-loading an identical source changes nothing; a load that fails part-way, is
+interrupted (Ctrl-C) or killed leaves the warehouse as it was (a killed load's landing file
+is removed when the workspace is next opened).
+
+Incremental order exports: a line is identified by the source's own line key (row id, line
+number) or, without one, by its values; a new line of an existing order is added, and a line
+exported again with other values (a corrected quantity, a cancellation) is a correction: the
+core row takes the new values (so analyses read current lines only) and the old ones go to
+``core.fct_order_line_history`` with both loads and the columns that changed.
 
 A denormalised fact file (each order line repeating its customer's segment and city and its
 product's category) fills ``core.dim_customer`` (SCD2) and ``core.dim_product`` with those
@@ -15,9 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +35,13 @@ import duckdb
 import pandas as pd
 
 from crmine.exceptions import CrmineError
-from crmine.warehouse._core import core_columns, ensure_core_table, ensure_meta_tables, quote
+from crmine.warehouse._core import (
+    core_columns,
+    ensure_core_table,
+    ensure_history_table,
+    ensure_meta_tables,
+    quote,
+)
 from crmine.warehouse._mapping import dimension_attributes, extra_column_names, resolve_columns
 from crmine.warehouse._merge import (
     APPEND_ONLY,
@@ -41,7 +56,7 @@ from crmine.warehouse._sources import locate_source, read_source
 from crmine.warehouse._staging import StagingPlan, plan_staging
 from crmine.warehouse._workspace import Workspace
 
-__all__ = ["LANDING_DIR", "LoadReport", "ingest"]
+__all__ = ["LANDING_DIR", "LoadReport", "ingest", "remove_orphan_landings"]
 
 LANDING_DIR = "raw"  # the workspace folder where every load keeps its source as received
 _PARSED = "_crmine_parsed"  # the temporary all-text table a load is staged from
@@ -63,6 +78,9 @@ class LoadReport:
     # Rows already in core with the same values (a re-export, an overlapping incremental file):
     # rows_read == rows_staged + rows_quarantined + rows_unchanged.
     rows_unchanged: int = 0
+    # Staged rows that replaced a line already in core (same key, other values): the old
+    # values are kept in core.fct_order_line_history.
+    rows_corrected: int = 0
     anonymous_rows: int = 0
     return_rows: int = 0
     inserted: int = 0
@@ -82,6 +100,9 @@ class LoadReport:
     # "customer.segment" -> number of keys given more than one value within this load.
     conflicts: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Lines decoded with each encoding when a text file was decoded line by line ("ascii":
+    # lines the same in every encoding); more than one other means the file mixes them.
+    line_encodings: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,9 +119,47 @@ class LoadReport:
             f"{self.rows_staged:,} staged + {self.rows_quarantined:,} quarantined "
             f"({reasons})"
             + (f" + {self.rows_unchanged:,} already loaded" if self.rows_unchanged else "")
+            + (
+                f"; {self.rows_corrected:,} corrected (old values in core.fct_order_line_history)"
+                if self.rows_corrected
+                else ""
+            )
             + f" in {self.seconds:.2f}s"
         )
         return "\n".join([text, *(f"note: {n}" for n in self.notes)])
+
+
+_LANDING_NAME = re.compile(r"^[a-z_]+__(l\d+)\.")
+
+
+def remove_orphan_landings(ws: Workspace) -> list[Path]:
+    """Delete landing files of loads that never committed (an ingest killed with kill -9).
+
+    A load's landing file is written before its transaction and deleted when the load fails;
+    only a killed process leaves one behind. Files named like a landing file whose load is
+    not in ``meta.loads`` are removed; returns them.
+    """
+    folder = ws.root / LANDING_DIR
+    if not folder.is_dir():
+        return []
+    known: set[str] = set()
+    if ws.has_table("meta.loads"):
+        known = {str(r[0]).lower() for r in ws.duck.execute("SELECT load_id FROM meta.loads")
+                 .fetchall()}  # fmt: skip
+    removed = []
+    for path in folder.iterdir():
+        m = _LANDING_NAME.match(path.name)
+        if m and m[1] not in known and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C: DuckDB turns it into an interrupt error mid-query."""
+    return isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)) or (
+        isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+    )
 
 
 def _next_load_id(ws: Workspace) -> str:
@@ -143,8 +202,8 @@ def _derived(entity: Entity, plan: StagingPlan, mapped: set[str]) -> dict[str, s
     elif entity.name == "subscriptions":
         if "subscription_id" not in mapped:
             d["subscription_id"] = "customer_id || ':' || CAST(start_date AS VARCHAR)"
-        if "churned" not in mapped:
-            d["churned"] = "end_date IS NOT NULL"
+        if "churned" not in mapped:  # unknown without an end date
+            d["churned"] = "end_date IS NOT NULL" if "end_date" in mapped else "NULL::BOOLEAN"
     return d
 
 
@@ -224,10 +283,17 @@ def ingest(
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     valid_from = as_of or started_at
     landing = f"{LANDING_DIR}/{ent.name}__{load_id.lower()}"
+    stack = ExitStack()
     try:
         raw = read_source(
             con, src, _PARSED, ws.root, landing, sheet=sheet, delimiter=delimiter, encoding=encoding
         )
+        if len(raw.columns) <= _WIDE:  # a wide file's rows need more than the cap
+            stack.enter_context(_memory_cap(con))
+        else:
+            # DuckDB's common-subexpression pass grows with the square of a query's
+            # expressions: with 4,000 columns typing took 8 s with it, 0.6 s without.
+            stack.enter_context(_without_optimizer(con, "common_subexpressions"))
         cmap = resolve_columns(ent, raw.columns, full_mapping, source_label=label)
         taken = list(core_columns(ent))
         extra_names = extra_column_names(cmap.extras, taken)
@@ -305,8 +371,8 @@ def ingest(
             con.execute(
                 "INSERT INTO meta.loads (load_id, entity, source, kind, fingerprint, encoding, "
                 "delimiter, column_map, started_at, finished_at, rows_read, rows_staged, "
-                "rows_quarantined, rows_unchanged) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rows_quarantined, rows_unchanged, rows_corrected) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     load_id,
                     ent.name,
@@ -322,18 +388,43 @@ def ingest(
                     counts["staged"],
                     counts["quarantined"],
                     counts["unchanged"],
+                    counts["corrected"],
                 ],
             )
             _refresh_dim_date(ws)
-    except BaseException:  # nothing half-written: the landing file goes with the rollback
-        for leftover in ws.root.glob(landing + ".*"):
-            leftover.unlink()
+    except BaseException as exc:  # nothing half-written: the landing file goes with the rollback
+        try:  # interrupted after its commit, the load stands, and keeps its landing file
+            committed = con.execute(
+                "SELECT count(*) FROM meta.loads WHERE load_id = ?", [load_id]
+            ).fetchone()
+        except duckdb.Error:
+            committed = None
+        if not (committed and committed[0]):
+            for leftover in ws.root.glob(landing + ".*"):
+                leftover.unlink(missing_ok=True)
+        if _interrupted(exc):  # Ctrl-C inside a DuckDB query surfaces as its own error
+            raise KeyboardInterrupt(f"load of {label} interrupted; nothing was loaded") from None
         raise
     finally:
+        stack.close()
         for scratch in (_PARSED, "_crmine_staged", "_crmine_rejects", "_crmine_reject_scans",
                         "_crmine_side", "_crmine_side_known"):  # fmt: skip
             con.execute(f"DROP TABLE IF EXISTS {scratch}")
 
+    placeholders = merged.new_customers if ent.name != "customers" else 0
+    described = (
+        con.execute("SELECT count(*) FROM core.dim_customer WHERE origin = 'customers'").fetchone()
+        if placeholders
+        else None
+    )
+    unknown_note: tuple[str, ...] = (
+        (
+            f"{placeholders:,} customer(s) named here are in no customer file: kept, as "
+            f"placeholders in core.dim_customer (origin '{ent.name}')",
+        )
+        if described and described[0]
+        else ()
+    )
     return LoadReport(
         load_id=load_id,
         entity=ent.name,
@@ -343,24 +434,37 @@ def ingest(
         rows_staged=counts["staged"],
         rows_quarantined=counts["quarantined"],
         rows_unchanged=counts["unchanged"],
+        rows_corrected=counts["corrected"],
         rejects_by_reason=counts["reasons"],
         anonymous_rows=counts.get("anonymous", 0),
         return_rows=counts.get("returns", 0),
         inserted=merged.inserted,
-        updated=merged.updated,
+        updated=merged.updated + counts["corrected"],
         new_customers=merged.new_customers + dims.new_customers,
         customer_versions=merged.customer_versions + dims.customer_versions,
         columns={k: v for k, v in cmap.canonical.items()},
         customer_attributes=dict(side.customer) if side else {},
         product_attributes=dict(side.product) if side else {},
         conflicts={f"{c.dimension}.{c.column}": c.keys for c in conflicts},
-        notes=tuple(c.note() for c in conflicts),
+        notes=tuple(c.note() for c in conflicts)
+        + _encoding_notes(raw.line_encodings)
+        + raw.notes
+        + unknown_note,
+        line_encodings=dict(raw.line_encodings),
         extras=tuple(n for n in extra_names.values() if n not in moved),
         formats=dict(plan.formats),
         encoding=raw.encoding,
         delimiter=raw.delimiter,
         seconds=time.perf_counter() - started,
     )
+
+
+def _encoding_notes(counts: Mapping[str, int]) -> tuple[str, ...]:
+    used = {k: v for k, v in counts.items() if k != "ascii"}
+    if len(used) < 2:
+        return ()
+    each = ", ".join(f"{k} {v:,}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+    return (f"the file mixes encodings; each line was decoded with its own: {each} lines",)
 
 
 # Dates that cannot come before another in the same row: (later, earlier, reason).
@@ -504,7 +608,24 @@ def _type_rows(
         late.append(("d._dup > 1", "duplicate key", "+".join(key), key_value))
     # A row already in core with the same values is unchanged: neither loaded again nor
     # quarantined (re-exports, incremental files overlapping the last one).
-    unchanged, renumber = "", ""
+    unchanged, renumber, corrects = "", "", "false"
+    if not key and ent.name in APPEND_ONLY and ws.has_table(ent.core_table):
+        # Facts without a key (events, survey answers) are identified by their values: the
+        # k-th identical row of a file matches the k-th in core and is unchanged (a
+        # re-export, re-ordered or gzipped, adds nothing); the others are new.
+        in_core = {r[0]: r[1] for r in con.execute(f"DESCRIBE {ent.core_table}").fetchall()}
+        content = [c for c in ent.column_names
+                   if c in in_core and (c in plan.select or c in derived)]  # fmt: skip
+        if content:
+            core_h = "hash(" + ", ".join(quote(c) for c in content) + ")"
+            new_h = "hash(" + ", ".join(f"CAST({quote(c)} AS {in_core[c]})" for c in content) + ")"
+            rank += f", {new_h} AS _h, row_number() OVER (PARTITION BY {new_h} ORDER BY _row) AS _k"
+            joins += (
+                f" LEFT JOIN (SELECT {core_h} AS _ch, row_number() OVER (PARTITION BY {core_h} "
+                f"ORDER BY load_id, source_row) AS _ck FROM {ent.core_table}) cm "
+                "ON cm._ch = d._h AND cm._ck = d._k"
+            )
+            unchanged = "cm._ch IS NOT NULL"
     if key and ent.name == "orders" and ws.has_table(ent.core_table):
         in_core = {r[0]: r[1] for r in con.execute(f"DESCRIBE {ent.core_table}").fetchall()}
         content = [
@@ -512,53 +633,60 @@ def _type_rows(
             if c not in ("line_number", "line_id") and c in in_core
             and (c in plan.select or c in derived)
         ]  # fmt: skip
-        core_h = "hash(" + ", ".join(quote(c) for c in content) + ")"
-        # compared as stored: a derived quantity of 1.0 is a DECIMAL until it is written
-        new_h = "hash(" + ", ".join(f"CAST(d.{quote(c)} AS {in_core[c]})" for c in content) + ")"
+
+        def hashes(cols: Sequence[str]) -> tuple[str, str]:
+            """(hash of the core row's columns, hash of the new row's, compared as stored:
+            a derived quantity of 1.0 is a DECIMAL until it is written)."""
+            if not cols:
+                return "0", "0"
+            core = "hash(" + ", ".join(quote(c) for c in cols) + ")"
+            new = "hash(" + ", ".join(f"CAST(d.{quote(c)} AS {in_core[c]})" for c in cols) + ")"
+            return core, new
+
+        core_h, new_h = hashes(content)
         if not numbered:  # the source's own line key: same key, same values = unchanged
             cond = " AND ".join(f"c.{quote(k)} = d.{quote(k)}" for k in key)
             joins += (
                 f" LEFT JOIN (SELECT {part}, {core_h} AS _core_h FROM {ent.core_table}) c ON {cond}"
             )
             unchanged = f"c._core_h = {new_h}"
-            late.append(("c._core_h IS NOT NULL", "corrected line", "+".join(key), key_value))
+            # same key, other values: a correction (the core row takes the new values, the
+            # old ones go to core.fct_order_line_history)
+            corrects = "c._core_h IS NOT NULL"
         else:
-            # Lines without a key of their own are identified by their values: the k-th
-            # identical line of an order matches the k-th in core; the others are new lines,
-            # numbered after the order's last line in core.
+            # Lines without a key of their own are identified by their values (all but the
+            # status): the k-th such line of an order matches the k-th in core, and is a
+            # correction when its status changed (a cancellation); the others are new
+            # lines, numbered after the order's last line in core.
+            stat = [c for c in ("status", "is_return") if c in content]
+            core_h, new_h = hashes([c for c in content if c not in stat])
+            core_s, new_s = hashes(stat)
             rank += (
-                f", {new_h.replace('d.', '')} AS _h, row_number() OVER (PARTITION BY order_id, "
-                f"{new_h.replace('d.', '')} ORDER BY _row) AS _k"
+                f", {new_h.replace('d.', '')} AS _h, {new_s.replace('d.', '')} AS _s, "
+                f"row_number() OVER (PARTITION BY order_id, {new_h.replace('d.', '')} "
+                "ORDER BY _row) AS _k"
             )
             joins += (
-                f" LEFT JOIN (SELECT order_id AS _co, {core_h} AS _ch, row_number() OVER "
+                f" LEFT JOIN (SELECT order_id AS _co, line_number AS _cl, {core_h} AS _ch, "
+                f"{core_s} AS _cs, row_number() OVER "
                 f"(PARTITION BY order_id, {core_h} ORDER BY line_number) AS _ck "
                 f"FROM {ent.core_table}) cm ON cm._co = d.order_id AND cm._ch = d._h "
                 "AND cm._ck = d._k"
                 f" LEFT JOIN (SELECT order_id AS _mo, max(line_number) AS _max "
                 f"FROM {ent.core_table} GROUP BY 1) mx ON mx._mo = d.order_id"
             )
-            unchanged = "cm._co IS NOT NULL"
+            unchanged = "cm._co IS NOT NULL AND cm._cs = d._s"
+            corrects = "cm._co IS NOT NULL"
             renumber = (
-                ", CASE WHEN mx._max IS NULL THEN d.line_number ELSE mx._max + row_number() "
+                ", CASE WHEN cm._co IS NOT NULL THEN cm._cl WHEN mx._max IS NULL "
+                "THEN d.line_number ELSE mx._max + row_number() "
                 "OVER (PARTITION BY d.order_id, cm._co IS NULL ORDER BY d._row) END "
                 "AS line_number"
             )
-    if ent.customer_ref and ws.has_table("core.dim_customer"):
-        known = con.execute("SELECT count(*) FROM core.dim_customer").fetchone()
-        if known and known[0]:
-            joins += (
-                " LEFT JOIN (SELECT DISTINCT customer_id AS _known FROM core.dim_customer) k"
-                " ON k._known = d.customer_id"
-            )
-            late.append(
-                (
-                    "d.customer_id IS NOT NULL AND k._known IS NULL",
-                    "unknown customer",
-                    "customer_id",
-                    "d.customer_id",
-                )
-            )
+    # One unknown-customer policy for every entity: a fact naming a customer no source has
+    # described is kept, and the customer made a placeholder (core.dim_customer.origin names
+    # the entity), never rejected: the customer file may lag behind the shop or the help
+    # desk, and identity resolution may link the id later. The load says how many.
     n_early = len(plan.checks)
     late_check = "d._check"
     for i, (cond, *_rest) in reversed(list(enumerate(late, n_early + 1))):
@@ -586,7 +714,8 @@ def _type_rows(
                        FROM {raw_table}),
         derived AS ({derived_sql}),
         d AS (SELECT *{rank} FROM derived)
-        SELECT d.* REPLACE ({late_check} AS _check{renumber}), {late_value} AS _late_value
+        SELECT d.* REPLACE ({late_check} AS _check{renumber}), {late_value} AS _late_value,
+               {corrects} AS _corrects
         FROM d{joins}
         """
         )
@@ -656,6 +785,9 @@ def _write_stage(
         f"SELECT {cols}, '{load_id}' AS load_id, _row AS source_row FROM _crmine_staged "
         "WHERE _check IS NULL"
     )
+    corrected = 0
+    if ent.name == "orders":
+        corrected = _correct_lines(con, ent, keep, load_id)
     if ent.name in APPEND_ONLY:
         targets = ", ".join(quote(c) for c in [*keep, "load_id", "source_row"])
         # Rows carry their source row number, so the append need not keep their order. (A
@@ -694,7 +826,99 @@ def _write_stage(
         "anonymous": anonymous,
         "returns": returns,
         "unchanged": unchanged,
+        "corrected": corrected,
     }
+
+
+def _correct_lines(
+    con: duckdb.DuckDBPyConnection, ent: Entity, keep: list[str], load_id: str
+) -> int:
+    """Corrections: staged lines replacing a line already in core (same key, other values).
+
+    The old row is written to ``core.fct_order_line_history`` with its new values, the
+    columns that changed and both loads, then deleted from core: the append that follows
+    inserts the new row, so core holds every line once, as last exported.
+    """
+    n = con.execute(
+        "SELECT count(*) FROM _crmine_staged WHERE _check IS NULL AND _corrects"
+    ).fetchone()
+    if not n or not n[0]:
+        return 0
+    ensure_history_table(con)
+    core = ent.core_table
+    present = {r[0] for r in con.execute(f"DESCRIBE {core}").fetchall()}
+    values = [c for c in ent.column_names if c in keep and c in present and c not in ent.key]
+    cond = " AND ".join(f"c.{quote(k)} = s.{quote(k)}" for k in ent.key)
+
+    def as_json(alias: str) -> str:
+        return (
+            "json_object(" + ", ".join(f"'{c}', {alias}.{quote(c)}" for c in values) + ")::VARCHAR"
+        )
+
+    changed = (
+        "array_to_string(list_filter(["
+        + ", ".join(
+            f"CASE WHEN c.{quote(c)} IS DISTINCT FROM s.{quote(c)} THEN '{c}' END" for c in values
+        )
+        + "], v -> v IS NOT NULL), ', ')"
+    )
+    corrections = "(SELECT * FROM _crmine_staged WHERE _check IS NULL AND _corrects) s"
+    con.execute(
+        f"""
+        INSERT INTO core.fct_order_line_history
+        SELECT c.order_id, c.line_number, {changed}, {as_json("c")}, {as_json("s")},
+               c.load_id, ?, now()::TIMESTAMP
+        FROM {core} c JOIN {corrections} ON {cond}
+        """,
+        [load_id],
+    )
+    con.execute(f"DELETE FROM {core} c WHERE EXISTS (SELECT 1 FROM {corrections} WHERE {cond})")
+    return int(n[0])
+
+
+_WIDE = 200  # columns from which a file counts as wide (see _without_optimizer)
+# DuckDB's memory limit while a load types and writes its rows, when its own is higher (the
+# temporary tables spill to disk beyond it): a 5-million-line file peaked at 2.1 GB without
+# it. Not for wide files (more than _WIDE columns): reading 10,000 columns ran out of memory
+# under it.
+INGEST_MEMORY_LIMIT_MB = 1024
+
+
+@contextmanager
+def _memory_cap(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    row = con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchone()
+    before = str(row[0]) if row else ""
+    current = con.execute(
+        "SELECT coalesce(try_cast(regexp_extract(current_setting('memory_limit'), "
+        "'^([0-9.]+)', 1) AS DOUBLE) * CASE regexp_extract(current_setting('memory_limit'), "
+        "'([KMGT]i?B)', 1) WHEN 'KiB' THEN 1/1024 WHEN 'KB' THEN 1/1000 WHEN 'MiB' THEN 1 "
+        "WHEN 'MB' THEN 1 WHEN 'GiB' THEN 1024 WHEN 'GB' THEN 1000 WHEN 'TiB' THEN 1048576 "
+        "WHEN 'TB' THEN 1000000 ELSE 1 END, 0)"
+    ).fetchone()
+    if not before or not current or current[0] <= INGEST_MEMORY_LIMIT_MB:
+        yield
+        return
+    con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT_MB}MiB'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{before}'")
+
+
+@contextmanager
+def _without_optimizer(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[None]:
+    """Switch one DuckDB optimizer pass off for the duration (restoring the setting)."""
+    row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    before = str(row[0]) if row and row[0] else ""
+    off = ",".join(x for x in [*before.split(","), name] if x)
+    con.execute(f"SET disabled_optimizers = '{off}'")
+    try:
+        yield
+    finally:
+        if before:
+            con.execute(f"SET disabled_optimizers = '{before}'")
+        else:
+            con.execute("RESET disabled_optimizers")
 
 
 @contextmanager

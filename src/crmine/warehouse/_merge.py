@@ -5,9 +5,13 @@
   Columns a source does not provide are carried over from the previous version.
 - products, campaigns, campaign_assignments, tickets, subscriptions: the latest load of a key
   replaces it (a ticket closes, a contract ends).
-- orders, events, surveys: appended (duplicate order lines were quarantined in staging).
+- orders, events, surveys: appended by ingest (rows already in core with the same values
+  are counted as unchanged and skipped; a corrected order line replaces its core row, the
+  old values going to ``core.fct_order_line_history``).
 - Facts naming a customer (or product) no file described yet create a placeholder row, marked
-  by ``origin``, so that every fact joins to its dimension.
+  by ``origin``, so that every fact joins to its dimension. This is the one unknown-customer
+  policy for every fact entity (orders, events, tickets, subscriptions, surveys): the fact is
+  kept, never rejected.
 - Facts carrying their customer's or product's attributes (a denormalised export) fill the
   dimensions: a new customer version only when a value changed, the latest line's value when
   a file gives several (reported in ``quarantine.attribute_conflicts``).

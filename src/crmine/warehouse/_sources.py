@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -23,7 +24,7 @@ import shutil
 import sqlite3
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -62,6 +63,12 @@ class RawSource:
     delimiter: str | None = None
     # Lines the CSV reader could not parse: (row number, line text, error).
     unparsed: tuple[tuple[int, str, str], ...] = ()
+    # Lines decoded with each encoding, when the file was decoded line by line ("ascii":
+    # lines the same in every encoding).
+    line_encodings: dict[str, int] = field(default_factory=dict)
+    # What the reader noticed and the load should say (duplicate header names, formula
+    # cells of a workbook without a saved value).
+    notes: tuple[str, ...] = ()
 
 
 def _open_bytes(path: Path) -> bytes:
@@ -85,6 +92,11 @@ def detect_encoding(sample: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start > len(sample) - 4:  # a multi-byte character cut by the sample end
             return "utf-8"
+    return _cjk_or_latin(sample)
+
+
+def _cjk_or_latin(sample: bytes) -> str:
+    """gb18030 for bytes that decode as GB18030 and look like Chinese text, else latin-1."""
     try:
         sample.decode("gb18030")
     except UnicodeDecodeError:
@@ -94,6 +106,84 @@ def detect_encoding(sample: bytes) -> str:
     runs = [len(m) for m in re.findall(rb"[\x80-\xff]+", sample)]
     odd = sum(1 for n in runs if n % 2)
     return "gb18030" if runs and odd / len(runs) < 0.1 else "latin-1"
+
+
+def _line_encoding(line: bytes, primary: str) -> str:
+    """The encoding one line decodes with: UTF-8 when it does (it rejects almost every other
+    byte sequence), else the file's own when that is Latin-1, else GB18030 or Latin-1 as the
+    line's bytes suggest."""
+    try:
+        line.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return "latin-1" if primary == "latin-1" else _cjk_or_latin(line)
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def decode_lines(path: Path, primary: str, dest: Path) -> dict[str, int]:
+    """Write a UTF-8 copy of a text file decoding each line with the encoding that works.
+
+    A file may mix encodings (UTF-8 lines appended to a GBK export): decoding it with one
+    encoding turns the other lines into mojibake (张三 -> 寮犱笁). Blocks of valid UTF-8 are
+    copied as they are; the lines of other blocks are decoded one by one
+    (:func:`_line_encoding`). Returns the number of lines decoded with each encoding
+    ("ascii" for lines of ASCII only, the same in all of them; a block of a Latin-1 file
+    without any UTF-8 character is decoded whole, all its lines counted as Latin-1).
+    """
+    counts: dict[str, int] = {}
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as src, open(dest, "wb") as out:
+        rest, first = b"", True
+        while True:
+            block = src.read(1 << 22)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            if block and cut == 0:  # no line end yet
+                rest = data
+                continue
+            chunk, rest = data[:cut], data[cut:]
+            if first and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            first = False
+            try:
+                chunk.decode("utf-8")
+                out.write(chunk)
+                if chunk.isascii():
+                    lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") or not chunk else 1)
+                    counts["ascii"] = counts.get("ascii", 0) + lines
+                else:
+                    for line in chunk.splitlines():
+                        enc = "ascii" if line.isascii() else "utf-8"
+                        counts[enc] = counts.get(enc, 0) + 1
+            except UnicodeDecodeError:
+                lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                if primary == "latin-1" and chunk.decode("utf-8", "ignore").isascii():
+                    # no UTF-8 character anywhere in the block: every line is Latin-1 (its
+                    # lines count as Latin-1, ASCII ones included)
+                    counts["latin-1"] = counts.get("latin-1", 0) + lines
+                    out.write(chunk.decode("latin-1").encode("utf-8"))
+                    continue
+                # only the lines with bytes beyond ASCII need decoding; the rest are copied
+                pos, others = 0, 0
+                while (m := _NON_ASCII.search(chunk, pos)) is not None:
+                    start = chunk.rfind(b"\n", 0, m.start()) + 1
+                    end = chunk.find(b"\n", m.start())
+                    end = len(chunk) if end < 0 else end
+                    line = chunk[start:end]
+                    enc = _line_encoding(line, primary)
+                    counts[enc] = counts.get(enc, 0) + 1
+                    others += 1
+                    out.write(chunk[pos:start])
+                    out.write(line.decode(enc).encode("utf-8"))
+                    pos = end
+                out.write(chunk[pos:])
+                counts["ascii"] = counts.get("ascii", 0) + lines - others
+            if not block:
+                break
+    return {k: v for k, v in counts.items() if v}
 
 
 def sniff_delimiter(text: str) -> str | None:
@@ -216,11 +306,43 @@ def read_source(
     if src.kind == "parquet":
         return _read_parquet(con, src.path, table, root, landing, src.fingerprint)
     if src.kind == "excel":
-        frame = _excel_frame(src.path, sheet)
-        return _read_frame(con, frame, table, root, landing, src.fingerprint, "excel")
-    return _read_text(
+        frame, header = _excel_frame(src.path, sheet)
+        raw = _read_frame(con, frame, table, root, landing, src.fingerprint, "excel")
+        notes = _duplicate_names(header, raw.columns) + _formula_cells(src.path, sheet)
+        return dataclasses.replace(raw, notes=notes) if notes else raw
+    raw = _read_text(
         con, src.path, table, root, landing, src.fingerprint, delimiter=delimiter, encoding=encoding
     )
+    notes = _duplicate_names(_text_header(src.path, raw.delimiter), raw.columns)
+    return dataclasses.replace(raw, notes=notes) if notes else raw
+
+
+def _text_header(path: Path, delim: str | None) -> list[str]:
+    """The names in a text file's first line, as written."""
+    first = _open_bytes(path).split(b"\n", 1)[0].rstrip(b"\r")
+    text = first.decode("utf-8-sig", errors="replace")
+    if delim is None:
+        return text.split()
+    return next(csv.reader([text], delimiter=delim, quotechar='"'), [])
+
+
+def _duplicate_names(header: list[str], columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A note for each name the header gives more than one column (they are loaded under
+    the names the reader gave them, which the note lists)."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        positions.setdefault(name.strip(), []).append(i)
+    notes = []
+    for name, where in positions.items():
+        if len(where) < 2 or len(columns) != len(header):
+            continue
+        loaded = ", ".join(columns[i] for i in where[1:])
+        notes.append(
+            f"the header names {name!r} {len(where)} times (columns "
+            f"{', '.join(str(i + 1) for i in where)}); the later ones are loaded as {loaded}: "
+            "rename them in the file or map them explicitly"
+        )
+    return tuple(notes)
 
 
 def _csv_options(delim: str) -> str:
@@ -240,6 +362,7 @@ def _read_text(
     *,
     delimiter: str | None,
     encoding: str | None,
+    per_line: bool = False,
 ) -> RawSource:
     try:
         sample = _open_bytes(path)
@@ -257,19 +380,27 @@ def _read_text(
     sample_text = sample.decode(enc if enc != "utf-8" else "utf-8", errors="ignore")
     delim = delimiter if delimiter is not None else sniff_delimiter(sample_text)
     # DuckDB reads UTF-8: another encoding lands as its UTF-8 transcoding, the rest as is.
+    # Without a given encoding each line is decoded with the one that works for it (a file
+    # may mix them); a UTF-8 file is only re-decoded so when DuckDB finds a line that is not.
     gz = path.suffix.lower() == ".gz"
-    landed = root / (landing + (".csv" if not gz or enc not in _UTF8 else ".csv.gz"))
-    if enc in _UTF8:
+    by_line = encoding is None and (per_line or enc not in _UTF8)
+    line_encodings: dict[str, int] = {}
+    landed = root / (landing + (".csv" if not gz or enc not in _UTF8 or by_line else ".csv.gz"))
+    if by_line:
+        line_encodings = decode_lines(path, enc, landed)
+        enc = _encoding_label(line_encodings, enc)
+    elif enc in _UTF8:
         shutil.copyfile(path, landed)
     else:
         _transcode(path, enc, landed)
+    redecode = encoding is None and not by_line  # a UTF-8 copy: may hold other lines
     if delim is None:
         frame = _whitespace_frame(landed)
         landed.unlink()
         return _read_frame(con, frame, table, root, landing, fp, "text", enc, " ")
     options = _csv_options(delim)
     # DuckDB parses a gzipped file on one thread; unpacked first, it uses every core.
-    unpacked = landed.with_name(landed.name + ".unpacked") if gz and enc in _UTF8 else None
+    unpacked = landed.with_name(landed.name + ".unpacked") if landed.suffix == ".gz" else None
     padded = False
     try:
         if unpacked is not None:
@@ -287,6 +418,12 @@ def _read_text(
             "SELECT count(*) FROM _crmine_rejects WHERE error_type IN "
             "('UNTERMINATED QUOTES', 'UNQUOTED VALUE') OR error_message ILIKE '%unterminated%'"
         ).fetchone()
+        if redecode:
+            mixed = con.execute(
+                "SELECT count(*) FROM _crmine_rejects WHERE error_type = 'INVALID ENCODING'"
+            ).fetchone()
+            if mixed and mixed[0]:
+                raise _Redecode
         if cut and cut[0]:
             raise _ReadAgain
         unparsed = tuple(
@@ -297,9 +434,21 @@ def _read_text(
                 "FROM _crmine_rejects GROUP BY line ORDER BY line"
             ).fetchall()
         )
+    except _Redecode:
+        landed.unlink(missing_ok=True)
+        if unpacked is not None:
+            unpacked.unlink(missing_ok=True)
+        return _read_text(con, path, table, root, landing, fp, delimiter=delim, encoding=None,
+                          per_line=True)  # fmt: skip
     except (duckdb.Error, _ReadAgain) as exc:
         # DuckDB refuses a whole file for one stray quote, a switch of line endings or a very
         # long line: read it line by line instead, quarantining only the lines that break.
+        if redecode and not _valid_utf8(unpacked or landed):
+            landed.unlink(missing_ok=True)
+            if unpacked is not None:
+                unpacked.unlink(missing_ok=True)
+            return _read_text(con, path, table, root, landing, fp, delimiter=delim,
+                              encoding=None, per_line=True)  # fmt: skip
         try:
             header, records, unparsed = _parse_lines(unpacked or landed, delim)
         except (OSError, UnicodeError, csv.Error) as again:
@@ -309,7 +458,8 @@ def _read_text(
                 "file, or give --delimiter and --encoding"
             ) from exc
         landed.unlink(missing_ok=True)
-        return _land_records(con, header, records, unparsed, table, root, landing, fp, enc, delim)
+        return _land_records(con, header, records, unparsed, table, root, landing, fp, enc, delim,
+                             line_encodings)  # fmt: skip
     except (OSError, zlib.error) as exc:
         landed.unlink(missing_ok=True)
         raise IngestError(f"{path}: not readable as delimited text ({short_error(exc)})") from exc
@@ -327,11 +477,34 @@ def _read_text(
         f"SELECT * FROM read_csv({_sql_str(str(landed))}, {options}, "
         f"columns = {{{columns}}}, auto_detect = false, ignore_errors = true)"
     )
-    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
+    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view, line_encodings)
 
 
 class _ReadAgain(Exception):
     """DuckDB read the file but not all of it: parse it line by line instead."""
+
+
+class _Redecode(Exception):
+    """A file taken for UTF-8 holds lines that are not: decode it line by line."""
+
+
+def _valid_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding_label(counts: dict[str, int], primary: str) -> str:
+    """The encodings a file's lines were decoded with, most used first ("utf-8+gb18030");
+    the detected one when every line is ASCII."""
+    used = sorted((k for k in counts if k != "ascii"), key=lambda k: -counts[k])
+    return "+".join(used) if used else primary
 
 
 def short_error(exc: BaseException, limit: int = 200) -> str:
@@ -418,13 +591,14 @@ def _land_records(
     fp: str,
     enc: str,
     delim: str,
+    line_encodings: dict[str, int] | None = None,
 ) -> RawSource:
     """Records parsed in Python land as Parquet (text, empty fields as NULL)."""
     columns = [
         pa.array([(r[j] or None) for r in records], type=pa.string()) for j in range(len(header))
     ]
     landed, view = _land_as_parquet(con, table, pa.table(columns, names=header), root, landing)
-    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view)
+    return _describe(con, table, fp, "csv", enc, delim, unparsed, landed, view, line_encodings)
 
 
 def _gunzip(path: Path, dest: Path, source: Path) -> bool:
@@ -552,17 +726,53 @@ def _read_parquet(
     return _describe(con, table, fp, "parquet", None, None, (), landed, view)
 
 
-def _excel_frame(path: Path, sheet: str | int | None) -> pd.DataFrame:
+def _excel_frame(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, list[str]]:
+    """The sheet as text, and its header row as written (pandas renames repeated names)."""
     try:
-        return pd.read_excel(
+        frame = pd.read_excel(
             path, sheet_name=sheet if sheet is not None else 0, dtype=str, engine="openpyxl"
         )
+        header = pd.read_excel(
+            path, sheet_name=sheet if sheet is not None else 0, header=None, nrows=1,
+            dtype=str, engine="openpyxl",
+        )  # fmt: skip
+        names = ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else []
+        return frame, names
     except ValueError as exc:
         raise IngestError(
             f"{path}: sheet {sheet!r} not found or unreadable ({short_error(exc)})"
         ) from exc
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
         raise IngestError(f"{path}: not a readable .xlsx workbook ({short_error(exc)})") from exc
+
+
+def _formula_cells(path: Path, sheet: str | int | None) -> tuple[str, ...]:
+    """A note naming the formula cells that have no saved value (a workbook written by a
+    program that does not compute formulas): they read as empty."""
+    import openpyxl
+
+    try:
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # read once already; a second failure only loses the note
+        return ()
+    try:
+        name = sheet if isinstance(sheet, str) else formulas.sheetnames[sheet or 0]
+        missing = []
+        for frow, vrow in zip(formulas[name].iter_rows(), values[name].iter_rows(), strict=False):
+            for f, v in zip(frow, vrow, strict=False):
+                if f.data_type == "f" and v.value is None:
+                    missing.append(f"{f.coordinate} {str(f.value)[:40]}")
+    finally:
+        formulas.close()
+        values.close()
+    if not missing:
+        return ()
+    return (
+        f"{len(missing):,} formula cell(s) of sheet {name!r} have no saved value and load as "
+        f"empty (e.g. {'; '.join(missing[:3])}); open the workbook in Excel or LibreOffice "
+        "and save it to compute them",
+    )
 
 
 def _query_database(url: str, query: str | None) -> tuple[pd.DataFrame, str]:
@@ -599,6 +809,7 @@ def _describe(
     unparsed: tuple[tuple[int, str, str], ...],
     landed: Path,
     view: str,
+    line_encodings: dict[str, int] | None = None,
 ) -> RawSource:
     cols = _columns(con, table)
     # A column named like one of DuckDB's pseudo-columns (rowid) would hide it: renamed, to a
@@ -618,4 +829,6 @@ def _describe(
     cols = tuple(renamed)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     rows = int(row[0]) if row else 0
-    return RawSource(table, cols, rows, fp, kind, landed, view, enc, delim, unparsed)
+    return RawSource(
+        table, cols, rows, fp, kind, landed, view, enc, delim, unparsed, line_encodings or {}
+    )

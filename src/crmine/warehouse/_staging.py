@@ -85,6 +85,9 @@ def _count(con: duckdb.DuckDBPyConnection, raw: str, expr: str) -> int:
     return int(row[0]) if row else 0
 
 
+_PROBE_BATCH = 256  # aggregates per probe query
+
+
 class _Probe:
     """Facts about the parsed columns, gathered in one scan (a scan per question cost more
     than typing the whole load).
@@ -113,7 +116,20 @@ class _Probe:
             )
             for q, src in ((quote(src), src) for src in dict.fromkeys(s for s, _k in plan))
         }
+        # Many extra columns (a wide file) are probed in one query over their unpivoted
+        # values: a column of aggregates each cost as much as the rest of the load.
+        extras = list(dict.fromkeys(src for src, kind in plan if kind == "extra"))
+        canonical = {src for src, kind in plan if kind != "extra"}
+        by_value = (
+            [c for c in extras if c not in canonical]
+            if len(extras) > _PROBE_BATCH // 4 and rows * len(extras) <= 50_000_000
+            else []
+        )
+        for src in by_value:
+            del asks[f"pad:{src}"]
         for src, kind in plan:
+            if kind == "extra" and src in by_value:
+                continue
             q, text = quote(src), f"nullif(trim({quote(src)}), '')"
             if kind in ("number", "extra"):  # casting to a number ignores blanks around it
                 asks[f"bad:{src}"] = (
@@ -134,10 +150,43 @@ class _Probe:
                     f"count(*) FILTER (WHERE regexp_full_match({q}, ' *-?\\d+\\.0+ *'))"
                 )
         self.counts: dict[str, int] = {}
-        if asks:
-            names = list(asks)
-            row = con.execute(f"SELECT {', '.join(asks[n] for n in names)} FROM {raw}").fetchone()
-            self.counts = {n: int(v) for n, v in zip(names, row or (), strict=True)}
+        if by_value:
+            self._probe_by_value(by_value)
+        names = list(asks)
+        # In batches: planning one query grows faster than its number of aggregates (10,000
+        # columns took more than 10 minutes in one query), while a batch of a few hundred
+        # plans in milliseconds; a narrow file is still one scan.
+        for start in range(0, len(names), _PROBE_BATCH):
+            batch = names[start : start + _PROBE_BATCH]
+            row = con.execute(f"SELECT {', '.join(asks[n] for n in batch)} FROM {raw}").fetchone()
+            self.counts.update({n: int(v) for n, v in zip(batch, row or (), strict=True)})
+
+    def _probe_by_value(self, columns: list[str]) -> None:
+        """The extras' counts from one scan of their values, unpivoted (NULLs drop out, as
+        every count below ignores them)."""
+        v = "v"
+        names = ", ".join(quote(c) for c in columns)
+        rows = self.con.execute(
+            f"""
+            SELECT name,
+                   count(CASE WHEN {v} LIKE ' %' OR {v} LIKE '% ' THEN 1
+                         WHEN strlen({v}) <> length({v}) THEN CASE WHEN
+                         regexp_matches({v}, '^\\p{{Zs}}|\\p{{Zs}}$') THEN 1 END END),
+                   count(CASE WHEN TRY_CAST({v} AS DOUBLE) IS NULL
+                         THEN nullif(trim({v}), '') END),
+                   count(nullif(trim({v}), '')),
+                   count(CASE WHEN NOT isfinite(TRY_CAST({v} AS DOUBLE)) THEN 1 END)
+            FROM (UNPIVOT (SELECT {names} FROM {self.raw}) ON {names} INTO NAME name VALUE v)
+            GROUP BY name
+            """
+        ).fetchall()
+        for src in columns:  # a column of NULLs only has no row
+            for ask in ("pad", "bad", "values", "nonfinite"):
+                self.counts[f"{ask}:{src}"] = 0
+        for name, pad, bad, values, nonfinite in rows:
+            self.counts.update({f"pad:{name}": int(pad), f"bad:{name}": int(bad),
+                                f"values:{name}": int(values),
+                                f"nonfinite:{name}": int(nonfinite)})  # fmt: skip
 
     def __getitem__(self, key: str) -> int:
         return self.counts[key]

@@ -80,6 +80,9 @@ class Workspace:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             self._follow_move()
+            from crmine.warehouse._ingest import remove_orphan_landings
+
+            remove_orphan_landings(self)  # an ingest killed before it committed
             from crmine.warehouse._runs import recover_pointers
 
             recover_pointers(self)  # a run killed while publishing: finish or undo it

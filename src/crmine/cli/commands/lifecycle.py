@@ -1,0 +1,234 @@
+"""``crmine lifecycle stages|cohorts|health|sbg``: customer lifecycle on the workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crmine.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    emit,
+    errors_handled,
+    open_workspace,
+    print_frame,
+    print_verdict,
+)
+
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Date of the stages (default: the day after the data end)."),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Start date of the transition matrix (default: --as-of minus the setting "
+        "lifecycle.transition_days, 90).",
+    ),
+]
+HorizonOpt = Annotated[
+    int | None,
+    typer.Option("--horizon-days", help="Churn horizon of the health score's held-out test."),
+]
+
+
+def _parse_counts(text: str) -> list[float]:
+    from crmine.exceptions import DataError
+
+    parts = [p.strip().replace("_", "") for p in text.split(",") if p.strip()]
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        bad = next(p for p in parts if not p.replace(".", "", 1).isdigit())
+        raise DataError(
+            f"--counts must be numbers separated by commas (cohort size first), e.g. "
+            f"1000,631,468; found {bad[:40]!r}"
+        ) from None
+
+
+def register(app: typer.Typer) -> None:
+    sub = typer.Typer(
+        help="Customer lifecycle: cohorts, stages and transitions, health score, sBG retention.",
+        no_args_is_help=True,
+    )
+
+    @sub.command("stages")
+    def stages_cmd(
+        as_of: AsOfOpt = None,
+        since: SinceOpt = None,
+        horizon_days: HorizonOpt = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Every customer's lifecycle stage, the transitions since --since and actions."""
+        from crmine.lifecycle import run_lifecycle
+
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            run = run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
+        summary = run.summary()
+        summary_frame = run.stages.groupby("stage").size().rename("customers").reset_index()
+        matrix = (
+            run.transitions.pivot(index="from_stage", columns="to_stage", values="customers")
+            .fillna(0)
+            .astype(int)
+        )
+        data: dict[str, Any] = {**summary, "transitions": run.transitions}
+
+        def render() -> None:
+            print_verdict(run.verdict)
+            console.print(f"Stages at {summary['as_of']} of {summary['customers']:,} customers")
+            print_frame(summary_frame, "Customers by stage")
+            print_frame(matrix.reset_index(), f"Transitions since {summary['transition_from']}")
+            from crmine.lifecycle import ACTIONS
+
+            for stage, action in ACTIONS.items():
+                console.print(f"[bold]{stage}[/bold]: {action}")
+
+        emit(data, json_out, render)
+
+    @sub.command("transitions")
+    def transitions_cmd(
+        as_of: AsOfOpt = None,
+        since: SinceOpt = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """The stage transition matrix between --since and --as-of (customers and revenue)."""
+        from crmine.lifecycle import transitions_between
+
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            transitions = transitions_between(ws, as_of=as_of, since=since)
+        matrix = transitions.pivot(index="from_stage", columns="to_stage", values="customers")
+        data = {"transitions": transitions}
+
+        def render() -> None:
+            if transitions.empty:
+                console.print("no customers")
+                return
+            start, end = transitions["from_date"].iloc[0], transitions["to_date"].iloc[0]
+            title = f"Customers from their stage at {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+            print_frame(matrix.fillna(0).astype(int).reset_index(), title)
+
+        emit(data, json_out, render)
+
+    @sub.command("cohorts")
+    def cohorts_cmd(
+        value: Annotated[
+            str,
+            typer.Option("--value", help="retention, customers, revenue or revenue_per_customer."),
+        ] = "retention",
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Retention and revenue by acquisition month (also channel and first category)."""
+        from crmine.exceptions import ConfigError
+        from crmine.lifecycle import cohort_matrix, retention_triangle
+
+        allowed = ("retention", "customers", "revenue", "revenue_per_customer")
+        with errors_handled(json_out):
+            if value not in allowed:
+                raise ConfigError(f"--value {value!r} is not one of {', '.join(allowed)}")
+            with open_workspace(workspace) as ws:
+                cohorts = cohort_matrix(ws)
+        triangle = retention_triangle(cohorts, value) if len(cohorts) else None
+        data = {"cohorts": cohorts}
+
+        def render() -> None:
+            if triangle is None:
+                console.print("no completed purchases of known customers")
+                return
+            shown = triangle.iloc[:, :13]
+            if value == "retention":
+                shown = shown.map(lambda v: "" if v != v else f"{v:.0%}")
+            shown.columns = [str(c) for c in shown.columns]
+            print_frame(
+                shown.reset_index(), f"{value} by acquisition month and month since", max_rows=40
+            )
+
+        emit(data, json_out, render)
+
+    @sub.command("health")
+    def health_cmd(
+        horizon_days: HorizonOpt = None,
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """The health score, its held-out churn AUC (the verdict) and the at-risk list."""
+        from crmine.lifecycle import run_lifecycle
+
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            run = run_lifecycle(ws, horizon_days=horizon_days)
+        summary = run.summary()
+        data = {**summary, "deciles": run.evaluation.deciles, "at_risk_list": run.at_risk}
+
+        def render() -> None:
+            print_verdict(run.verdict)
+            if len(run.evaluation.deciles):
+                print_frame(
+                    run.evaluation.deciles,
+                    f"Churn after {summary['health_cutoff']} by health decile",
+                )
+            if not run.verdict.actionable:
+                console.print(summary["withheld"])
+                return
+            console.print(f"{len(run.at_risk):,} saveable customers below the health threshold")
+            print_frame(run.at_risk.drop(columns=["action"]).head(20), "Most at risk")
+
+        emit(data, json_out, render)
+
+    @sub.command("sbg")
+    def sbg_cmd(
+        counts: Annotated[
+            str,
+            typer.Option(
+                "--counts", help="Survivors by period, cohort size first: 1000,631,468,382"
+            ),
+        ],
+        periods: Annotated[
+            int, typer.Option("--periods", help="Periods to project (from 0).")
+        ] = 12,
+        discount_rate: Annotated[
+            float, typer.Option("--discount-rate", help="Per-period discount rate of DERL.")
+        ] = 0.10,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Fit the shifted-beta-geometric retention model to one cohort's survivor counts."""
+        import pandas as pd
+
+        from crmine.lifecycle import ShiftedBetaGeometric
+
+        with errors_handled(json_out):
+            observed = _parse_counts(counts)
+            model = ShiftedBetaGeometric(discount_rate=discount_rate).fit_survivors(observed)
+            n = max(periods, len(observed) - 1)
+            survivors = model.predict_survivors(n)
+            retention = [None, *model.predict_retention(n).tolist()]
+            table = pd.DataFrame(
+                {
+                    "period": range(n + 1),
+                    "actual": [*observed, *([None] * (n + 1 - len(observed)))],
+                    "projected": survivors,
+                    "retention": retention,
+                }
+            )
+            derl = float(model.discounted_residual_lifetime(0))
+        data = {**model.summary(), "derl_new_customer": derl, "projection": table}
+
+        def render() -> None:
+            a, b = model.params_["alpha"], model.params_["beta"]
+            console.print(
+                f"sBG: alpha {a:,.3f}, beta {b:,.3f}, log-likelihood {model.log_likelihood_:,.2f}"
+            )
+            console.print(
+                f"Discounted expected residual lifetime of a new customer: "
+                f"{derl:,.2f} periods at {discount_rate:.0%}"
+            )
+            print_frame(table, "Survivors: actual and projected")
+
+        emit(data, json_out, render)
+
+    app.add_typer(sub, name="lifecycle")

@@ -1,0 +1,295 @@
+"""The customer health score (0-100) and its held-out test against later churn.
+
+Components, each scaled to 0 (unhealthy) .. 1 (healthy), for a customer at a date, from data
+strictly before it (``W`` = the stage rules' window, ``window_cycles`` x own cycle):
+
+============  ====================================================================  ======
+component     definition                                                            weight
+============  ====================================================================  ======
+recency       ``max(0, 1 - recency / (lapsed_ratio x cycle))``: 1 just after a         0.40
+              purchase, 0 once the customer has missed ``lapsed_ratio`` cycles
+frequency     ``(purchases in last W + 0.5) / (purchases in last 2 W + 1)``            0.20
+spend         ``spend in last W / spend in last 2 W`` (0.5 when both are 0)           0.15
+service       ``1 / (1 + complaints + 0.5 x other tickets)`` in the last W             0.10
+              (``core.fct_tickets``)
+satisfaction  mean of the customer's survey NPS / CSAT and ticket CSAT before the       0.10
+              date, each scaled by its observed range (0.5 when none)
+breadth       ``n / (n + 2)`` with ``n`` distinct categories bought (products when      0.05
+              there are no categories)
+============  ====================================================================  ======
+
+The score is ``100 x sum(w x component) / sum(w)`` over the components whose tables exist.
+Weights are the settings ``lifecycle.weight_<component>``.
+
+The verdict: the score computed at a past cut-off (``horizon`` before the data end) ranks the
+customers who bought before the cut-off; churn = no purchase in the ``horizon`` after it. Its
+AUC is judged against 0.5 (a random ranking) with the Hanley-McNeil interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crmine.contract import Verdict, auc_interval, judge
+from crmine.exceptions import ConfigError
+from crmine.lifecycle._stages import ORDERS, StageRules, _date, purchases_sql, state_sql
+from crmine.warehouse import Workspace
+
+__all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "HealthEvaluation", "evaluate_health", "health_scores"]
+
+COMPONENTS = ("recency", "frequency", "spend", "service", "satisfaction", "breadth")
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "recency": 0.40,
+    "frequency": 0.20,
+    "spend": 0.15,
+    "service": 0.10,
+    "satisfaction": 0.10,
+    "breadth": 0.05,
+}
+MIN_CLASS = 10  # churners and stayers needed for an AUC worth reporting
+
+
+def _has(ws: Workspace, table: str, *columns: str) -> bool:
+    if not ws.has_table(table):
+        return False
+    cols = set(ws.columns(table))
+    return all(c in cols for c in columns)
+
+
+def _filled(ws: Workspace, table: str, column: str) -> bool:
+    if not _has(ws, table, column):
+        return False
+    row = ws.duck.execute(f"SELECT count({column}) FROM {table}").fetchone()
+    return bool(row and row[0])
+
+
+def health_scores(
+    ws: Workspace,
+    as_of: dt.date | str | pd.Timestamp,
+    rules: StageRules | None = None,
+    weights: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Every buyer's health score at ``as_of`` with its components (module docstring).
+
+    Columns: ``customer_id, health_score, recency_ratio, cycle_days`` and one column per
+    component used.
+    """
+    rules = rules or StageRules()
+    w = {**DEFAULT_WEIGHTS, **(weights or {})}
+    bad = {k: v for k, v in w.items() if k not in COMPONENTS or not v >= 0}
+    if bad:
+        raise ConfigError(
+            f"health weights must be components {COMPONENTS} with weights >= 0; got {bad}"
+        )
+    day = _date(as_of)
+    base = ws.duck.execute(f"SELECT * FROM ({state_sql(day, rules)})").df()
+    if base.empty:
+        return pd.DataFrame(columns=["customer_id", "health_score", "recency_ratio", "cycle_days"])
+    base["customer_id"] = base["customer_id"].astype(str)
+    rec, prev = base["recent_purchases"].astype(float), base["previous_purchases"].astype(float)
+    srec, sprev = base["recent_spend"].astype(float), base["previous_spend"].astype(float)
+    comp = pd.DataFrame({"customer_id": base["customer_id"]})
+    ratio = base["recency_days"].astype(float) / base["cycle_days"].astype(float)
+    comp["recency"] = (1 - ratio / rules.lapsed_ratio).clip(lower=0, upper=1)
+    comp["frequency"] = (rec + 0.5) / (rec + prev + 1)
+    total = (srec + sprev).clip(lower=0)
+    comp["spend"] = np.where(total > 0, srec.clip(lower=0) / total.where(total > 0, 1), 0.5)
+    window = (rules.window_cycles * base["cycle_days"].astype(float)).rename("window_days")
+    win = pd.DataFrame({"customer_id": base["customer_id"], "window_days": window})
+    ws.duck.register("_lc_win", win)
+    try:
+        if _has(ws, "core.fct_tickets", "customer_id", "opened_ts"):
+            complaint = (
+                "coalesce(t.is_complaint, false)"
+                if _has(ws, "core.fct_tickets", "is_complaint")
+                else "false"
+            )
+            svc = ws.duck.execute(f"""
+                SELECT w.customer_id,
+                       count(t.customer_id) FILTER (WHERE {complaint}) AS complaints,
+                       count(t.customer_id) FILTER (WHERE NOT {complaint}) AS tickets
+                FROM _lc_win w LEFT JOIN core.fct_tickets t
+                  ON CAST(t.customer_id AS VARCHAR) = w.customer_id
+                 AND t.opened_ts < TIMESTAMP '{day}'
+                 AND datediff('day', CAST(t.opened_ts AS DATE), DATE '{day}') <= w.window_days
+                GROUP BY 1""").df()
+            svc["service"] = 1 / (1 + svc["complaints"] + 0.5 * svc["tickets"])
+            comp = comp.merge(svc[["customer_id", "service"]], on="customer_id", how="left")
+        sat_sources = []
+        for table, ts, col in (
+            ("core.fct_surveys", "response_ts", "nps"),
+            ("core.fct_surveys", "response_ts", "csat"),
+            ("core.fct_tickets", "opened_ts", "csat"),
+        ):
+            if _filled(ws, table, col) and _has(ws, table, ts, "customer_id"):
+                sat_sources.append(f"""
+                    SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+                           ({col} - min({col}) OVER ()) / nullif(max({col}) OVER ()
+                               - min({col}) OVER (), 0) AS s, {ts} AS ts
+                    FROM {table} WHERE {col} IS NOT NULL AND {ts} < TIMESTAMP '{day}'""")
+        if sat_sources:
+            union = " UNION ALL ".join(sat_sources)
+            sat = ws.duck.execute(f"""
+                SELECT customer_id, avg(s) AS satisfaction FROM ({union}) GROUP BY 1""").df()
+            comp = comp.merge(sat, on="customer_id", how="left")
+            comp["satisfaction"] = comp["satisfaction"].astype(float).fillna(0.5)
+    finally:
+        ws.duck.unregister("_lc_win")
+    item = "product_id"
+    join = ""
+    if _filled(ws, "core.dim_product", "category") and _filled(ws, ORDERS, "product_id"):
+        item, join = "p.category", "JOIN core.dim_product p USING (product_id)"
+    if _filled(ws, ORDERS, "product_id"):
+        breadth = ws.duck.execute(f"""
+            SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, count(DISTINCT {item}) AS n
+            FROM {ORDERS} l {join}
+            WHERE l.status = 'completed' AND l.customer_id IS NOT NULL
+              AND l.order_ts < TIMESTAMP '{day}' GROUP BY 1""").df()
+        breadth["breadth"] = breadth["n"] / (breadth["n"] + 2)
+        comp = comp.merge(breadth[["customer_id", "breadth"]], on="customer_id", how="left")
+        comp["breadth"] = comp["breadth"].fillna(0.0)
+    used = [c for c in COMPONENTS if c in comp.columns and w[c] > 0]
+    if not used:
+        raise ConfigError(
+            "every health weight in use is 0: set at least one lifecycle.weight_<component> above 0"
+        )
+    weight = np.array([w[c] for c in used], dtype=float)
+    values = comp[used].astype(float).fillna(0.5).to_numpy()
+    comp["health_score"] = 100 * values @ weight / weight.sum()
+    comp["recency_ratio"] = ratio.to_numpy()
+    comp["cycle_days"] = base["cycle_days"].astype(float).to_numpy()
+    return comp[["customer_id", "health_score", "recency_ratio", "cycle_days", *used]]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthEvaluation:
+    """The health score's held-out test: ``scores`` at ``cutoff`` with ``churned`` after it."""
+
+    cutoff: pd.Timestamp
+    horizon_days: int
+    scores: pd.DataFrame
+    verdict: Verdict
+    auc: float
+    deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def default_horizon(ws: Workspace, end: pd.Timestamp, rules: StageRules) -> int:
+    """``lapsed_ratio`` times the customers' median purchase cycle (a typical customer missing
+    that many purchases), within 60..365 days and at most a third of the history."""
+    row = ws.duck.execute(f"""
+        WITH days AS ({purchases_sql(end)}),
+        g AS (SELECT customer_id, datediff('day', lag(d) OVER (PARTITION BY customer_id
+                     ORDER BY d), d) AS gap FROM days),
+        per AS (SELECT quantile_cont(gap, 0.5) AS c, count(gap) AS n FROM g GROUP BY customer_id)
+        SELECT (SELECT quantile_cont(c, 0.5) FROM per WHERE n >= {rules.min_gaps}),
+               (SELECT datediff('day', min(d), max(d)) FROM days)""").fetchone()
+    cycle = float(row[0]) if row and row[0] is not None else rules.default_cycle_days
+    span = float(row[1]) if row and row[1] is not None else 0.0
+    return int(max(1, min(max(60.0, rules.lapsed_ratio * cycle), 365.0, span / 3)))
+
+
+def evaluate_health(
+    ws: Workspace,
+    end: pd.Timestamp,
+    *,
+    horizon_days: int | None = None,
+    rules: StageRules | None = None,
+    weights: dict[str, float] | None = None,
+    min_gain: float = 0.10,
+) -> HealthEvaluation:
+    """Score at ``end - horizon`` from data before it; label churn in the ``horizon`` after.
+
+    ``end`` is exclusive (the day after the data end). ``min_gain`` is the AUC gain over 0.5
+    an informative score must reach (0.6 AUC by default).
+    """
+    rules = rules or StageRules()
+    horizon = int(horizon_days or default_horizon(ws, end, rules))
+    if horizon < 1:
+        raise ConfigError(f"lifecycle.horizon_days must be >= 1, got {horizon}")
+    cutoff = (pd.Timestamp(end) - pd.Timedelta(days=horizon)).normalize()
+    scores = health_scores(ws, cutoff, rules, weights)
+    later = ws.duck.execute(f"""
+        SELECT DISTINCT customer_id FROM ({purchases_sql(end)})
+        WHERE d >= DATE '{_date(cutoff)}'""").df()
+    bought = set(later["customer_id"].astype(str))
+    scores["churned"] = ~scores["customer_id"].isin(bought)
+    metric = f"held-out churn AUC ({horizon:,}-day horizon)"
+    n_pos = int(scores["churned"].sum())
+    n_neg = int(len(scores) - n_pos)
+    if n_pos < MIN_CLASS or n_neg < MIN_CLASS:
+        verdict = Verdict(
+            "not_informative",
+            metric,
+            None,
+            0.5,
+            None,
+            why=f"Only {n_pos:,} customers churned and {n_neg:,} bought again in the "
+            f"{horizon:,} days after the cut-off {cutoff:%Y-%m-%d}: too few to test the "
+            "health score.",
+            what_to_try="Load a longer order history (at least two horizons) or more customers.",
+        )
+        return HealthEvaluation(cutoff, horizon, scores, verdict, float("nan"))
+    y = scores["churned"].to_numpy(dtype=int)
+    risk = -scores["health_score"].to_numpy(dtype=float)
+    auc = _auc(y, risk)
+    interval = auc_interval(auc, n_pos, n_neg)
+    verdict = judge(
+        metric,
+        auc,
+        0.5,
+        interval,
+        min_gain=min_gain,
+        why=f"Scored at {cutoff:%Y-%m-%d} from earlier data only, the health score ranks the "
+        f"{n_pos:,} customers who then bought nothing for {horizon:,} days above the "
+        f"{n_neg:,} who bought again with AUC {auc:.3f} (95% interval {interval[0]:.3f}-"
+        f"{interval[1]:.3f}; a random ranking scores 0.5).",
+        what_to_try="Map the tickets and surveys (service and satisfaction components), try a "
+        "longer lifecycle.horizon_days or re-weight the components "
+        "(lifecycle.weight_*) and check again.",
+    )
+    alive = (scores["recency_ratio"] <= rules.lapsed_ratio).to_numpy()
+    ya = y[alive]
+    if 0 < ya.sum() < len(ya) and min(ya.sum(), len(ya) - ya.sum()) >= MIN_CLASS:
+        auc_a = _auc(ya, risk[alive])
+        iv = auc_interval(auc_a, int(ya.sum()), int(len(ya) - ya.sum()))
+        check = judge(
+            "held-out churn AUC among customers not yet lapsed",
+            auc_a,
+            0.5,
+            iv,
+            min_gain=min_gain / 2,
+            why=f"Among the {len(ya):,} customers not lapsed at the cut-off (the hard cases), "
+            f"AUC {auc_a:.3f} (95% interval {iv[0]:.3f}-{iv[1]:.3f}).",
+            what_to_try="The score mostly separates customers who had already lapsed; add "
+            "service and satisfaction data.",
+        )
+        verdict = Verdict(
+            **{**{f: getattr(verdict, f) for f in Verdict.__dataclass_fields__}, "checks": (check,)}
+        )
+    scores["decile"] = (
+        pd.qcut(scores["health_score"].rank(method="first"), 10, labels=False, duplicates="drop")
+        + 1
+    )
+    deciles = (
+        scores.groupby("decile")
+        .agg(
+            customers=("customer_id", "size"),
+            mean_health=("health_score", "mean"),
+            churn_rate=("churned", "mean"),
+        )
+        .reset_index()
+    )
+    deciles["decile"] = deciles["decile"].astype("int64")
+    deciles["customers"] = deciles["customers"].astype("int64")
+    deciles["churn_rate"] = deciles["churn_rate"].astype(float)
+    return HealthEvaluation(cutoff, horizon, scores, verdict, auc, deciles)
