@@ -173,6 +173,9 @@ def test_a_warehouse_error_stops_the_run_and_publishes_nothing(shop, monkeypatch
 def test_a_run_cannot_start_inside_an_open_transaction(shop):
     from crmine.exceptions import WorkspaceError
 
-    with Workspace.open(shop) as ws, ws.transaction():
-        with pytest.raises(WorkspaceError, match="inside an open warehouse transaction"):
-            run_pipeline(ws)
+    with (
+        Workspace.open(shop) as ws,
+        ws.transaction(),
+        pytest.raises(WorkspaceError, match="inside an open warehouse transaction"),
+    ):
+        run_pipeline(ws)

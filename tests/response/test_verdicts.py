@@ -138,7 +138,7 @@ def test_without_control_group_the_response_model_drives_the_list(tmp_path):
     assert "no control group" in run.verdict.why
     assert run.qini is None and run.target_basis == "response"
     assert len(run.targets) > 0 and (run.targets["basis"] == "response").all()
-    assert not ws.has_table("marts.uplift_curves")
+    assert ws.has_table("marts.uplift_curves") and ws.read("marts.uplift_curves").empty
     from crmine.report.sections.response import build
 
     sec = build(ws)
@@ -220,4 +220,6 @@ def test_registry_scorer_withholds_not_informative_scores():
                         "checks": [{"status": "informative", "metric": "held-out AUC"}]}}
     out = score_response(bundle, meta, X)
     assert out["uplift"].isna().all() and out["response_score"].notna().all()
-    assert score_response(bundle, {}, X)["uplift"].notna().all()
+    judged = {"verdict": {"status": "informative", "metric": "held-out Qini coefficient",
+                          "checks": [{"status": "informative", "metric": "held-out AUC"}]}}
+    assert score_response(bundle, judged, X)["uplift"].notna().all()

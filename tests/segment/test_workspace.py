@@ -117,3 +117,51 @@ def test_smooth_shares_pulls_thin_evidence_to_the_mean():
     s = smooth_shares(f, pseudo_count=3)
     # population mean 0.5: (1*1 + 3*.5)/4 = .625 ; (100*0 + 3*.5)/103
     assert s["channel_share_app"].tolist() == pytest.approx([0.625, 1.5 / 103])
+
+
+def test_every_declared_mart_rewritten_when_not_produced(workspace, monkeypatch):
+    # Behaviour that comes back empty: the marts from
+    # an earlier run must still be replaced (empty, with their columns), never left stale.
+    from types import SimpleNamespace
+
+    import crmine.segment._behaviour as behaviour
+    from crmine.segment import ANALYSIS
+
+    load_company(workspace, 300, seed=2)
+    simple_rfm(workspace)
+    stale = pd.DataFrame({"k": [7], "segment": ["9"], "month": [1], "revenue": [1.0]})
+    for m in ANALYSIS.marts:
+        if m.name == "segment_k_scores" or m.name in behaviour_marts():
+            workspace.write_mart(m.name, stale, model_version="old")
+    empty = pd.DataFrame()
+    monkeypatch.setattr(behaviour, "workspace_behaviour", lambda *a, **k: SimpleNamespace(
+        categories=empty, discounts=empty, channels=empty, seasonality=empty))
+    run = run_segment(workspace, n_clusters=3)
+    assert run.verdict.status == "informative"
+    assert set(run.marts) == {m.table for m in ANALYSIS.marts}
+    assert workspace.read("marts.segment_k_scores")["k"].tolist() == [3]  # not the stale 7
+    for m in ANALYSIS.marts:
+        if m.name in behaviour_marts():
+            assert len(workspace.read(m.table)) == 0, m.table
+            assert set(m.columns) <= set(workspace.columns(m.table)), m.table
+
+
+def behaviour_marts() -> tuple[str, ...]:
+    from crmine.segment._workspace import BEHAVIOUR_MARTS
+
+    return tuple(BEHAVIOUR_MARTS)
+
+
+def test_model_saved_without_verdict_assigns_no_cluster():
+    from crmine.segment._analysis import score_segment
+
+    class Model:
+        def predict(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.zeros(len(frame), dtype=int)
+
+    frame = pd.DataFrame({"orders": [1, 2, 3]})
+    for meta in ({}, {"verdict": None}, {"verdict": {"status": "not_informative"}}):
+        assert score_segment(Model(), meta, frame)["cluster"].isna().all(), meta
+    for status in ("informative", "weak"):
+        got = score_segment(Model(), {"verdict": {"status": status}}, frame)["cluster"]
+        assert got.tolist() == [0, 0, 0]

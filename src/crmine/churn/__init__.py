@@ -43,6 +43,7 @@ from crmine.churn._rules import tree_nodes, tree_rules
 from crmine.churn._survival import KaplanMeierResult, TenureModel, kaplan_meier
 from crmine.churn._workspace import (
     NO_LIST,
+    UNJUDGED,
     ChurnDataset,
     ChurnRun,
     ChurnScores,
@@ -60,6 +61,7 @@ __all__ = [
     "ANALYSIS",
     "METHODS",
     "NO_LIST",
+    "UNJUDGED",
     "ChurnDataset",
     "ChurnEvaluation",
     "ChurnLabels",

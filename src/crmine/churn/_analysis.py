@@ -24,9 +24,11 @@ __all__ = ["ANALYSIS", "score_churn"]
 
 def score_churn(model: ChurnModel, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """``churn_risk`` and ``churn_reasons`` of each row of churn features (missing for a model
-    whose held-out verdict was not informative: its ranking must drive no offers)."""
+    whose held-out verdict was not informative, or that was saved without a verdict and so
+    was never judged — refit it with ``crmine churn train``: its ranking must drive no
+    offers)."""
     scores = model.explain(frame)
-    if saved_status(meta) == "not_informative":
+    if saved_status(meta) not in ("informative", "weak"):
         scores = scores.assign(churn_risk=float("nan"), churn_reasons=None)
     return scores
 

@@ -70,6 +70,12 @@ def _thin(frame: pd.DataFrame, points: int = 200) -> pd.DataFrame:
     return frame.iloc[idx].reset_index(drop=True)
 
 
+def _rank_order(risk: np.ndarray, random_state: int = 0) -> np.ndarray:
+    """Indices by descending risk, ties in a random order drawn with a fixed seed."""
+    tie_break = np.random.default_rng(random_state).random(len(risk))
+    return np.lexsort((tie_break, -np.asarray(risk, dtype=float)))
+
+
 def best_f1_threshold(y: np.ndarray, risk: np.ndarray) -> float:
     """The risk threshold with the highest F1 (balances finding churners and false alarms)."""
     precision, recall, thresholds = precision_recall_curve(y, risk)
@@ -93,7 +99,8 @@ def evaluate_churn(
         Predicted probability of churn per customer.
     threshold : float, optional
         Risk at which a customer is called a churner for the confusion matrix; default the
-        threshold with the best F1.
+        threshold with the best F1 on these very rows (optimistic: a model's held-out
+        evaluation should pass the threshold chosen on its fitting rows).
 
     Returns
     -------
@@ -128,8 +135,9 @@ def evaluate_churn(
     prec, rec, _ = precision_recall_curve(y, p)
     pr = _thin(pd.DataFrame({"recall": rec, "precision": prec}))
 
-    # Deciles by rank (ties broken by order) so each holds a tenth of the customers.
-    order = np.argsort(-p, kind="stable")
+    # Deciles by rank so each holds a tenth of the customers; tied risks are ordered at
+    # random (fixed seed), not by row order, which would let the data's order set the lift.
+    order = _rank_order(p)
     decile = np.empty(n, dtype=int)
     decile[order] = np.arange(n) * 10 // n + 1
     lift = (
@@ -190,7 +198,7 @@ _TRY = ("a longer churn window (setting churn_window_days, `--window-days`) so t
 def _top_decile_lift(y: np.ndarray, risk: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Top-decile lift under each row of bootstrap ``weights`` (shape repeats × n)."""
     top = np.zeros(len(y), dtype=bool)
-    top[np.argsort(-risk, kind="stable")[: max(1, len(y) // 10)]] = True
+    top[_rank_order(risk)[: max(1, len(y) // 10)]] = True
     w_top = weights[:, top]
     rate_top = (w_top * y[top]).sum(axis=1) / np.maximum(w_top.sum(axis=1), 1e-12)
     base = (weights * y).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-12)

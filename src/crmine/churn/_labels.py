@@ -329,6 +329,34 @@ _NOT_FEATURES = {
 }  # fmt: skip
 
 
+# Words in a dim_customer column name that say it sums up the behaviour churn is about (orders,
+# spend, value, recency, status): without SCD2 history it is as of today, label window included.
+_AGGREGATE_WORDS = {
+    "order", "orders", "purchase", "purchases", "spend", "spent", "revenue", "value", "ltv",
+    "clv", "status", "tier", "churn", "churned", "lifetime", "recency", "frequency",
+    "monetary", "visits", "transactions",
+}  # fmt: skip
+
+
+def behaviour_aggregates(customers: pd.DataFrame) -> list[str]:
+    """The dim_customer columns that look like aggregates of the behaviour being predicted
+    (``total_orders``, ``lifetime_value``, ``status``, ``loyalty_tier``, ``last_order_date``...)
+    when the table has no SCD2 history (one version per customer): such a column is as of
+    today and so includes the churn window after every cut-off. With history, the version
+    valid at each cut-off is used instead and nothing is dropped."""
+    if "valid_from" in customers.columns and customers["customer_id"].duplicated().any():
+        return []
+    found = []
+    for col in customers.columns:
+        name = str(col).lower()
+        words = set(name.replace("-", "_").split("_"))
+        looks = bool(words & _AGGREGATE_WORDS) or name.startswith(
+            ("last_", "first_order", "total_", "n_"))
+        if looks and col not in _NOT_FEATURES and not name.endswith("_id"):
+            found.append(str(col))
+    return found
+
+
 def customer_features(customers: pd.DataFrame, *, cutoff: object) -> pd.DataFrame:
     """Customer attributes as they were at ``cutoff``.
 

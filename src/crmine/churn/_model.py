@@ -447,12 +447,32 @@ class ChurnModel(BaseEstimator):
                            f"{self.selection_rows:,} of {len(rows):,} customers")  # fmt: skip
         return np.sort(sel)
 
+    def _check_churners(self, ys: np.ndarray, gs: np.ndarray | None) -> None:
+        """A DataError when too few rows churned for every fold to hold a churner (sklearn
+        would fail on the fold without one)."""
+        if gs is None:
+            churners, need, what = int(ys.sum()), self.cv, "rows"
+        else:
+            churned = pd.Series(np.asarray(ys, dtype=int)).groupby(
+                pd.factorize(pd.Series(gs))[0]).max()  # fmt: skip
+            churners, need, what = int(churned.sum()), 2, "customers"
+        stayed = (len(ys) - int(ys.sum())) if gs is None else int((churned == 0).sum())
+        if churners < need or stayed < need:
+            few, label = (churners, "churners") if churners < need else (stayed, "retained")
+            raise DataError(
+                f"too few {label}: {few:,} {what} among the {len(ys):,} rows the churn methods "
+                f"are compared on; need at least {need:,} so that every cross-validation fold "
+                "holds one; try a longer churn window (setting churn_window_days, "
+                "`--window-days`) or more history (earlier orders) for more cut-offs"
+            )
+
     def _select(
         self, Xs: pd.DataFrame, ys: np.ndarray, gs: np.ndarray | None
     ) -> tuple[str, dict[str, np.ndarray], dict[str, list[tuple[Any, np.ndarray]]]]:
         """Compare the methods by cross-validation (``comparison_``) and pick the best."""
         methods = METHODS if self.method == "auto" else (self.method,)
         if self.cv and self.cv >= 2:
+            self._check_churners(ys, gs)
             comparison, oof, fold_models = self._cross_validate(methods, self.plan_, Xs, ys, gs)
             best = str(comparison.loc[comparison["roc_auc"].idxmax(), "method"])
         else:
@@ -519,16 +539,20 @@ class ChurnModel(BaseEstimator):
             held = np.sort(rng.permutation(held)[: self.explain_rows])
             explainer = self._fit_one(best, plan, Xs.iloc[fit_idx], ys[fit_idx])
             pieces = [(_risk_of(explainer), Xs.iloc[held].reset_index(drop=True), ys[held])]
+        # The decision threshold comes from the fitting rows (out-of-fold predictions of the
+        # comparison when there are some), never from the held-out rows it is judged on.
+        if self.threshold is not None:
+            self.threshold_ = float(self.threshold)
+        elif best in oof and len(np.unique(yv[sel])) == 2:
+            self.threshold_ = best_f1_threshold(yv[sel], oof[best])
+        else:
+            self.threshold_ = best_f1_threshold(yv, self._risk_t(Xt))
+        self.verdict_: Verdict | None = None
         if risk is not None:
-            self.evaluation_ = evaluate_churn(y_eval, risk, threshold=self.threshold)
-            self.threshold_ = self.evaluation_.metric("threshold")
-            self.verdict_: Verdict | None = churn_verdict(
+            self.evaluation_ = evaluate_churn(y_eval, risk, threshold=self.threshold_)
+            self.verdict_ = churn_verdict(
                 y_eval, risk, evaluated_on=self.evaluated_on_, groups=groups_eval
             )
-        else:
-            self.threshold_ = (self.threshold if self.threshold is not None
-                               else best_f1_threshold(yv, self._risk_t(Xt)))  # fmt: skip
-            self.verdict_ = None
         return pieces
 
     def _interpret(

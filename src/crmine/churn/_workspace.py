@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from crmine._progress import stage
+from crmine.churn._evaluate import evaluate_churn
 from crmine.churn._labels import (
     DAYS_PER_MONTH,
+    behaviour_aggregates,
     customer_features,
     order_features,
     subscription_features,
@@ -28,9 +30,10 @@ from crmine.exceptions import DataError, SchemaError
 from crmine.warehouse import Workspace
 
 __all__ = [
-    "NO_LIST", "ChurnDataset", "ChurnRun", "ChurnScores", "build_churn_dataset", "churn_features",
+    "NO_LIST", "UNJUDGED", "ChurnDataset", "ChurnRun", "ChurnScores", "build_churn_dataset",
+    "churn_features",
     "churn_window", "current_features", "data_end", "purchase_cycle", "run_churn",
-    "score_workspace",
+    "score_workspace", "unjudged_verdict",
 ]
 
 SUBSCRIPTIONS = "core.fct_subscriptions"
@@ -156,7 +159,9 @@ def churn_features(
         parts.append((order_features(tables.orders, cutoff=as_of),
                       {"orders_last_year": 0.0, "spend_last_year": 0.0}))  # fmt: skip
     if tables.customers is not None and len(tables.customers):
-        parts.append((customer_features(tables.customers, cutoff=as_of), {}))
+        aggregates = behaviour_aggregates(tables.customers)
+        parts.append((customer_features(tables.customers.drop(columns=aggregates),
+                                        cutoff=as_of), {}))  # fmt: skip
     for frame, fill in parts:
         X = X.merge(frame, on="customer_id", how="left")
         for col, value in fill.items():
@@ -291,6 +296,13 @@ def build_churn_dataset(
     n_snap, why = _snapshots_fit(tables, source, last, window, max(1, snapshots))
     frames, ys, cuts = [], [], []
     notes = [why] if why else []
+    if tables.customers is not None and (aggregates := behaviour_aggregates(tables.customers)):
+        notes.append(
+            f"dropped customer attribute(s) {', '.join(aggregates)}: they look like totals of "
+            "the behaviour churn is predicted from and, without SCD2 history (valid_from/"
+            "valid_to) in core.dim_customer, are as of today, so they include the churn window "
+            "after every cut-off"
+        )
     for k in range(n_snap):
         cut = last - pd.Timedelta(days=window * k)
         try:
@@ -372,6 +384,16 @@ def _customer_value(ws: Workspace, tables: _Tables, ids: pd.Series,
 
 
 NO_LIST = "no retention list: the model does no better than chance"
+UNJUDGED = ("this churn model was saved without a held-out verdict (an older model), so "
+            "whether its ranking beats chance is unknown and no retention list is written")
+_EVALUATION_MARTS = ("churn_metrics", "churn_roc", "churn_lift", "churn_calibration")
+
+
+def unjudged_verdict() -> Verdict:
+    """The verdict of a model saved without one: unjudged, so withheld."""
+    return Verdict("not_informative", "held-out ROC AUC", None, 0.5, None, UNJUDGED,
+                   "refit with `crmine churn train` (it judges the model on held-out "
+                   "customers)")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,10 +586,16 @@ def run_churn(
         ("churn_model_comparison", model.comparison_.assign(
             **stamp, window_source=data.window_source, evaluated_on=model.evaluated_on_)),
     ]  # fmt: skip
-    if model.evaluation_ is not None:
-        ev = model.evaluation_
-        marts += [("churn_metrics", ev.metrics.assign(**stamp)), ("churn_roc", ev.roc),
-                  ("churn_lift", ev.lift), ("churn_calibration", ev.calibration)]  # fmt: skip
+    # Written on every run, empty without a held-out evaluation: an earlier run's curves
+    # must not stand in for this model's.
+    ev = model.evaluation_
+    empty = ev is None
+    if ev is None:
+        ev = evaluate_churn([0, 1], [0.0, 1.0])
+    marts += [("churn_metrics", ev.metrics.assign(**stamp)), ("churn_roc", ev.roc),
+              ("churn_lift", ev.lift), ("churn_calibration", ev.calibration)]  # fmt: skip
+    if empty:
+        marts = [(n, f.iloc[0:0]) if n in _EVALUATION_MARTS else (n, f) for n, f in marts]
     for name, frame in marts:
         ws.write_mart(name, frame, model_version=version)
         written.append(f"marts.{name}")
@@ -636,7 +664,9 @@ def score_workspace(
         explained = model.explain(X_now) if len(X_now) else pd.DataFrame(
             columns=["churn_risk", "churn_reasons"])  # fmt: skip
     verdict: Verdict | None = getattr(model, "verdict_", None)
-    act = verdict is None or verdict.actionable  # models saved before verdicts: as before
+    if verdict is None:  # saved before verdicts: unjudged, so nothing to act on
+        verdict = unjudged_verdict()
+    act = verdict.actionable
     scores = pd.DataFrame({"customer_id": X_now["customer_id"].to_numpy(),
                            "churn_risk": explained["churn_risk"].to_numpy(dtype=float),
                            "churn_reasons": explained["churn_reasons"].to_numpy()})  # fmt: skip

@@ -3,6 +3,7 @@ and CLI)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -26,22 +27,34 @@ def _not_informative(meta: dict[str, Any], metric: str) -> bool:
     return False
 
 
+UNJUDGED_NOTE = ("this response model was saved without a verdict (trained with cv < 2: "
+                 "nothing was held out), so its scores are withheld; retrain it with "
+                 "`crmine response train` and cv of 2 or more")
+
+
 def score_response(bundle: Any, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """``response_score`` (and ``uplift``, ``p_treated``, ``p_control``) of customer features.
 
     A score whose saved verdict was ``not_informative`` is returned empty (NaN): it ranks
-    no better than random and must not drive who is contacted.
+    no better than random and must not drive who is contacted. So is every score of a model
+    saved without a verdict (``train_response`` with ``cv`` < 2): unjudged, it is not
+    actionable either; a :class:`UserWarning` says so.
     """
     out = pd.DataFrame({"response_score": bundle["response"].predict_proba(frame)[:, 1]},
                        index=frame.index)  # fmt: skip
-    if _not_informative(meta, "held-out AUC"):
+    unjudged = not meta.get("verdict")
+    if unjudged:
+        warnings.warn(UNJUDGED_NOTE, UserWarning, stacklevel=2)
+    if unjudged or _not_informative(meta, "held-out AUC"):
         out["response_score"] = np.nan
     if "uplift" in bundle:
         both = bundle["uplift"].predict_response(frame)
         out["uplift"] = both["p_treated"] - both["p_control"]
         out["p_treated"], out["p_control"] = both["p_treated"], both["p_control"]
-        if _not_informative(meta, "held-out Qini coefficient"):
+        if unjudged or _not_informative(meta, "held-out Qini coefficient"):
             out[["uplift", "p_treated", "p_control"]] = np.nan
+    if unjudged:
+        out.attrs["note"] = UNJUDGED_NOTE
     return out
 
 
@@ -65,7 +78,7 @@ ANALYSIS = Analysis(
     title="Campaign response and uplift",
     run=run_response,
     requires=("core.campaign_assignments.responded",),
-    uses=("features",),  # the RFM mart adds recency/frequency features when present
+    uses=("features",),  # RFM features now come from core.fct_order_lines per send date
     model=ModelSpec("response", features=current_response_features, score=score_response),
     marts=(
         Mart("uplift_scores", "one row per current customer",

@@ -1,7 +1,8 @@
 """Held-out evidence for response and uplift models, and the flat-file workflows built on it.
 
 A response model is judged by its held-out ROC AUC against 0.5 (random targeting) with the
-Hanley-McNeil interval, plus its top-decile lift against 1; an uplift model by its held-out
+Hanley-McNeil interval (a bootstrap over customers when they repeat across campaigns),
+plus its top-decile lift against 1; an uplift model by its held-out
 Qini coefficient against 0 (random targeting) with a bootstrap interval over customers.
 :func:`train_response` and :func:`evaluate_uplift` are what ``crmine response train --data``
 and ``crmine response uplift --data`` run, so a notebook gets every figure the CLI shows.
@@ -112,15 +113,39 @@ def _lift_weighted(ys: np.ndarray, weight: np.ndarray) -> float:
     return float((ys[top] * weight[top]).sum() / weight[top].sum() / rate)
 
 
+class _SortedAUC:
+    """Rows sorted once by score (ties grouped), so that the ROC AUC of any bootstrap
+    weighting costs a few weighted sums: each responder counts the non-responders scored
+    below it, plus half those tied with it."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray, codes: np.ndarray) -> None:
+        order = np.argsort(score, kind="stable")
+        s = score[order]
+        self.y, self.codes = y[order].astype(float), codes[order]
+        self.tie = np.concatenate([[0], np.cumsum(s[1:] != s[:-1])])
+        self.n_ties = int(self.tie[-1]) + 1 if len(s) else 0
+
+    def auc(self, weight: np.ndarray) -> float:
+        wp, wn = weight * self.y, weight * (1 - self.y)
+        total_p, total_n = wp.sum(), wn.sum()
+        if total_p <= 0 or total_n <= 0:
+            return math.nan
+        neg = np.bincount(self.tie, weights=wn, minlength=self.n_ties)
+        below = np.cumsum(neg) - neg
+        return float((wp * (below[self.tie] + 0.5 * neg[self.tie])).sum() / (total_p * total_n))
+
+
 def response_verdict(
     y: ArrayLike, score: ArrayLike, *, groups: ArrayLike | None = None, repeats: int = _REPEATS,
     random_state: int = 0,
 ) -> Verdict:
     """Is a response model's ranking better than random targeting, on held-out rows?
 
-    The headline is the held-out ROC AUC against 0.5 with the Hanley & McNeil (1982) interval;
-    the top-decile lift against 1 (a bootstrap interval over ``groups``, customers, when rows
-    repeat them) is its check. ``not_informative`` when the AUC interval reaches 0.5.
+    The headline is the held-out ROC AUC against 0.5 with the Hanley & McNeil (1982) interval,
+    or, when ``groups`` (customers) repeat across rows, the wider of it and a percentile
+    bootstrap interval resampling customers (rows of one customer are not independent); the
+    top-decile lift against 1 (the same bootstrap) is its check. ``not_informative`` when
+    the AUC interval reaches 0.5.
 
     Examples
     --------
@@ -143,6 +168,16 @@ def response_verdict(
     auc = float(roc_auc_score(yy, sc))
     lo, hi = auc_interval(auc, n_pos, n_neg)
     codes, units = _unit_codes(groups, len(yy))
+    interval_kind = "Hanley-McNeil interval"
+    if units < len(yy):
+        # Customers repeat across campaigns and respond alike: rows are not independent, so
+        # the interval resamples customers (and is never narrower than Hanley-McNeil's).
+        ranked = _SortedAUC(yy, sc, codes)
+        b_lo, b_hi = _weighted_bootstrap(ranked.auc, ranked.codes, units, repeats=repeats,
+                                         random_state=random_state)  # fmt: skip
+        if math.isfinite(b_lo):
+            lo, hi = min(lo, b_lo), max(hi, b_hi)
+            interval_kind = f"bootstrap interval over {units:,} customers"
     order = np.argsort(-sc, kind="stable")
     ys, cs = yy[order].astype(float), codes[order]
     lift = _lift_weighted(ys, np.ones(len(ys)))
@@ -158,7 +193,7 @@ def response_verdict(
     )  # fmt: skip
     head = judge(
         "held-out AUC", auc, 0.5, (lo, hi), min_gain=AUC_MIN_GAIN,
-        why=f"Held-out AUC {auc:.3f} (95% interval {lo:.3f} to {hi:.3f}; random targeting "
+        why=f"Held-out AUC {auc:.3f} (95% {interval_kind} {lo:.3f} to {hi:.3f}; random targeting "
             f"0.5) on {len(yy):,} rows with {n_pos:,} responders; the top decile responds "
             f"{lift:.2f}x the average rate.",
         what_to_try=_RESPONSE_ADVICE,

@@ -58,28 +58,155 @@ _ATTRIBUTES = (
     "acquisition_channel",
 )
 _RFM = ("frequency", "recency", "T", "monetary_value", "orders", "total_spend")
+_ORDER_LINES = "core.fct_order_lines"
+_DAY = pd.Timedelta(days=1)
 
 
-def customer_features(ws: Workspace) -> pd.DataFrame:
-    """One row per current customer (indexed by ``customer_id``) of model features:
-    demographic attributes, tenure, and the RFM summary when ``marts.customer_rfm`` exists."""
+@dataclass(frozen=True, slots=True)
+class _History:
+    """What customer features are computed from, at any date: static attributes, signup
+    dates and the order history summed per customer and day."""
+
+    attributes: pd.DataFrame
+    signup: pd.Series | None
+    days: pd.DataFrame | None  # customer_id, day, spend, orders (completed) and lines_spend
+    end: pd.Timestamp  # the last day observed (inclusive)
+
+    def features(self, as_of: pd.Timestamp, *, rfm: bool = True) -> pd.DataFrame:
+        """Every customer's features from what happened strictly before ``as_of``."""
+        feats = self.attributes.copy()
+        if self.signup is not None:
+            feats["tenure_days"] = (as_of - self.signup).dt.days.astype(float)
+        if rfm and self.days is not None:
+            feats = feats.join(_rfm_before(self.days, as_of), how="left")
+        return feats
+
+
+def _rfm_before(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Daily RFM (the conventions of ``marts.customer_rfm`` with ``time_unit`` D) of the
+    purchases strictly before ``as_of``, observed up to the day before it."""
+    d = days[days["day"] < as_of]
+    spend = d.groupby("customer_id")["lines_spend"].sum()
+    p = d[d["orders"] > 0]
+    g = p.groupby("customer_id")
+    first, last, n = g["day"].min(), g["day"].max(), g["day"].count()
+    first_spend = g["spend"].first()  # days are sorted: the first purchase day's spend
+    repeat = (g["spend"].sum() - first_spend) / (n - 1).where(n > 1)
+    out = pd.DataFrame({
+        "frequency": (n - 1).astype(float),
+        "recency": (last - first).dt.days.astype(float),
+        "T": ((as_of - _DAY) - first).dt.days.astype(float),
+        "monetary_value": repeat.fillna(0.0),
+        "orders": g["orders"].sum().astype(float),
+    })  # fmt: skip
+    return out.join(spend.rename("total_spend"), how="outer")[list(_RFM)]
+
+
+def _history(ws: Workspace) -> _History:
     cust = ws.read("core.dim_customer")
     if "is_current" in cust:
         cust = cust[cust["is_current"].astype(bool)]
-    cust = cust.drop_duplicates("customer_id", keep="last").set_index("customer_id")
-    feats = cust[[c for c in _ATTRIBUTES if c in cust.columns]].copy()
-    if "signup_date" in cust:
-        end = pd.Timestamp(ws.setting("observation_end", None) or pd.Timestamp.now().normalize())
-        feats["tenure_days"] = (end - pd.to_datetime(cust["signup_date"])).dt.days
-    if ws.has_table("marts.customer_rfm"):
-        rfm = ws.read("marts.customer_rfm").drop_duplicates("customer_id").set_index("customer_id")
-        feats = feats.join(rfm[[c for c in _RFM if c in rfm.columns]], how="left")
-    if feats.shape[1] == 0:
+    cust = cust.drop_duplicates("customer_id", keep="last")
+    cust = cust.assign(customer_id=cust["customer_id"].astype(str)).set_index("customer_id")
+    attributes = cust[[c for c in _ATTRIBUTES if c in cust.columns]].copy()
+    signup = pd.to_datetime(cust["signup_date"]) if "signup_date" in cust else None
+    days = None
+    last_seen: list[pd.Timestamp] = []
+    if ws.has_table(_ORDER_LINES):
+        wanted = ("customer_id", "order_id", "order_ts", "amount", "status", "is_anonymous")
+        cols: list[str] = [c for c in wanted if c in ws.columns(_ORDER_LINES)]
+        lines = ws.read(_ORDER_LINES, cols)
+        lines = lines[lines["customer_id"].notna() & lines["order_ts"].notna()]
+        if "is_anonymous" in lines:
+            lines = lines[~lines["is_anonymous"].fillna(False).astype(bool)]
+        if len(lines):
+            lines = lines.assign(customer_id=lines["customer_id"].astype(str),
+                                 day=pd.to_datetime(lines["order_ts"]).dt.normalize(),
+                                 amount=pd.to_numeric(lines.get("amount"), errors="coerce")
+                                 .fillna(0.0))  # fmt: skip
+            done = (lines["status"] == "completed") if "status" in lines else True
+            lines = lines.assign(spend=lines["amount"].where(done, 0.0),
+                                 order=lines["order_id"].where(done))  # fmt: skip
+            days = (lines.groupby(["customer_id", "day"], sort=True)
+                    .agg(spend=("spend", "sum"), orders=("order", "nunique"),
+                         lines_spend=("amount", "sum"))
+                    .reset_index().sort_values(["customer_id", "day"], kind="stable"))  # fmt: skip
+            last_seen.append(days["day"].max())
+    setting = ws.setting("observation_end", None)
+    if setting:
+        end = pd.Timestamp(setting).normalize()
+    elif last_seen:
+        end = max(last_seen)
+    else:
+        end = pd.Timestamp.now().normalize()
+    if attributes.shape[1] == 0 and signup is None and days is None:
         raise SchemaError(
             "core.dim_customer has no usable feature columns (age, gender, income, "
-            "...); load customer attributes or build marts.customer_rfm"
-        )
-    return feats
+            "signup_date, ...) and there is no core.fct_order_lines: load customer "
+            "attributes or orders")
+    return _History(attributes, signup, days, end)
+
+
+def customer_features(ws: Workspace, *, as_of: object = None) -> pd.DataFrame:
+    """One row per current customer (indexed by ``customer_id``) of model features:
+    demographic attributes, ``tenure_days`` and the daily RFM summary of the order history
+    (``core.fct_order_lines``), all from what happened strictly before ``as_of`` (default:
+    the day after the data end, i.e. today's features, as the models score customers)."""
+    h = _history(ws)
+    return h.features(pd.Timestamp(as_of) if as_of is not None else h.end + _DAY)
+
+
+def _send_dates(ws: Workspace, rows: pd.DataFrame) -> pd.Series:
+    """Each campaign's send date: ``start_date`` in ``core.dim_campaign``, else the day of
+    its earliest recorded response (NaT when neither is known)."""
+    dates = pd.Series(pd.NaT, index=pd.Index(rows["campaign_id"].astype(str).unique()),
+                      dtype="datetime64[ns]")  # fmt: skip
+    if "response_ts" in rows:
+        first = (pd.to_datetime(rows["response_ts"], errors="coerce")
+                 .groupby(rows["campaign_id"].astype(str)).min().dt.normalize())  # fmt: skip
+        dates = dates.fillna(first.reindex(dates.index))
+    if ws.has_table("core.dim_campaign") and "start_date" in ws.columns("core.dim_campaign"):
+        camp = ws.read("core.dim_campaign", ["campaign_id", "start_date"])
+        start = pd.to_datetime(camp["start_date"], errors="coerce")
+        start.index = camp["campaign_id"].astype(str)
+        start = start[~start.index.duplicated(keep="last")].reindex(dates.index)
+        start = start.dt.normalize()
+        # the recorded start, unless responses were recorded before it
+        dates = start.where(~(dates < start), dates).fillna(dates)
+    return dates
+
+
+def _training_features(hist: _History, rows: pd.DataFrame, sent: pd.Series
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, bool, list[str]]:
+    """Each training row's features as of its campaign's send date (what was known when
+    the campaign went out: a response that is itself an order must not feed its own
+    features), the rows kept, whether the order history is used, and notes."""
+    when = sent.reindex(rows["campaign_id"].astype(str)).to_numpy()
+    dated = ~pd.isna(when)
+    if not dated.any():
+        note = ("UserWarning: no campaign send dates (core.dim_campaign.start_date or "
+                "core.campaign_assignments.response_ts), so the models use customer "
+                "attributes only: the order history as of today includes the responses "
+                "themselves; load the campaigns with their start dates")
+        today = hist.features(hist.end + _DAY, rfm=False)
+        X = today.loc[rows["customer_id"].astype(str)].reset_index(drop=True)
+        return X, rows.reset_index(drop=True), False, [note]
+    notes = []
+    if not dated.all():
+        left = sorted(rows.loc[~dated, "campaign_id"].astype(str).unique())
+        notes.append(f"UserWarning: {int((~dated).sum()):,} assignments of "
+                     f"{len(left):,} campaign(s) without a send date ({', '.join(left[:5])}) "
+                     "were left out: set their start_date in core.dim_campaign")
+        rows, when = rows[dated], when[dated]
+    rows = rows.reset_index(drop=True)
+    when = pd.to_datetime(when)
+    parts = []
+    for day in when.unique():
+        at = np.flatnonzero(when == day)
+        f = hist.features(pd.Timestamp(day)).loc[rows["customer_id"].iloc[at].astype(str)]
+        parts.append(f.set_axis(at))
+    X = pd.concat(parts).sort_index()
+    return X, rows, hist.days is not None, notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +281,7 @@ def _training_rows(ws: Workspace, feats: pd.DataFrame) -> pd.DataFrame:
             "core.campaign_assignments needs a filled 'responded' column to train response "
             "and uplift models; map the response column when loading the assignments"
         )
+    a = a.assign(customer_id=a["customer_id"].astype(str))
     a = a[a["customer_id"].isin(feats.index)]
     group = (a["group"] if "group" in a else pd.Series("treatment", index=a.index)).fillna(
         "treatment")
@@ -190,20 +318,23 @@ def run_response(
     customers. The models are then refitted on all rows and every current customer scored.
 
     Writes ``marts.uplift_scores``, ``marts.response_gains``, ``marts.response_profit``,
-    ``marts.uplift_curves`` (with control groups), ``marts.response_metrics`` and the target
-    list ``marts.response_targets``; adds ``response_score``, ``uplift`` and ``uplift_class``
-    to ``marts.customer_scores``; saves the models in ``models/``. A score whose verdict is
-    ``not_informative`` is written empty, and so is the target list when the verdict that
-    drives it (uplift with control groups, else response) is.
+    ``marts.uplift_curves`` (empty without control groups), ``marts.response_metrics`` and
+    the target list ``marts.response_targets``; adds ``response_score``, ``uplift`` and
+    ``uplift_class`` to ``marts.customer_scores``; saves the models in ``models/``. A score
+    whose verdict is ``not_informative`` is written empty, and so is the target list when
+    the verdict that drives it (uplift with control groups, else response) is.
 
     Settings: ``uplift_threshold`` (default 0.01) separates persuadables (uplift above it)
     and sleeping dogs (below minus it) from sure things and lost causes;
     ``response_cost_per_contact``, ``response_margin`` and ``gross_margin`` price the
     profit curves (see :func:`_economics`).
     """
-    feats = customer_features(ws)
+    hist = _history(ws)
+    feats = hist.features(hist.end + _DAY)  # today's customers, scored with today's features
     rows = _training_rows(ws, feats)
-    X = feats.loc[rows["customer_id"]].reset_index(drop=True)
+    X, rows, with_orders, notes = _training_features(hist, rows, _send_dates(ws, rows))
+    if not with_orders:
+        feats = hist.features(hist.end + _DAY, rfm=False)
     w = rows["treated"].to_numpy()
     y = rows["responded"].to_numpy()
     groups = rows["customer_id"].astype(str).to_numpy()
@@ -272,7 +403,7 @@ def run_response(
         verdict = replace(response_v, why=response_v.why + " The campaigns kept no control "
                           "group, so uplift (who responds because of the contact) cannot be "
                           "measured; the target list ranks by response.")  # fmt: skip
-    verdict = verdict.with_warnings(caught)
+    verdict = verdict.with_warnings([*notes, *caught])
 
     # Within +-1 point the campaign barely changes anything: those customers are sure things
     # or lost causes, not persuadables or sleeping dogs.
@@ -314,11 +445,17 @@ def run_response(
             / incremental.curve["contacted"].max()))
     ws.write_mart("response_profit", pd.concat(profit_curves, ignore_index=True),
                   model_version=model_version)  # fmt: skip
+    # Written on every run (empty without control groups), so no earlier run's curves stay.
     if qini is not None and ucurve is not None:
         curves = pd.concat([qini.curve.assign(curve="qini"), ucurve.curve.assign(curve="uplift")],
                            ignore_index=True)  # fmt: skip
-        ws.write_mart("uplift_curves", curves, model_version=model_version)
-        written.insert(4, "marts.uplift_curves")
+    else:
+        curves = pd.DataFrame({"n": pd.Series(dtype="int64"), "depth": pd.Series(dtype=float),
+                               "model": pd.Series(dtype=float),
+                               "random": pd.Series(dtype=float),
+                               "curve": pd.Series(dtype=str)})  # fmt: skip
+    ws.write_mart("uplift_curves", curves, model_version=model_version)
+    written.insert(4, "marts.uplift_curves")
     ws.write_mart(
         "response_metrics",
         pd.DataFrame({"metric": list(metrics), "value": [float(v) for v in metrics.values()]}),

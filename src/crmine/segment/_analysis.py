@@ -32,8 +32,9 @@ __all__ = ["ANALYSIS", "score_segment"]
 
 def score_segment(model: Any, meta: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
     """The ``cluster`` of each row of clustering input (missing when the clusters were found
-    not to beat structureless data: there are no natural segments to assign)."""
-    if saved_status(meta) == "not_informative":
+    not to beat structureless data, or were saved without a verdict: unjudged clusters are
+    not natural segments to assign)."""
+    if saved_status(meta) not in ("informative", "weak"):
         return pd.DataFrame({"cluster": pd.Series(pd.NA, index=frame.index, dtype="Int64")})
     return pd.DataFrame({"cluster": model.predict(frame)}, index=frame.index)
 

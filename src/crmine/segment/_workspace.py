@@ -292,6 +292,16 @@ BEHAVIOUR_MARTS: dict[str, tuple[str, ...]] = {
 }
 
 
+_K_SCORE_COLUMNS = ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "chosen")
+_TEXT_COLUMNS = ("segment", "category", "channel")
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    """An empty table with ``columns`` (text for labels, ``chosen`` boolean, else numbers)."""
+    return pd.DataFrame({c: pd.Series(dtype="object" if c in _TEXT_COLUMNS else "bool"
+                                      if c == "chosen" else "float64") for c in columns})
+
+
 def _write(ws: Workspace, segments: pd.DataFrame, rfm: RFMResult, prof: SegmentProfiles,
            tiers: ValueTiers, k_scores: pd.DataFrame, found: bool) -> tuple[str, ...]:
     v = MODEL_VERSION
@@ -305,8 +315,7 @@ def _write(ws: Workspace, segments: pd.DataFrame, rfm: RFMResult, prof: SegmentP
     put("segment_profiles", prof.summary.assign(segment=prof.summary["segment"].astype(str)))
     put("segment_feature_stats", prof.stats.assign(segment=prof.stats["segment"].astype(str)))
     put("segment_rules", prof.rules.assign(segment=prof.rules["segment"].astype(str)))
-    if not k_scores.empty:
-        put("segment_k_scores", k_scores)
+    put("segment_k_scores", k_scores if len(k_scores) else _empty(_K_SCORE_COLUMNS))
     put("segment_rfm_summary", rfm.segments)
     put("segment_pareto", tiers.pareto.assign(top_share_for_80=tiers.top_share_for_80))
     cells = (rfm.scores.groupby(["r_score", "fm_score"])
@@ -317,19 +326,20 @@ def _write(ws: Workspace, segments: pd.DataFrame, rfm: RFMResult, prof: SegmentP
     # tables, when the clusters are not natural segments).
     from crmine.segment._behaviour import workspace_behaviour
 
+    # Every declared mart is written on every run: a table not produced this time is written
+    # empty (with its columns), so a stale one from an earlier run disappears.
     buyers_seg = segments[segments["cluster"] >= 0]
-    if not found:
-        for name, columns in BEHAVIOUR_MARTS.items():
-            put(name, pd.DataFrame({c: pd.Series(dtype="float64" if c not in (
-                "segment", "category", "channel") else "object") for c in columns}))
-    elif ws.has_table("core.fct_order_lines") and len(buyers_seg):
+    behaviour = {name: _empty(columns) for name, columns in BEHAVIOUR_MARTS.items()}
+    if found and ws.has_table("core.fct_order_lines") and len(buyers_seg):
         b = workspace_behaviour(ws, buyers_seg, segment="cluster")
         for name, frame in (("segment_categories", b.categories),
                             ("segment_discounts", b.discounts),
                             ("segment_channels", b.channels),
                             ("segment_seasonality", b.seasonality)):
             if len(frame):
-                put(name, frame)
+                behaviour[name] = frame
+    for name, frame in behaviour.items():
+        put(name, frame)
     scores = segments[["customer_id", "rfm_segment", "cluster", "value_tier", "is_golden"]]
     if not found:
         scores = scores.assign(cluster=pd.array([pd.NA] * len(scores), dtype="Int64"))

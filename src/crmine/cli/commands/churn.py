@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         In workspace mode the retention list ranks customers by expected profit of an offer,
         churn risk × save rate × value − offer cost, and targets those above zero.
         """
-        from crmine.churn import NO_LIST, load_churn_model, score_workspace
+        from crmine.churn import NO_LIST, UNJUDGED, load_churn_model, score_workspace
         from crmine.exceptions import ConfigError
 
         with errors_handled(json_out):
@@ -177,7 +177,10 @@ def register(app: typer.Typer) -> None:
                         "retention_expected_profit": result.retention.max_profit if acts
                         else None, "top": scores.head(top) if acts else scores.iloc[0:0]}
                 if not acts:
-                    info["retention"] = NO_LIST
+                    info["retention"] = (
+                        "no retention list: the model was saved without a verdict; refit "
+                        "with `crmine churn train`" if verdict is not None
+                        and verdict.why == UNJUDGED else NO_LIST)  # fmt: skip
             info["verdict"] = None if verdict is None else verdict.to_dict()
 
         def render() -> None:

@@ -221,7 +221,8 @@ def clv(ws: Workspace) -> Section | None:
     vague = params[(params["model"] != "gamma_gamma") & (params["upper"] > 100 * params["lower"])]
     if len(vague):
         names = ", ".join(
-            f"{r.parameter} ({fmt_number(r.lower)} to {fmt_number(r.upper)})" for r in vague.itertuples()
+            f"{r.parameter} ({fmt_number(r.lower)} to {fmt_number(r.upper)})"
+            for r in vague.itertuples()
         )
         html += note(
             f"The data barely determine {names}: the 95% bounds span more than a factor of "
