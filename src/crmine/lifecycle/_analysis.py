@@ -6,7 +6,7 @@ from crmine.contract import Analysis, Mart, Setting, accepted, not_null, unique
 from crmine.lifecycle._cohorts import COHORT_COLUMNS
 from crmine.lifecycle._contractual import SBG_CONTRACT_COLUMNS, SBG_PLAN_COLUMNS
 from crmine.lifecycle._health import COMPONENTS
-from crmine.lifecycle._stages import STAGES
+from crmine.lifecycle._stages import STAGE_COLUMNS, STAGES
 from crmine.lifecycle._workspace import AT_RISK_COLUMNS, HEALTH_COLUMNS, run_lifecycle
 
 __all__ = ["ANALYSIS"]
@@ -35,19 +35,7 @@ _MARTS: tuple[Mart, ...] = (
         "lifecycle_stages",
         "one row per customer (stage at the data end)",
         (
-            "customer_id",
-            "stage",
-            "action",
-            "as_of",
-            "n_purchases",
-            "first_purchase",
-            "last_purchase",
-            "cycle_days",
-            "recency_days",
-            "recency_ratio",
-            "total_spend",
-            "recent_spend",
-            "previous_spend",
+            *STAGE_COLUMNS,
             "model_version",
             "scored_at",
         ),

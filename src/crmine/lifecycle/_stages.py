@@ -34,6 +34,7 @@ from crmine.warehouse import Workspace
 __all__ = [
     "ACTIONS",
     "STAGES",
+    "STAGE_COLUMNS",
     "StageRules",
     "customer_stages",
     "purchases_sql",
@@ -60,6 +61,13 @@ ACTIONS: dict[str, str] = {
 }
 
 ORDERS = "core.fct_order_lines"
+
+# The columns of a customer's stage (the marts.lifecycle_stages mart adds its stamps).
+STAGE_COLUMNS = (
+    "customer_id", "stage", "action", "as_of", "n_purchases", "first_purchase",
+    "last_purchase", "cycle_days", "recency_days", "recency_ratio", "total_spend",
+    "recent_spend", "previous_spend",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,22 +249,7 @@ def customer_stages(
     df = ws.duck.execute(f"SELECT * FROM ({stages_sql(ws, day, rules)}) ORDER BY customer_id").df()
     df["as_of"] = pd.Timestamp(day)
     df["action"] = df["stage"].map(ACTIONS)
-    cols = [
-        "customer_id",
-        "stage",
-        "action",
-        "as_of",
-        "n_purchases",
-        "first_purchase",
-        "last_purchase",
-        "cycle_days",
-        "recency_days",
-        "recency_ratio",
-        "total_spend",
-        "recent_spend",
-        "previous_spend",
-    ]
-    out = df[cols].copy()
+    out = df[list(STAGE_COLUMNS)].copy()
     for c in ("first_purchase", "last_purchase"):
         out[c] = pd.to_datetime(out[c])
     for c in (
