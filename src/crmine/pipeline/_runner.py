@@ -166,11 +166,6 @@ def _withhold(ws: Workspace, a: Analysis, exc: Exception, published: Run,
         ))  # fmt: skip
 
 
-def _summary(run: Any) -> dict[str, Any]:
-    summary = run.summary() if callable(getattr(run, "summary", None)) else run.summary
-    return dict(summary) if summary is not None else {}
-
-
 def run_pipeline(
     ws: Workspace,
     *,
@@ -247,12 +242,12 @@ def _run_steps(
             ))  # fmt: skip
             not_done[a.name] = "failed"
             continue
-        verdict = getattr(run, "verdict", None)
+        verdict = run.verdict
         if verdict is not None and caught:
             verdict = verdict.with_warnings(caught)
         if a.fits:
             record_verdict(ws, a.name, verdict)
         results.append(StepResult(a.name, a.title, True, time.perf_counter() - start,
-                                  _summary(run), verdict=verdict,
+                                  dict(run.summary()), verdict=verdict,
                                   warnings=tuple(caught), run=run))  # fmt: skip
     return results
