@@ -81,6 +81,8 @@ def test_demo_verdict_is_informative_and_every_declared_mart_is_written(demo_wor
 
 def test_no_signal_company_is_not_informative_and_withholds_scores(workspace):
     ingest(workspace, "orders", _no_signal())
+    workspace.write_mart("clv_segment_params", pd.DataFrame(
+        {"segment": ["old"], "mean_clv_12m": [999.0]}), model_version="old")  # fmt: skip
     # a stale score from an earlier run must not survive
     workspace.upsert_customer_scores(
         pd.DataFrame({"customer_id": ["c0"], "predicted_clv_12m": [999.0]}),
@@ -92,6 +94,11 @@ def test_no_signal_company_is_not_informative_and_withholds_scores(workspace):
     ranking = next(c for c in v.checks if c.metric.startswith("holdout correlation"))
     assert ranking.status == "not_informative" and abs(ranking.value) < 0.1
     assert "not presented as findings" in v.why and v.what_to_try
+    # against the fair (shrunk) naive forecast the skill is near 0, not the raw rate's +58%
+    assert v.value is not None and abs(v.value) < 0.1, v.why
+    # every declared mart is written, and no per-segment CLV survives a not_informative run
+    assert {m.table for m in ANALYSIS.marts} <= set(run.marts)
+    assert len(workspace.read("marts.clv_segment_params")) == 0
     # BG/NBD finds no differences between customers: its degenerate fit is recorded
     assert any("Poisson limit" in w or "dropout not identified" in w for w in v.warnings)
     scores = workspace.read("marts.customer_scores")
@@ -114,10 +121,13 @@ def test_choose_and_judge_grades_against_the_naive_rate():
     rate = rng.gamma(0.8, 1 / 40, n)
     frequency = rng.poisson(rate * 60).astype(float)  # a short history: past rates are noisy
     T = np.full(n, 60.0)
-    actual = rng.poisson(rate * 100).astype(float)
+    alive = rng.random(n) < 0.5  # half the customers have left before the holdout
+    actual = rng.poisson(rate * 100 * alive).astype(float)
     naive = naive_rate_forecast(frequency, T, 100.0)
     shrunk = (frequency + 0.8) / (T + 40) * 100  # the gamma-Poisson posterior mean
-    good = choose_and_judge([Candidate("bgnbd", BetaGeoModel(), shrunk)], actual, naive,
+    # the fair naive forecast IS the gamma-Poisson shrinkage: no skill without dropout
+    assert np.corrcoef(naive, shrunk)[0, 1] > 0.999
+    good = choose_and_judge([Candidate("bgnbd", BetaGeoModel(), shrunk * alive)], actual, naive,
                             duration_text="100-day")  # fmt: skip
     assert good.verdict.status == "informative" and good.chosen == "bgnbd", good.verdict.why
     assert good.verdict.value is not None and good.verdict.value > 0.2
@@ -125,7 +135,8 @@ def test_choose_and_judge_grades_against_the_naive_rate():
     long_f = rng.poisson(rate * 3000).astype(float)
     long_naive = naive_rate_forecast(long_f, np.full(n, 3000.0), 100.0)
     long_shrunk = (long_f + 0.8) / (3000 + 40) * 100
-    barely = choose_and_judge([Candidate("bgnbd", BetaGeoModel(), long_shrunk)], actual,
+    everyone = rng.poisson(rate * 100).astype(float)  # no dropout: shrinkage is all there is
+    barely = choose_and_judge([Candidate("bgnbd", BetaGeoModel(), long_shrunk)], everyone,
                               long_naive, duration_text="100-day")  # fmt: skip
     assert barely.verdict.status in ("weak", "not_informative") and barely.verdict.value < 0.05
     noise = rng.permutation(shrunk)  # right level, no information about who buys
@@ -134,7 +145,7 @@ def test_choose_and_judge_grades_against_the_naive_rate():
     assert bad.verdict.status == "not_informative" and bad.chosen == "naive"
     assert bool(bad.comparison.set_index("forecaster").loc["naive", "chosen"])
     failed = choose_and_judge([Candidate("paretonbd", None, np.full(n, np.nan)),
-                               Candidate("bgnbd", BetaGeoModel(), shrunk)], actual, naive,
+                               Candidate("bgnbd", BetaGeoModel(), shrunk * alive)], actual, naive,
                               duration_text="100-day")  # fmt: skip
     assert failed.chosen == "bgnbd" and any("paretonbd" in w for w in failed.verdict.warnings)
 

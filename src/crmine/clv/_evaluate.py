@@ -70,10 +70,13 @@ def _cal_frame(cal_holdout: pd.DataFrame) -> pd.DataFrame:
 
 
 def naive_holdout_forecast(cal_holdout: pd.DataFrame, *, retention: bool = False) -> pd.Series:
-    """Naive baseline: each customer's calibration purchase rate × the holdout length.
+    """Naive baseline: each customer's calibration purchase rate, shrunk toward the
+    pooled rate (empirical-Bayes gamma-Poisson, see ``naive_rate_forecast``), × the holdout
+    length.
 
-    The rate is ``frequency / T`` (0 when ``T`` is 0): the forecast an analyst makes without a
-    model, and the baseline of the CLV verdict. With ``retention=True`` it is also multiplied by
+    The forecast a sceptical analyst makes without a dropout model, and the baseline of the CLV
+    verdict (the raw ``frequency / T`` explodes for customers first seen days ago). With
+    ``retention=True`` it is also multiplied by
     the share of repeat buyers whose last purchase falls in the second half of their own
     observation window (``recency >= T/2``), a crude "are they still buying" rate.
     """
@@ -84,8 +87,10 @@ def naive_holdout_forecast(cal_holdout: pd.DataFrame, *, retention: bool = False
     if retention:
         repeaters = x > 0
         share = float((tx[repeaters] >= T[repeaters] / 2).mean()) if repeaters.any() else 0.0
-    rate = np.divide(x, T, out=np.zeros_like(x), where=T > 0)
-    return pd.Series(rate * duration * share, index=summary.index, name="naive")
+    from crmine.clv._judge import naive_rate_forecast
+
+    forecast = naive_rate_forecast(x, T, 1.0) * duration
+    return pd.Series(forecast * share, index=summary.index, name="naive")
 
 
 def holdout_evaluation(

@@ -402,6 +402,23 @@ def _write_evaluation(ws: Workspace, h: _Holdout, name: str, version: str,
     return written
 
 
+def _write_empty_marts(ws: Workspace, written: list[str], version: str) -> list[str]:
+    """Write an empty table (the declared columns) for each declared CLV mart not in
+    ``written``; return their names."""
+    from crmine.clv._analysis import ANALYSIS  # the declaration imports this module
+
+    stamped = {"model_version", "scored_at"}
+    empty: list[str] = []
+    for mart in ANALYSIS.marts:
+        if mart.name in written or mart.name == "customer_scores":
+            continue
+        columns = [c for c in mart.columns if c not in stamped]
+        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        ws.write_mart(mart.name, frame, model_version=version)
+        empty.append(mart.name)
+    return empty
+
+
 def _model_name(ws: Workspace, model: str | None) -> str:
     name = model or str(ws.setting("clv.model", "auto"))
     if name != "auto" and name not in MODELS:
@@ -515,9 +532,13 @@ def run_clv(
         acquisition_cost=acquisition, retention=retention, margin=margin,
         current_rate=rate_now, current_spend=mean_spend), model_version=version)  # fmt: skip
     written += ["clv_params", "clv_sensitivity", "clv_break_even"]
-    if len(by_segment):
+    if len(by_segment) and informative:
+        # per-segment CLV is a finding too: withheld (empty, below) with the customer columns
         ws.write_mart("clv_segment_params", by_segment, model_version=version)
         written.append("clv_segment_params")
+    # every declared mart is written on every run: one this run did not produce (no holdout,
+    # no segments, evaluate=False) is replaced by an empty table, so no earlier run's survives
+    written += _write_empty_marts(ws, written, version)
 
     metrics = pd.DataFrame()
     if not isinstance(held, str) and ws.has_table("marts.clv_holdout_metrics") \
