@@ -47,6 +47,14 @@ def demo_workspace(tmp_path_factory):
     ws.close()
 
 
+def _splink_jar() -> str:
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return ""
+    return str(similarity_jar_location())
+
+
 @pytest.fixture(scope="session")
 def spark_session(tmp_path_factory):
     """One local Spark session (``local[2]``, UTC, no UI) for the whole test run.
@@ -66,6 +74,8 @@ def spark_session(tmp_path_factory):
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
         .config("spark.driver.memory", "2g")
+        # Splink's string-similarity UDFs (identity resolution on Spark), shipped in splink
+        .config("spark.jars", _splink_jar())
         .getOrCreate()
     )
     yield session

@@ -311,10 +311,37 @@ def test_bad_identity_config_is_a_clear_error(tmp_path):
     ws.close()
 
 
-def test_tiny_inputs_and_unbuilt_backends_are_said_out_loud():
+def test_tiny_inputs_are_said_out_loud():
     recs = pd.DataFrame({"source": ["crm", "shop"], "source_id": ["C1", "A1"],
                          "email": ["a@b.cc", "a@b.cc"]})
     res = resolve_records(recs)
     assert res.n_customers == 1 and "too few to fit" in res.notes[0]
-    with pytest.raises(ConfigError, match="Spark backend is not wired"):
-        resolve_records(recs, IdentitySettings(backend="spark"))
+
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_backend_finds_the_pairs_duckdb_finds(company, spark_session):
+    """Splink on Spark (local[2]): the same model on the same records, so the same customers
+    up to EM's numerical noise; precision and recall hold there too."""
+    records = demo_records(company)
+    true_pairs = pairs(company.truth["identity"], "person_id")
+    local = pairs(resolve_records(records).identity, "customer_id")
+    res = resolve_records(records, IdentitySettings(backend="spark"), spark=spark_session)
+    found = pairs(res.identity, "customer_id")
+    hit = len(true_pairs & found)
+    assert hit / len(found) >= 0.95 and hit / len(true_pairs) >= 0.95, (hit, len(found))
+    assert len(found ^ local) <= 0.01 * len(local), sorted(found ^ local)[:10]
+    assert not any("failed" in n for n in res.notes), res.notes
+
+
+def test_spark_session_without_splinks_functions_is_a_clear_error(spark_session, monkeypatch):
+    import crmine.identity._resolve as resolve_module
+
+    class Broken:
+        def __init__(self, **_: object) -> None:
+            raise RuntimeError("py4j: class uk.gov.moj.dash.linkage.JaroWinklerSimilarity")
+
+    monkeypatch.setattr("splink.SparkAPI", Broken)
+    with pytest.raises(ConfigError, match="similarity_jar_location"):
+        resolve_module._splink_api(IdentitySettings(backend="spark"), None, spark_session)

@@ -35,7 +35,7 @@ def workspace_lines(ws: Workspace) -> pd.DataFrame:
 
     Columns ``order_id``, ``customer_id``, ``order_ts``, ``product_id``.
     """
-    t = ws.table("core.fct_order_lines")
+    t = ws.table(ws.resolved("core.fct_order_lines"))
     missing = [c for c in ("order_id", "customer_id", "order_ts", "product_id")
                if c not in t.columns]
     if missing:

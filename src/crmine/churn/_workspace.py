@@ -85,8 +85,9 @@ class ChurnDataset:
 def _read(ws: Workspace, name: str) -> pd.DataFrame | None:
     if not ws.has_table(name):
         return None
-    frame = ws.read(name)
-    return frame.drop(columns=[c for c in ("load_id", "source_row", "origin") if c in frame])
+    frame = ws.read(ws.resolved(name))  # one customer per person once identities are resolved
+    bookkeeping = ("load_id", "source_row", "origin", "source_customer_id")
+    return frame.drop(columns=[c for c in bookkeeping if c in frame])
 
 
 def _source(ws: Workspace) -> str:
@@ -139,7 +140,7 @@ def _tables(ws: Workspace) -> _Tables:
     if ws.has_table(ORDERS):
         cols: list[str] = [c for c in ("order_id", "customer_id", "order_ts", "amount", "quantity",
                             "unit_cost", "is_return") if c in ws.columns(ORDERS)]  # fmt: skip
-        orders = ws.read(ORDERS, cols)
+        orders = ws.read(ws.resolved(ORDERS), cols)
         orders = orders[orders["customer_id"].notna()]
     return _Tables(_read(ws, SUBSCRIPTIONS), orders, _read(ws, TICKETS), _read(ws, CUSTOMERS))
 
@@ -229,7 +230,7 @@ def churn_window(ws: Workspace, window_days: int | None = None, *,
     if _source(ws) == "subscriptions":
         return SUBSCRIPTION_WINDOW, "default for contracts (churn = an observed contract end)"
     if orders is None:
-        orders = ws.read(ORDERS, ["customer_id", "order_ts"])
+        orders = ws.read(ws.resolved(ORDERS), ["customer_id", "order_ts"])
     p90, n_gaps = purchase_cycle(orders[["customer_id", "order_ts"]].dropna())
     if not np.isfinite(p90):
         return SUBSCRIPTION_WINDOW, (f"default 90 days (only {n_gaps} repeat purchases to "

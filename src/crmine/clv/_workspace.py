@@ -124,7 +124,7 @@ def load_purchases(ws: Workspace) -> pd.DataFrame:
     Columns ``customer_id, order_ts, amount``; returns, cancellations and anonymous lines are
     left out (they are not purchases).
     """
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     cond = lines.customer_id.notnull()
     if "status" in lines.columns:
         cond &= lines.status == "completed"
@@ -172,7 +172,7 @@ def _margin(ws: Workspace) -> tuple[float, str]:
     setting = ws.setting("clv.margin")
     if setting is not None:
         return float(setting), "setting clv.margin"
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     columns = set(lines.columns)
     base = _completed(lines)
     numeric = {c for c in columns if lines[c].type().is_numeric()}

@@ -91,9 +91,9 @@ def cube_expr(ws: Workspace, bands: Bands) -> ir.Table:
     import ibis
 
     if ws.has_table("core.dim_customer") or not ws.has_table("core.fct_order_lines"):
-        cust = ws.table("core.dim_customer")  # names what to load when neither exists
+        cust = ws.table(ws.resolved("core.dim_customer"))  # names what to load when neither exists
     else:
-        ol = ws.table("core.fct_order_lines")
+        ol = ws.table(ws.resolved("core.fct_order_lines"))
         cust = ol.filter(ol.customer_id.notnull()).select("customer_id").distinct()
     if "is_current" in cust.columns:
         cust = cust.filter(cust.is_current)
@@ -137,7 +137,7 @@ def cube_expr(ws: Workspace, bands: Bands) -> ir.Table:
                    if d.is_numeric() and not c.endswith(("_model_version", "_scored_at"))]
         t = attach(t, sc, numeric)
     if ws.has_table("core.fct_order_lines"):
-        ol = ws.table("core.fct_order_lines")
+        ol = ws.table(ws.resolved("core.fct_order_lines"))
         if "channel" in ol.columns:
             ol = ol.filter(ol.customer_id.notnull(), ol.channel.notnull())
             per = ol.group_by([ol.customer_id, ol.channel]).aggregate(_n=ol.order_id.nunique())

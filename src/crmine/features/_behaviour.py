@@ -41,7 +41,7 @@ def _as_of(ws: Workspace, as_of: object) -> dt.datetime:
     configured = ws.setting("observation_end", None)
     if configured:
         return _as_of(ws, configured)
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     last = lines.order_ts.max().execute()
     if last is None or pd.isna(last):
         raise DataError("core.fct_order_lines has no order_ts; load orders first")
@@ -95,10 +95,10 @@ def customer_behaviour(ws: Workspace, as_of: object = None) -> ir.Table:
     cutoff = _as_of(ws, as_of)
     cut = ibis.literal(cutoff, type="timestamp")
     if ws.has_table("core.dim_customer"):
-        cust = ws.table("core.dim_customer")
+        cust = ws.table(ws.resolved("core.dim_customer"))
     else:
         # Orders loaded without a customer file: the customers are those who ordered.
-        ol = ws.table("core.fct_order_lines")
+        ol = ws.table(ws.resolved("core.fct_order_lines"))
         cust = ol.filter(ol.customer_id.notnull()).select("customer_id").distinct()
     if "is_current" in cust.columns:
         cust = cust.filter(cust.is_current)
@@ -106,7 +106,7 @@ def customer_behaviour(ws: Workspace, as_of: object = None) -> ir.Table:
     base = cust.select("customer_id", *(["signup_date"] if "signup_date" in cust_cols else []))
     base = base.distinct(on="customer_id") if "signup_date" in cust_cols else base.distinct()
 
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     lines = lines.filter(lines.customer_id.notnull(), lines.order_ts < cut)
     cols = lines.columns
     if "status" in cols:
@@ -174,14 +174,14 @@ def customer_behaviour(ws: Workspace, as_of: object = None) -> ir.Table:
     )
 
     if ws.has_table("core.fct_tickets"):
-        tk = ws.table("core.fct_tickets")
+        tk = ws.table(ws.resolved("core.fct_tickets"))
         tk = tk.filter(tk.customer_id.notnull(), tk.opened_ts < cut)
         agg = {"service_contacts": tk.count()}
         if "is_complaint" in tk.columns:
             agg["complaints"] = tk.is_complaint.fill_null(False).cast("int64").sum()
         feats = _left(feats, tk.group_by("customer_id").aggregate(**agg))
     if ws.has_table("core.campaign_assignments"):
-        ca = ws.table("core.campaign_assignments")
+        ca = ws.table(ws.resolved("core.campaign_assignments"))
         if "group" in ca.columns:
             ca = ca.filter((ca["group"] != "control") | ca["group"].isnull())
         if ws.has_table("core.dim_campaign") and \

@@ -149,7 +149,7 @@ def build_customer_rfm(
 
     assert isinstance(ws, Workspace)
     unit = time_unit or ws.setting("time_unit", "D")
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     if observation_end is None:
         observation_end = lines.order_ts.max().to_pandas()
         if observation_end is None or pd.isna(observation_end):

@@ -4,7 +4,8 @@ When the CRM, the shop and the help desk identify people differently (CRM id, ac
 e-mail, phone), :func:`resolve_identities` resolves their records to one ``customer_id``:
 exact rules first (normalised e-mail and phone, guarded against shared values and
 households; a crosswalk file the user vouches for), then probabilistic matching on name,
-e-mail, phone, birth date, address and city with Splink (Fellegi-Sunter; DuckDB backend).
+e-mail, phone, birth date, address and city with Splink (Fellegi-Sunter; DuckDB backend,
+or Spark with ``[identity] backend = "spark"``).
 Chinese names match in characters and in pinyin (pypinyin's offline dictionary), nicknames
 match their formal names (Bob/Robert).
 
@@ -28,7 +29,7 @@ Examples
 from __future__ import annotations
 
 from crmine.identity._normalise import address_key, email_key, name_key, phone_key, to_pinyin
-from crmine.identity._resolve import Resolution, prepare_records, resolve_records
+from crmine.identity._resolve import Resolution, prepare_records, resolve_records, spark_session
 from crmine.identity._settings import BLOCKING_KEYS, IdentitySettings, identity_settings
 from crmine.identity._workspace import (
     IdentityRun,
@@ -56,6 +57,7 @@ __all__ = [
     "resolve_identities",
     "resolve_records",
     "resolved_table",
+    "spark_session",
     "split_customer",
     "to_pinyin",
     "workspace_identity_settings",

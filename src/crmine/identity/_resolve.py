@@ -24,7 +24,7 @@ from crmine.exceptions import ConfigError, MissingColumnError, SchemaError
 from crmine.identity._normalise import address_key, email_key, name_key, phone_key, text_key
 from crmine.identity._settings import BLOCKING_KEYS, IdentitySettings
 
-__all__ = ["COMPARED", "Resolution", "prepare_records", "resolve_records"]
+__all__ = ["COMPARED", "Resolution", "prepare_records", "resolve_records", "spark_session"]
 
 # The attributes compared, and the normalised column each becomes.
 COMPARED = ("name", "email", "phone", "birth_date", "address", "city")
@@ -194,12 +194,55 @@ def _empty_links() -> pd.DataFrame:
                          "details": pd.Series(dtype="str")})  # fmt: skip
 
 
+def spark_session(master: str = "local[2]") -> Any:
+    """A local Spark session able to run Splink: its string-similarity UDFs (a jar shipped
+    inside the splink package, nothing downloaded) on the driver's class path."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # depends on the install
+        raise ConfigError('[identity] backend = "spark" needs pyspark: '
+                          "pip install 'crmine[spark]' (and Java 17)") from exc  # fmt: skip
+    from splink.backends.spark import similarity_jar_location
+
+    return (SparkSession.builder.master(master).appName("crmine-identity")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.jars", similarity_jar_location())
+            .getOrCreate())  # fmt: skip
+
+
+def _splink_api(settings: IdentitySettings, con: duckdb.DuckDBPyConnection,
+                spark: Any) -> Any:  # fmt: skip
+    """Splink's database API for ``settings.backend``: DuckDB in-process, or Spark."""
+    if settings.backend != "spark":
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(con)
+    from splink import SparkAPI
+
+    session = spark or spark_session()
+    # Splink breaks long lineages by checkpointing, which needs a checkpoint directory the
+    # session may not have; caching does the same in memory
+    lineage = None if session.sparkContext.getCheckpointDir() else "persist"
+    try:
+        return SparkAPI(spark_session=session, break_lineage_method=lineage)
+    except Exception as exc:  # the session lacks the UDF jar (a Py4J error)
+        raise ConfigError(
+            "Splink's Spark backend could not register its similarity functions "
+            f"({type(exc).__name__}: {str(exc)[:120]}); start Spark with "
+            "spark.jars = splink.backends.spark.similarity_jar_location(), or pass no session "
+            "and crmine starts one (crmine.identity.spark_session())") from exc  # fmt: skip
+
+
 def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
-                  settings: IdentitySettings) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+                  settings: IdentitySettings,
+                  spark: Any = None) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
     """Pairs Splink scores at least ``match_threshold`` probable (Fellegi-Sunter model,
-    u from random pairs, m by expectation maximisation on two blocking rules)."""
+    u from random pairs, m by expectation maximisation on two blocking rules), on DuckDB or
+    on Spark (``settings.backend``). The scored pairs above the threshold come back to DuckDB
+    for the name guard and the evidence, the same SQL for both engines."""
     import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import Linker, SettingsCreator, block_on
 
     notes: list[str] = []
     for name in ("splink", "splink.internals"):
@@ -226,7 +269,7 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
         retain_matching_columns=True,
         max_iterations=20,
     )
-    db_api = DuckDBAPI(con)
+    db_api = _splink_api(settings, con, spark)
     linker = Linker(db_api.register(data), creator, log_level=logging.ERROR)
     training = linker.training
     try:
@@ -246,7 +289,11 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
             notes.append(f"EM on {rule.get_blocking_rule('duckdb').blocking_rule_sql} skipped "
                          f"({type(exc).__name__})")  # fmt: skip
     pred = linker.inference.predict(threshold_match_probability=settings.match_threshold)
-    table = pred.physical_name
+    if settings.backend == "spark":
+        con.register("_splink_spark_pred", pred.as_pandas_dataframe())
+        table = "_splink_spark_pred"
+    else:
+        table = pred.physical_name
     present = {str(r[0]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
     def column(name: str, default: str = "NULL") -> str:
@@ -270,6 +317,8 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
         FROM {table} WHERE {guard}
     """).df()  # fmt: skip
     pred.drop_table_from_database_and_remove_from_cache()
+    if settings.backend == "spark":
+        con.unregister(table)
     return links, notes
 
 
@@ -281,6 +330,7 @@ def resolve_records(
     keep_apart: pd.DataFrame | None = None,
     probabilistic: bool = True,
     threads: int | None = None,
+    spark: Any = None,
 ) -> Resolution:
     """Resolve records of several sources to customers.
 
@@ -305,6 +355,10 @@ def resolve_records(
         False applies only the exact rules and the crosswalk.
     threads : int, optional
         DuckDB threads for the matching (default: every core).
+    spark : SparkSession, optional
+        With ``settings.backend == "spark"``: the session Splink scores pairs on (default:
+        :func:`spark_session`, local). Exact rules and clustering stay in DuckDB: they are
+        linear in the records; the pairwise comparisons are what grows.
 
     Returns
     -------
@@ -330,12 +384,6 @@ def resolve_records(
     [['C1', 'C1', 'email'], ['A1', 'C1', 'email'], ['A2', 'A2', 'none']]
     """
     settings = settings or IdentitySettings()
-    if settings.backend != "duckdb":
-        raise ConfigError(
-            f'[identity] backend = "{settings.backend}": Splink\'s Spark backend is not wired '
-            'into crmine yet (records are matched in DuckDB, which handles millions of '
-            'records on one machine); set backend = "duckdb" or leave it out'
-        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with stage(f"identity: normalising {len(records):,} records"):
@@ -364,7 +412,9 @@ def resolve_records(
             t0 = time.perf_counter()
             with stage("identity: probabilistic matching (Splink)"):
                 try:
-                    found, splink_notes = _splink_links(con, prepared, settings)
+                    found, splink_notes = _splink_links(con, prepared, settings, spark)
+                except ConfigError:
+                    raise  # the engine cannot run at all: the user must fix it
                 except Exception as exc:  # a model that cannot be fitted
                     # (degenerate data) leaves the exact rules' result, said out loud
                     found, splink_notes = _empty_links(), [

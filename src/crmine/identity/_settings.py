@@ -70,9 +70,10 @@ class IdentitySettings:
     blocking : tuple of tuple of str
         Which record pairs are compared at all (Splink's blocking rules): pairs agreeing on
         every key of at least one rule. Keys: see :data:`BLOCKING_KEYS`.
-    backend : {"duckdb"}
-        Splink's engine. Only DuckDB is wired in; "spark" is recognised and refused with a
-        clear error until Splink's Spark backend is (a gap, not a silent fallback).
+    backend : {"duckdb", "spark"}
+        Splink's engine for the pairwise scoring: DuckDB in-process (default), or Spark
+        (local, or the session given to ``resolve_records``) for more records than one
+        machine compares in time.
     """
 
     match_threshold: float = 0.8

@@ -33,6 +33,7 @@ from crmine._format import fmt_number
 from crmine.exceptions import DataError, IngestError, SchemaError
 from crmine.identity._resolve import Resolution, _clusters, resolve_records
 from crmine.identity._settings import IdentitySettings, identity_settings
+from crmine.warehouse._resolved import create_resolved_views
 
 if TYPE_CHECKING:
     import ibis
@@ -163,6 +164,7 @@ def resolve_identities(
     *,
     crosswalk: str | Path | None = None,
     probabilistic: bool = True,
+    spark: Any = None,
 ) -> IdentityRun:
     """Resolve every customer record of the workspace and store the crosswalk.
 
@@ -175,6 +177,9 @@ def resolve_identities(
         A CSV of ``source_id,customer_id`` lines (overrides ``[identity] crosswalk``).
     probabilistic : bool, default True
         False: only the exact rules and the crosswalk.
+    spark : SparkSession, optional
+        The session Splink scores pairs on when ``[identity] backend = "spark"`` (default: a
+        local one, :func:`crmine.identity.spark_session`).
 
     Returns
     -------
@@ -190,7 +195,7 @@ def resolve_identities(
     cw_path = crosswalk if crosswalk is not None else settings.crosswalk
     cw = _read_crosswalk(ws, cw_path) if cw_path else None
     resolution = resolve_records(records, settings, crosswalk=cw, keep_apart=_keep_apart(ws),
-                                 probabilistic=probabilistic)  # fmt: skip
+                                 probabilistic=probabilistic, spark=spark)  # fmt: skip
     now = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     run_id = f"idr-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     identity = resolution.identity.assign(
@@ -216,6 +221,7 @@ def resolve_identities(
     with ws.transaction():
         ws.write_table(IDENTITY, identity)
         ws.write_table(LINKS, links)
+        create_resolved_views(ws)  # from now on the analyses count one customer per person
         if len(history):
             ws.write_table(HISTORY, history, mode="append")
         elif not ws.has_table(HISTORY):
@@ -374,25 +380,16 @@ def split_customer(ws: Workspace, ident: str, *, record: str | None = None) -> d
 
 
 def resolved_table(ws: Workspace, name: str = "core.fct_order_lines") -> ibis.Table:
-    """A table with a ``customer_id`` column as analyses should see it: one customer per
-    person.
+    """A core table as analyses see it: one customer per person (the ``resolved.*`` view).
 
-    ``customer_id`` becomes the resolved customer; the id the source gave is kept as
-    ``source_customer_id``. Rows whose customer was never resolved (loaded after the last
-    resolve) keep their own id; rows without a customer stay without one. Nothing is
-    dropped: the result has exactly the rows of ``name``.
+    For a fact table ``customer_id`` becomes the resolved customer; the id the source gave is
+    kept as ``source_customer_id``. Rows whose customer was never resolved (loaded after the
+    last resolve) keep their own id; rows without a customer stay without one. Nothing is
+    dropped: the result has exactly the rows of ``name``. For ``core.dim_customer`` the
+    records a merge folded into another customer are left out.
     """
-    table = ws.table(name)
-    if "customer_id" not in table.columns:
+    if "customer_id" not in ws.table(name).columns:
         raise SchemaError(f"{name} has no customer_id column; columns: "
-                          f"{list(table.columns)[:20]}")  # fmt: skip
+                          f"{list(ws.table(name).columns)[:20]}")  # fmt: skip
     _require_resolved(ws)
-    ident = ws.table(IDENTITY).select(
-        _source_id="source_id", _resolved="customer_id")
-    joined = table.left_join(ident, table.customer_id == ident._source_id)
-    columns = [c for c in table.columns if c != "customer_id"]
-    return joined.select(
-        *columns,
-        customer_id=joined._resolved.coalesce(joined.customer_id),
-        source_customer_id=joined.customer_id,
-    )
+    return ws.table(ws.resolved(name))

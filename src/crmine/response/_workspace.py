@@ -103,7 +103,7 @@ def _rfm_before(days: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def _history(ws: Workspace) -> _History:
-    cust = ws.read("core.dim_customer")
+    cust = ws.read(ws.resolved("core.dim_customer"))
     if "is_current" in cust:
         cust = cust[cust["is_current"].astype(bool)]
     cust = cust.drop_duplicates("customer_id", keep="last")
@@ -115,7 +115,7 @@ def _history(ws: Workspace) -> _History:
     if ws.has_table(_ORDER_LINES):
         wanted = ("customer_id", "order_id", "order_ts", "amount", "status", "is_anonymous")
         cols: list[str] = [c for c in wanted if c in ws.columns(_ORDER_LINES)]
-        lines = ws.read(_ORDER_LINES, cols)
+        lines = ws.read(ws.resolved(_ORDER_LINES), cols)
         lines = lines[lines["customer_id"].notna() & lines["order_ts"].notna()]
         if "is_anonymous" in lines:
             lines = lines[~lines["is_anonymous"].fillna(False).astype(bool)]
@@ -275,7 +275,7 @@ def _training_rows(ws: Workspace, feats: pd.DataFrame) -> pd.DataFrame:
             f"{ws.root}: no core.campaign_assignments; response models learn from "
             "past campaigns: load them with `crmine ingest campaign_assignments FILE`"
         )
-    a = ws.read("core.campaign_assignments")
+    a = ws.read(ws.resolved("core.campaign_assignments"))
     if "responded" not in a or a["responded"].isna().all():
         raise SchemaError(
             "core.campaign_assignments needs a filled 'responded' column to train response "

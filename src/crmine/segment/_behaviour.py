@@ -124,7 +124,7 @@ def workspace_behaviour(ws: Workspace, segments: pd.DataFrame, *, segment: str =
     """
     import ibis
 
-    lines = ws.table("core.fct_order_lines")
+    lines = ws.table(ws.resolved("core.fct_order_lines"))
     lines = lines.filter(lines.customer_id.notnull())
     if "is_return" in lines.columns:
         lines = lines.filter(~lines.is_return.fill_null(False))

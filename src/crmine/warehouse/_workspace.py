@@ -64,18 +64,8 @@ class Workspace:
                 'Set [warehouse] engine = "duckdb".'
             )
         self.warehouse_path = root / config.warehouse_path
-        try:
-            self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise WorkspaceError(
-                f"cannot open the warehouse {self.warehouse_path}: {exc}. If another crmine "
-                "process is using it, wait for it to finish; if the file is from another "
-                "DuckDB version, re-create the workspace or export it with that version"
-            ) from exc
-        self.duck: duckdb.DuckDBPyConnection = self.con.con
+        self._connect()
         self._transactions = 0  # depth of Workspace.transaction blocks open
-        # crmine draws its own progress; DuckDB's bar would garble --json and logs.
-        self.duck.execute("SET enable_progress_bar = false")
         if not read_only:
             for schema in SCHEMAS:
                 self.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -86,6 +76,23 @@ class Workspace:
             from crmine.warehouse._runs import recover_pointers
 
             recover_pointers(self)  # a run killed while publishing: finish or undo it
+
+    def _connect(self) -> None:
+        try:
+            self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=self.read_only)
+        except duckdb.Error as exc:
+            raise WorkspaceError(
+                f"cannot open the warehouse {self.warehouse_path}: {exc}. If another crmine "
+                "process is using it, wait for it to finish; if the file is from another "
+                "DuckDB version, re-create the workspace or export it with that version"
+            ) from exc
+        self.duck: duckdb.DuckDBPyConnection = self.con.con
+        # crmine draws its own progress; DuckDB's bar would garble --json and logs.
+        self.duck.execute("SET enable_progress_bar = false")
+
+    def reconnect(self) -> None:
+        """Open the warehouse file again after :meth:`close` (e.g. once it was rewritten)."""
+        self._connect()
 
     def _follow_move(self) -> None:
         """Point the raw.* views at this folder's landing files when the workspace has been
@@ -198,6 +205,13 @@ class Workspace:
                 )
             t = t.select(*columns)
         return t.to_pandas()
+
+    def resolved(self, name: str) -> str:
+        """The name to read for the core table ``name`` in an analysis: one customer per
+        person once identities are resolved (a ``resolved.*`` view), else ``name`` itself."""
+        from crmine.warehouse._resolved import resolved_name
+
+        return resolved_name(self, name)
 
     def columns(self, name: str) -> list[str]:
         return list(self.table(name).columns)

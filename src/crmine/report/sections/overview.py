@@ -13,8 +13,9 @@ def overview(ws: Workspace) -> Section | None:
     if not ws.has_table("core.fct_order_lines"):
         return None
     con = ws.duck
+    lines_table = ws.resolved("core.fct_order_lines")  # customers counted once per person
     row = con.execute(
-        """
+        f"""
         SELECT count(*) AS lines, count(DISTINCT order_id) AS orders,
                count(DISTINCT customer_id) AS customers,
                sum(amount) FILTER (WHERE status = 'completed' AND amount > 0) AS sales,
@@ -22,14 +23,14 @@ def overview(ws: Workspace) -> Section | None:
                count(*) FILTER (WHERE is_anonymous) AS anonymous_lines,
                count(*) FILTER (WHERE is_return) AS return_lines,
                min(order_ts)::DATE AS first_day, max(order_ts)::DATE AS last_day
-        FROM core.fct_order_lines
+        FROM {lines_table}
         """
     ).fetchone()
     assert row is not None
     lines, orders, customers, sales, returned, anon, returns, first, last = row
     sales, returned = float(sales or 0.0), float(returned or 0.0)
     monthly = con.execute(
-        """
+        f"""
         SELECT date_trunc('month', order_ts)::DATE AS month,
                coalesce(sum(amount) FILTER (WHERE status = 'completed' AND amount > 0), 0)
                  - coalesce(sum(abs(amount)) FILTER (WHERE is_return), 0) AS net_revenue,
@@ -37,7 +38,7 @@ def overview(ws: Workspace) -> Section | None:
                sum(abs(amount)) FILTER (WHERE is_return) AS returned,
                count(DISTINCT order_id) AS orders,
                count(DISTINCT customer_id) AS active_customers
-        FROM core.fct_order_lines GROUP BY 1 ORDER BY 1
+        FROM {lines_table} GROUP BY 1 ORDER BY 1
         """
     ).df()
     fig = px.bar(
@@ -75,7 +76,8 @@ def overview(ws: Workspace) -> Section | None:
     if ws.has_table("core.dim_customer"):
         by_country = con.execute(
             "SELECT coalesce(country, 'unknown') AS country, count(*) AS customers "
-            "FROM core.dim_customer WHERE is_current GROUP BY 1 ORDER BY 2 DESC LIMIT 15"
+            f"FROM {ws.resolved('core.dim_customer')} WHERE is_current "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 15"
         ).df()
         if len(by_country) > 1:
             parts.append(
