@@ -7,6 +7,7 @@ import pandas as pd
 
 from crmine.demo._customers import CustomerLatent
 from crmine.demo._spec import DAYS, NO_SIGNAL, SEGMENTS, START
+from crmine.demo._ticket_text import compose_texts
 from crmine.demo._util import days_to_ts, shop_hours
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "make_surveys",
     "make_tickets",
     "ticket_frame",
+    "ticket_topic_truth",
 ]
 
 TICKET_CATEGORIES = ("billing", "delivery", "product_quality", "technical", "account",
@@ -27,58 +29,6 @@ PRIORITIES = ("low", "medium", "high", "urgent")
 # Mean hours to close per priority (log-normal around it).
 CLOSE_HOURS = np.array([60.0, 30.0, 12.0, 4.0])
 NPS_COMPLAINT_EFFECT = -1.3  # NPS points per complaint before the survey
-
-TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # category: (complaint texts, neutral texts)
-    "billing": (
-        ("I was charged twice for order {order}, please refund {amount} yuan.",
-         "My bill this month is {amount} yuan higher than it should be.",
-         "You charged my card again after I asked you to stop. Very disappointed.",
-         "The discount was not applied to order {order}, I paid {amount} yuan too much."),
-        ("Can you send me the invoice for order {order}?",
-         "How do I change the card used for my monthly payment?",
-         "Please explain the {amount} yuan item on my last statement."),
-    ),
-    "delivery": (
-        ("Order {order} is {days} days late and nobody answers my messages.",
-         "The parcel arrived damaged, the box was crushed.",
-         "Courier marked order {order} as delivered but I never received it.",
-         "Third time my delivery is late this month, this is unacceptable."),
-        ("Can I change the delivery address for order {order}?",
-         "When will order {order} arrive? The tracking has not updated for {days} days.",
-         "Please deliver after 6pm, nobody is home during the day."),
-    ),
-    "product_quality": (
-        ("The {product} stopped working after {days} days.",
-         "The {product} I received is not the same as in the pictures, poor quality.",
-         "The {product} has a defect, I want a replacement or a refund.",
-         "Bad quality: the {product} broke the first time I used it."),
-        ("How do I clean the {product}?",
-         "Is the {product} covered by the warranty if I use it abroad?"),
-    ),
-    "technical": (
-        ("The app crashes every time I try to pay, I could not place my order.",
-         "I cannot log in to the app for {days} days now, fix it please.",
-         "Your website keeps showing an error at checkout."),
-        ("How do I turn on notifications in the app?",
-         "The app asks me to update, is the new version safe?",
-         "How can I link my WeChat account to the app?"),
-    ),
-    "account": (
-        ("Someone changed my account details without my permission.",
-         "My loyalty points disappeared from my account."),
-        ("Please update my phone number on my account.",
-         "How do I reset my password?",
-         "I want to change the email address of my account."),
-    ),
-    "cancellation": (
-        ("Cancel my subscription now, your service has been terrible.",
-         "I want to cancel, I have complained {days} times and nothing changed."),
-        ("I would like to cancel my subscription at the end of this month.",
-         "Please stop my membership, I do not use it enough.",
-         "How do I cancel my plan? I am moving abroad."),
-    ),
-}
 
 SURVEY_TEXT = {
     "promoter": ("Great service and fast delivery, I recommend you to my friends.",
@@ -115,12 +65,13 @@ def make_tickets(rng: np.random.Generator, customers: pd.DataFrame,
     t = lat.t0[cust] + rng.random(len(cust)) * (DAYS - lat.t0[cust])
     t = np.clip(np.floor(t) + shop_hours(rng, len(cust)), lat.t0[cust], DAYS - 1e-3)
     category = rng.choice(len(TICKET_CATEGORIES), size=len(cust), p=CATEGORY_MIX)
-    return _ticket_details(rng, cust, t, category, products)
+    return _ticket_details(rng, cust, t, category, products, signal=signal)
 
 
 def _ticket_details(rng: np.random.Generator, cust: np.ndarray, t: np.ndarray,
                     category: np.ndarray, products: pd.DataFrame,
-                    complaint: np.ndarray | None = None) -> pd.DataFrame:
+                    complaint: np.ndarray | None = None, *, signal: bool = True
+                    ) -> pd.DataFrame:
     m = len(cust)
     if complaint is None:
         complaint = rng.random(m) < COMPLAINT_PROB[category]
@@ -139,23 +90,27 @@ def _ticket_details(rng: np.random.Generator, cust: np.ndarray, t: np.ndarray,
     ).astype(float)
     csat[(rng.random(m) < 0.3) | np.isnan(closed)] = np.nan  # not everyone answers
 
-    pick = rng.random(m)
+    rng.random(m)  # drawn as before texts were composed, so later draws stay the same
     order_no = rng.integers(1, 99_999_999, m)
     amount = rng.integers(20, 800, m)
     days = rng.integers(2, 15, m)
     prod = products["product_name"].to_numpy()[rng.integers(0, len(products), m)]
-    texts = []
-    for i in range(m):  # one sentence per ticket (tens of thousands at most)
-        pool = TEMPLATES[TICKET_CATEGORIES[category[i]]][0 if complaint[i] else 1]
-        texts.append(pool[int(pick[i] * len(pool))].format(
-            order=f"O{order_no[i]:08d}", amount=amount[i], days=days[i], product=prod[i]))
+    fields = {"order": np.array([f"O{o:08d}" for o in order_no]), "amount": amount,
+              "days": days, "product": prod}
+    # The reason a text is written about is the ticket's category; in the company without
+    # signal it is drawn independently, so the text says nothing about the recorded reason
+    channel = rng.choice(len(TICKET_CHANNELS), size=m, p=TICKET_CHANNEL_MIX)
+    about = category if signal else rng.choice(len(TICKET_CATEGORIES), size=m, p=CATEGORY_MIX)
+    # ... and its tone (complaint or not) too, so the text says nothing about the flag.
+    tone = complaint if signal else rng.random(m) < COMPLAINT_PROB[about]
+    texts, language = compose_texts(rng, cust, about, tone, TICKET_CATEGORIES, fields)
     return pd.DataFrame({
         "cust": cust, "t": t, "closed_t": closed,
         "category": np.array(TICKET_CATEGORIES)[category],
-        "channel": np.array(TICKET_CHANNELS)[
-            rng.choice(len(TICKET_CHANNELS), size=m, p=TICKET_CHANNEL_MIX)],
+        "channel": np.array(TICKET_CHANNELS)[channel],
         "priority": np.array(PRIORITIES)[priority],
         "is_complaint": complaint, "csat": csat, "text": texts,
+        "language": language, "text_reason": np.array(TICKET_CATEGORIES)[about],
     })  # fmt: skip
 
 
@@ -181,6 +136,19 @@ def ticket_frame(internal: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFram
         "is_complaint": internal["is_complaint"].to_numpy(dtype=bool),
         "csat": internal["csat"].to_numpy(dtype=float),
         "text": internal["text"].to_numpy(),
+    })  # fmt: skip
+
+
+def ticket_topic_truth(internal: pd.DataFrame, tickets: pd.DataFrame) -> pd.DataFrame:
+    """``truth["ticket_topics"]``: per ticket the reason its text was written about, its
+    language and the recorded category (they differ only in the company without signal)."""
+    internal = internal.sort_values(["t", "cust"], kind="stable", ignore_index=True)
+    return pd.DataFrame({
+        "ticket_id": tickets["ticket_id"].to_numpy(),
+        "reason": internal["text_reason"].to_numpy(),
+        "language": internal["language"].to_numpy(),
+        "category": internal["category"].to_numpy(),
+        "is_complaint": internal["is_complaint"].to_numpy(dtype=bool),
     })  # fmt: skip
 
 

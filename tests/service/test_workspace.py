@@ -1,0 +1,139 @@
+"""``run_service`` on the demo: contact marts, topics, routing and the planted churn link."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crmine.contract import check_marts, verdict_of
+from crmine.service import (
+    ANALYSIS,
+    contact_groups,
+    contact_periods,
+    prepare_tickets,
+    run_service,
+)
+
+END = pd.Timestamp("2024-02-01")
+
+
+def _tickets() -> pd.DataFrame:
+    ts = pd.Timestamp
+    return pd.DataFrame({
+        "ticket_id": ["t1", "t2", "t3", "t4"],
+        "customer_id": ["a", "a", "b", "c"],
+        "opened_ts": [ts("2024-01-01 10:00"), ts("2024-01-03 10:00"), ts("2024-01-10"),
+                      ts("2024-01-30")],
+        "closed_ts": [ts("2024-01-01 20:00"), ts("2024-01-06 10:00"), ts("2024-01-10 02:00"),
+                      pd.NaT],
+        "category": ["billing", "billing", "delivery", "delivery"],
+        "channel": ["phone", "chat", "chat", "app"],
+        "priority": ["high", "low", "low", "low"],
+        "is_complaint": [True, True, False, True],
+        "csat": [2.0, np.nan, 5.0, np.nan],
+        "text": ["x"] * 4,
+    })  # fmt: skip
+
+
+def test_contact_figures_by_hand() -> None:
+    t = prepare_tickets(_tickets(), END, repeat_days=7, sla_hours=48)
+    g = contact_groups(t).set_index(["dimension", "value"])
+    overall = g.loc[("all", "all")]
+    assert overall["tickets"] == 4 and overall["still_open"] == 1
+    # closed in 10 h, 72 h and 2 h; the open ticket has been open 48 h at the end
+    assert overall["median_hours"] == pytest.approx(10.0)
+    assert overall["sla_breach_rate"] == pytest.approx(1 / 4)  # 72 h > 48 (48 h is not)
+    # t1 is followed by t2 within 7 days; t4 is too recent to know
+    assert overall["repeat_rate"] == pytest.approx(1 / 3)
+    assert g.loc[("category", "billing"), "csat_mean"] == 2.0
+    orders = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["a", "d"],
+                           "order_ts": [pd.Timestamp("2024-01-05")] * 2})
+    p = contact_periods(t, orders, END).set_index("period").loc["2024-01"]
+    assert p["complaints"] == 3 and p["orders"] == 2 and p["active_customers"] == 4
+    assert p["complaints_per_1000_orders"] == pytest.approx(1500.0)
+    assert p["backlog_at_end"] == 1
+
+
+@pytest.fixture(scope="module")
+def service_run(demo_workspace):
+    return run_service(demo_workspace)
+
+
+def test_demo_run_recovers_the_planted_complaint_effect(demo_workspace, service_run) -> None:
+    run = service_run
+    truth = demo_workspace.read("truth.churn_drivers").set_index("feature")
+    planted = float(truth.loc["n_complaints", "effect"])
+    effects = run.link.effects.set_index("covariate")
+    lo, hi = effects.loc["complaints", ["ci_low", "ci_high"]]
+    assert lo > 0 and lo <= planted <= hi
+    # slow resolution is not planted: its interval covers no effect
+    lo_s, hi_s = effects.loc["slow_resolutions", ["ci_low", "ci_high"]]
+    assert lo_s < 0 < hi_s
+    assert run.verdict.status == "informative"
+    assert verdict_of(demo_workspace, "service").status == "informative"
+    statuses = {c.metric: c.status for c in run.verdict.checks}
+    assert statuses["held-out adjusted Rand index (topic vs recorded reason)"] == "informative"
+    assert run.topic_evaluation.ari >= 0.8
+    assert run.reason_classifier is not None and run.reason_classifier.accuracy > 0.9
+
+
+def test_demo_marts_declared_and_checked(demo_workspace, service_run) -> None:
+    declared = {m.name for m in ANALYSIS.marts}
+    assert {m.removeprefix("marts.") for m in service_run.marts} == declared
+    for mart in ANALYSIS.marts:
+        frame = demo_workspace.read(f"marts.{mart.name}")
+        assert set(mart.columns) <= set(frame.columns) | {"model_version", "scored_at"}
+    failed = [r for r in check_marts(demo_workspace)
+              if not r.passed and r.table.startswith("marts.service_")]
+    assert failed == []
+    topics = demo_workspace.read("marts.service_topics")
+    assert topics["size"].sum() == len(demo_workspace.read("marts.service_ticket_topics"))
+    # cancellation topics are where churners are: their churn rate is the highest
+    top = topics.sort_values("churn_rate", ascending=False).iloc[0]
+    assert "cancel" in top["terms"] or "取消" in top["terms"]
+    examples = " ".join(demo_workspace.read("marts.service_topic_examples")["text"])
+    assert "@" not in examples
+
+
+@pytest.mark.slow
+def test_no_signal_company_is_not_informative(tmp_path) -> None:
+    from crmine.demo._workspace import build_demo_workspace
+
+    ws, _ = build_demo_workspace(tmp_path / "flat", n_customers=2_000, seed=0, signal=False)
+    try:
+        run = run_service(ws)
+        assert run.verdict.status == "not_informative"
+        assert all(c.status == "not_informative" for c in run.verdict.checks)
+        assert ws.read("marts.service_ticket_routing").empty
+        assert run.link is not None
+        lo, hi = run.link.effects.set_index("covariate").loc["complaints",
+                                                             ["ci_low", "ci_high"]]
+        assert lo < 0 < hi
+    finally:
+        ws.close()
+
+
+def test_cli(demo_workspace, service_run, workspace) -> None:
+    from crmine.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["service", "link-to-churn", "-w", str(demo_workspace.root),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["verdict"]["status"] == "informative"
+    assert {e["covariate"] for e in data["effects"]} >= {"complaints", "repeat_contacts"}
+    res = runner.invoke(app, ["service", "classify", "-w", str(demo_workspace.root), "--json",
+                              "--text", "订单的快递五天没到", "--text",
+                              "charged twice, mail me at a.b@example.com"])
+    assert res.exit_code == 0, res.output
+    routed = json.loads(res.stdout)["routed"]
+    assert [r["predicted_category"] for r in routed] == ["delivery", "billing"]
+    assert "[email]" in routed[1]["text"]
+    res = runner.invoke(app, ["service", "contacts", "-w", str(workspace.root)])
+    assert res.exit_code == 2 and "core.fct_tickets" in res.output
+    assert "Traceback" not in res.output
