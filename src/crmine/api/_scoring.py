@@ -1,0 +1,130 @@
+"""Real-time scoring: one customer or a batch by a saved model, with its version.
+
+Today's features of every customer are computed once per model version and data state (the
+declared ``ModelSpec.features``) and kept; scoring a customer is then one row through the
+saved model. Next-best products come from the basket analysis's recommendations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from crmine.api._views import records
+from crmine.exceptions import DataError, WorkspaceError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crmine.warehouse import Workspace
+
+__all__ = ["NEXT_BEST_PRODUCT", "RealtimeScorer", "score_models"]
+
+NEXT_BEST_PRODUCT = "next_best_product"
+
+
+def score_models() -> list[str]:
+    """Models that score customers: the declared ones and next-best-product."""
+    from crmine.models import model_specs
+
+    return [*sorted(model_specs()), NEXT_BEST_PRODUCT]
+
+
+class RealtimeScorer:
+    """Saved models and today's features, loaded once, kept while the data do not change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+        self._features: dict[tuple[str, str, Any], pd.DataFrame] = {}  # (model, version, data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+            self._features.clear()
+
+    def _model(self, ws: Workspace, name: str, version: str | None
+               ) -> tuple[Any, dict[str, Any]]:
+        from crmine.models import load_model
+        from crmine.warehouse._models import read_latest
+
+        wanted = version or read_latest(ws.models_dir / name)
+        if wanted is None:
+            raise WorkspaceError(f"no saved {name} model in {ws.models_dir}; run the analysis "
+                                 f"first (crmine run --only {name})")
+        key = (name, wanted)
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = load_model(ws.models_dir, name, version=wanted)
+            return self._models[key]
+
+    def _frame(self, ws: Workspace, name: str, version: str) -> pd.DataFrame:
+        from crmine.models import model_specs
+
+        # Loads and runs change row counts or rewrite tables: either changes this.
+        state = ws.duck.execute(
+            "SELECT string_agg(table_oid::VARCHAR, ',' ORDER BY table_oid), "
+            "sum(estimated_size) FROM duckdb_tables() WHERE schema_name IN ('core', 'marts') "
+            "AND database_name = current_database()"
+        ).fetchone()
+        key = (name, version, state)
+        with self._lock:
+            cached = self._features.get(key)
+        if cached is not None:
+            return cached
+        frame = model_specs()[name].features(ws)
+        if "customer_id" not in frame.columns:  # some keep the id as the index (CLV's RFM)
+            frame = frame.rename_axis("customer_id").reset_index()
+        frame = frame.assign(customer_id=frame["customer_id"].astype(str)).set_index(
+            "customer_id", drop=False)
+        with self._lock:
+            self._features = {k: v for k, v in self._features.items() if k[0] != name}
+            self._features[key] = frame
+        return frame
+
+    def score(self, ws: Workspace, name: str, customer_ids: Sequence[str], *,
+              version: str | None = None) -> dict[str, Any]:
+        """Scores of ``customer_ids`` by model ``name``: ``{"model", "version", "scores",
+        "unknown"}`` (ids without features are listed in ``unknown``)."""
+        if name == NEXT_BEST_PRODUCT:
+            return self._next_best(ws, customer_ids)
+        from crmine.models import model_specs
+
+        specs = model_specs()
+        if name not in specs:
+            raise DataError(f"no model {name[:80]!r}; models: {', '.join(score_models())}")
+        model, meta = self._model(ws, name, version)
+        frame = self._frame(ws, name, str(meta["version"]))
+        ids = [str(c) for c in customer_ids]
+        known = [c for c in ids if c in frame.index]
+        unknown = [c for c in ids if c not in frame.index]
+        scored: list[dict[str, Any]] = []
+        if known:
+            rows = frame.loc[known].reset_index(drop=True)
+            scores = specs[name].score(model, meta, rows).reset_index(drop=True)
+            if "customer_id" in scores.columns:
+                scores = scores.drop(columns="customer_id")
+            scores.insert(0, "customer_id", rows["customer_id"].to_numpy())
+            scored = records(scores)
+        return {"model": name, "version": str(meta["version"]), "scores": scored,
+                "unknown": unknown}
+
+    def _next_best(self, ws: Workspace, customer_ids: Sequence[str]) -> dict[str, Any]:
+        table = "marts.basket_recommendations"
+        if not ws.has_table(table):
+            raise WorkspaceError("no next-best products yet: run the basket analysis "
+                                 "(crmine run --only basket)")
+        ids = [str(c) for c in customer_ids]
+        frame = ws.duck.execute(
+            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, rank, product_id, "
+            f"product_name, score, model_version FROM {table} WHERE CAST(customer_id AS "
+            "VARCHAR) IN (SELECT unnest(?::VARCHAR[])) ORDER BY customer_id, rank", [ids]).df()
+        version = str(frame["model_version"].iloc[0]) if not frame.empty else None
+        scored = []
+        for cid, group in frame.groupby("customer_id", sort=False):
+            scored.append({"customer_id": cid, "next_best_products": records(
+                group.drop(columns=["customer_id", "model_version"]))})
+        found = {s["customer_id"] for s in scored}
+        return {"model": NEXT_BEST_PRODUCT, "version": version, "scores": scored,
+                "unknown": [c for c in ids if c not in found]}
