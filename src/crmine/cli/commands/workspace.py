@@ -16,6 +16,14 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[
             Path, typer.Argument(help="Folder to create the workspace in.")
         ] = Path("."),
+        encrypt: Annotated[
+            bool,
+            typer.Option(
+                "--encrypt",
+                help="Encrypt the warehouse and landing files (key: "
+                "CRMINE_ENCRYPTION_KEY, CRMINE_ENCRYPTION_KEY_FILE or a prompt).",
+            ),
+        ] = False,
         json_out: JsonOpt = False,
     ) -> None:
         """Create a workspace: crmine.toml, warehouse.duckdb, models/ and reports/."""
@@ -24,6 +32,11 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             check_workspace_config(directory)  # an existing workspace's file must be valid
         with errors_handled(json_out), Workspace.init(directory) as ws:
+            if encrypt:
+                from crmine.privacy import encrypt_workspace
+
+                if not ws.config.extra.get("privacy", {}).get("encrypted"):
+                    encrypt_workspace(ws)
             info = {
                 "workspace": str(ws.root),
                 "warehouse": str(ws.warehouse_path),

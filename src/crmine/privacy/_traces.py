@@ -1,0 +1,193 @@
+"""Finding traces of people anywhere in a workspace: every table's cells, and every file's
+bytes - the DuckDB file and its WAL as they are on disk, landing files, models, reports.
+
+Compressed copies hide their content from a byte scan, so each file is also read the way its
+content is stored: gzip is decompressed, Parquet read cell by cell, a saved model (joblib)
+loaded and pickled uncompressed. Each value is looked for as UTF-8, UTF-16 and UTF-32 (numpy
+keeps text arrays as UTF-32).
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmine.privacy._sql import (
+    base_tables,
+    column_types,
+    could_hold,
+    literal,
+    quote,
+    token_pattern,
+)
+from crmine.warehouse import Workspace
+
+__all__ = ["Trace", "file_traces", "table_traces", "traces"]
+
+_CHUNK = 1 << 24
+MIN_BYTES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """Where a value was found: a table (``where`` = schema.table) or a file path; ``how``
+    says in which form (cells, bytes, gzip, parquet, pickle); ``hits`` how many values."""
+
+    where: str
+    how: str
+    hits: int
+
+
+def _encodings(needles: Iterable[str]) -> list[bytes]:
+    out: set[bytes] = set()
+    for n in needles:
+        for enc in ("utf-8", "utf-16-le", "utf-32-le"):
+            out.add(n.encode(enc))
+    return sorted(out, key=len, reverse=True)
+
+
+def _trie_pattern(patterns: list[bytes]) -> re.Pattern[bytes]:
+    """One regex of all patterns as a trie: at each position the engine tests one byte
+    class and moves on, instead of trying every pattern (1,500 values: 100x faster)."""
+    trie: dict[int, Any] = {}
+    for p in patterns:
+        node = trie
+        for byte in p:
+            node = node.setdefault(byte, {})
+        node[-1] = {}
+
+    def build(node: dict[int, Any]) -> bytes:
+        ends = -1 in node
+        alts = [re.escape(bytes([b])) + build(child) for b, child in sorted(node.items())
+                if b != -1]  # fmt: skip
+        if not alts:
+            return b""
+        body = alts[0] if len(alts) == 1 else b"(?:" + b"|".join(alts) + b")"
+        return b"(?:" + body + b")?" if ends else body
+
+    return re.compile(build(trie))
+
+
+def _count_in_stream(chunks: Iterator[bytes], patterns: list[bytes],
+                     matcher: re.Pattern[bytes] | None = None) -> int:  # fmt: skip
+    """Distinct patterns found in a byte stream read in chunks (overlapping at the seams)."""
+    if not patterns:
+        return 0
+    longest = max(len(p) for p in patterns)
+    wanted = set(patterns)
+    matcher = matcher or _trie_pattern(patterns)
+    found: set[bytes] = set()
+    tail = b""
+    for chunk in chunks:
+        window = tail + chunk
+        for m in matcher.finditer(window):
+            # the trie matches the shortest pattern that ends first; check the longer ones
+            # starting at the same place too
+            start = m.start()
+            found.update(p for p in wanted - found if window.startswith(p, start))
+        tail = window[-longest:]
+    return len(found)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            yield chunk
+
+
+def _decoded(path: Path, duck: Any = None) -> tuple[str, bytes] | None:
+    """The file's content in the form it is stored in, when that is not its bytes.
+
+    ``duck``: a connection holding the workspace's landing key, to read encrypted Parquet.
+    """
+    name = path.name
+    try:
+        if name.endswith(".gz"):
+            return "gzip", gzip.decompress(path.read_bytes())
+        if name.endswith(".parquet"):
+            import duckdb
+
+            from crmine.warehouse._encryption import READ_OPTION, SEALED
+
+            option = f", {READ_OPTION}" if name.endswith(SEALED) else ""
+            con = duck if duck is not None else duckdb.connect()
+            try:
+                rows = con.execute(
+                    f"SELECT * FROM read_parquet({literal(str(path))}{option})"
+                ).fetchall()
+            finally:
+                if duck is None:
+                    con.close()
+            return "parquet", "\n".join("\x1f".join(map(str, r)) for r in rows).encode()
+        if name.endswith(".joblib"):
+            import joblib
+
+            return "pickle", pickle.dumps(joblib.load(path), protocol=4)
+    except Exception as exc:  # an unreadable file is reported, never skipped silently
+        return "unreadable: " + type(exc).__name__, b""
+    return None
+
+
+def file_traces(root: Path, needles: Iterable[str], duck: Any = None) -> list[Trace]:
+    """Every file under ``root`` holding any of ``needles`` in its bytes or decoded content.
+
+    Raw bytes are searched for values of at least ``MIN_BYTES`` characters only: a shorter
+    one ("C1") turns up by chance in any megabyte of compressed or encrypted data.
+    """
+    values = list(needles)
+    patterns = _encodings(values)
+    long_patterns = _encodings(v for v in values if len(v) >= MIN_BYTES)
+    found = []
+    every = _trie_pattern(patterns) if patterns else None
+    long_every = _trie_pattern(long_patterns) if long_patterns else None
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        hits = _count_in_stream(_file_chunks(path), long_patterns, long_every)
+        if hits:
+            found.append(Trace(str(path), "bytes", hits))
+        decoded = _decoded(path, duck)
+        if decoded is not None:
+            how, data = decoded
+            if how.startswith("unreadable"):
+                found.append(Trace(str(path), how, 0))
+                continue
+            hits = _count_in_stream(iter([data]), patterns, every)
+            if hits:
+                found.append(Trace(str(path), how, hits))
+    return found
+
+
+def table_traces(ws: Workspace, needles: Iterable[str]) -> list[Trace]:
+    """Every table (and raw view) with a cell holding any of ``needles`` as a token."""
+    values = sorted(set(needles))
+    if not values:
+        return []
+    pattern = literal(token_pattern(values))
+    views = [f"raw.{r[0]}" for r in ws.duck.execute(
+        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw' AND database_name = "
+        "current_database()").fetchall()]  # fmt: skip
+    found = []
+    shortest = min(len(v) for v in values)
+    for table in [*base_tables(ws), *views]:
+        target = ".".join(quote(p) for p in table.split(".", 1))
+        cols = could_hold(ws, target, list(column_types(ws, table)), shortest)
+        if not cols:
+            continue
+        cells = " OR ".join(f"regexp_matches(CAST({quote(c)} AS VARCHAR), {pattern})"
+                            for c in cols)  # fmt: skip
+        row = ws.duck.execute(f"SELECT count(*) FROM {target} WHERE {cells}").fetchone()
+        if row and row[0]:
+            found.append(Trace(table, "cells", int(row[0])))
+    return found
+
+
+def traces(ws: Workspace, needles: Iterable[str]) -> list[Trace]:
+    """Traces in the tables and in every file of the workspace (after a checkpoint)."""
+    values = sorted(set(needles))
+    found = table_traces(ws, values)
+    ws.duck.execute("CHECKPOINT")
+    return found + file_traces(ws.root, values, ws.duck)

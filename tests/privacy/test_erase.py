@@ -1,0 +1,129 @@
+"""Erasure reaches every copy: tables, SCD2 and identity history, quarantine, landing files,
+marts, models, reports and the DuckDB file's bytes; row accounting still adds up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.privacy.conftest import PERSON
+
+pytestmark = pytest.mark.slow  # one demo, a segment fit and an erasure: about a minute
+
+
+def test_the_scan_found_the_person_before_erasure(erased):
+    """The proof below means something only if the scan sees the person where they are."""
+    ws, _, before, needles, _ = erased
+    assert {"na.xu1357@example.cn", "+8613242129823", "徐娜",
+            "No. 216 Renmin Road, Hangzhou"} <= set(needles)  # fmt: skip
+    found = {t.where.removeprefix(str(ws.root) + "/"): t.how for t in before}
+    assert found["warehouse.duckdb"] == "bytes"
+    assert found["core.dim_customer"] == "cells"
+    assert found["quarantine.rejects"] == "cells"
+    assert any(w.startswith("raw/orders__") and w.endswith(".csv") for w in found)
+    assert any(w.startswith("models/segment/") for w in found)  # the segmenter keeps its ids
+
+
+def test_erasure_leaves_no_trace_anywhere(erased):
+    from crmine.privacy import file_traces, table_traces
+
+    ws, receipt, _, needles, (lines, own) = erased
+    assert receipt.verified, receipt.remaining
+    assert table_traces(ws, needles) == []
+    assert file_traces(ws.root, needles) == []  # database bytes, landing files, models, report
+    assert not (ws.root / "warehouse.duckdb.wal").exists()
+    assert own == 192  # 191 demo lines + the good line of late_orders.csv
+    # exactly the person's rows went; everyone else's stay
+    assert ws.duck.execute("SELECT count(*) FROM core.fct_order_lines").fetchone()[0] == lines - own
+    assert receipt.tables["core.fct_order_lines"] == own
+    assert receipt.tables["core.dim_customer"] == 1
+    assert receipt.tables["quarantine.rejects"] == 1
+    assert receipt.models_deleted and receipt.models_deleted[0].startswith("segment/")
+    assert "reports/index.html" in receipt.reports
+
+
+def test_another_customers_text_naming_the_person_is_masked(erased):
+    ws, receipt, *_ = erased
+    assert receipt.masked == {"core.fct_tickets.text": 1, "staging.tickets.text": 1}
+    text = ws.duck.execute("SELECT text FROM core.fct_tickets WHERE ticket_id = 'T900001'"
+                           ).fetchone()[0]  # fmt: skip
+    assert text == "Please also send the invoice to [erased] thanks"
+
+
+def test_receipt_names_no_one_and_is_kept(erased):
+    ws, receipt, _, needles, _ = erased
+    stored = ws.duck.execute("SELECT receipt FROM meta.erasure_receipts WHERE receipt_id = ?",
+                             [receipt.receipt_id]).fetchone()[0]  # fmt: skip
+    text = json.dumps(receipt.to_dict(), default=str) + stored
+    assert not any(n.lower() in text.lower() for n in needles)
+    assert json.loads(stored)["tables"]["core.dim_customer"] == 1
+
+
+def test_row_accounting_counts_erased_rows(erased):
+    from crmine.privacy import load_accounting
+
+    ws = erased[0]
+    rows = {r["load_id"]: r for r in load_accounting(ws)}
+    for row in rows.values():
+        assert row["adds_up"]
+        assert row["landing_rows_now"] + row["landing_rows_erased"] == row["rows_read"]
+    orders = next(r for r in rows.values() if r["entity"] == "orders")
+    assert (orders["landing_rows_erased"], orders["core_rows_erased"]) == (191, 191)
+    late = next(r for r in rows.values() if str(r["source"]).endswith("late_orders.csv"))
+    # 3 lines: the person's staged line and quarantined line went
+    assert (late["rows_read"], late["landing_rows_erased"], late["landing_rows_now"]) == (3, 2, 1)
+
+
+def test_models_that_held_the_person_are_deleted(erased):
+    from crmine.models import list_models
+
+    ws, receipt, *_ = erased
+    assert not (ws.models_dir / "segment" / "latest").exists()  # the next run fits a new one
+    listed = list_models(ws.models_dir)
+    assert listed.empty or "segment" not in set(listed["name"])
+    assert receipt.models_flagged == []  # no other model was saved in this workspace
+
+
+def test_erase_by_email_and_phone_find_the_same_person(fresh_workspace):
+    from crmine.privacy import find_subjects
+
+    ws = fresh_workspace
+    assert find_subjects(ws, emails=[" Na.Xu1357@EXAMPLE.cn"]).ids == {PERSON}
+    assert find_subjects(ws, phones=["132 4212 9823"]).ids == {PERSON}
+    assert find_subjects(ws, phones=["+86 132-4212-9823"]).ids == {PERSON}
+
+
+def test_unknown_email_is_a_clear_error(fresh_workspace):
+    from crmine.exceptions import DataError
+    from crmine.privacy import erase
+
+    with pytest.raises(DataError, match=r"no customer in core\.dim_customer has email"):
+        erase(fresh_workspace, emails=["nobody@nowhere.test"])
+    with pytest.raises(DataError, match="name at least one customer"):
+        erase(fresh_workspace, [])
+
+
+def test_subject_access_lists_the_persons_rows(fresh_workspace):
+    from crmine.privacy import subject_access
+
+    doc = subject_access(fresh_workspace, [PERSON])
+    assert doc["person"]["emails"] == ["na.xu1357@example.cn"]
+    assert doc["counts"]["core.fct_order_lines"] == 192
+    assert doc["counts"]["quarantine.rejects"] == 1
+    assert doc["counts"]["raw/orders__l00003.parquet"] == 191
+    assert {m["model"] for m in doc["models"]} == {"segment"}
+    assert all(r["customer_id"] == PERSON for r in doc["tables"]["core.fct_events"])
+
+
+def test_every_analysis_still_runs_after_erasure(erased):
+    """Last in this module: it refits everything on the erased workspace."""
+    from crmine.pipeline import run_pipeline
+    from crmine.privacy import table_traces
+
+    ws, _, _, needles, _ = erased
+    results = run_pipeline(ws)
+    failed = {r.name: r.error for r in results if not r.ok}
+    assert failed == {}
+    assert (ws.models_dir / "segment" / "latest").exists()  # refitted without the person
+    assert table_traces(ws, needles) == []
