@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from crmine.config import CONFIG_FILE, Config, load_config, save_config
 from crmine.exceptions import SchemaError, WorkspaceError
+from crmine.warehouse._encryption import is_encrypted
 
 __all__ = ["SCHEMAS", "Workspace"]
 
@@ -79,8 +80,16 @@ class Workspace:
 
     def _connect(self) -> None:
         try:
-            self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=self.read_only)
+            if is_encrypted(self.config.extra):  # opt-in: crmine.privacy encrypts workspaces
+                self.con = self._connect_encrypted()
+            else:
+                self.con = ibis.duckdb.connect(str(self.warehouse_path), read_only=self.read_only)
         except duckdb.Error as exc:
+            if "encrypt" in str(exc).lower():
+                raise WorkspaceError(
+                    f"cannot open the encrypted warehouse {self.warehouse_path}: {exc}. Give "
+                    "the workspace's key (CRMINE_ENCRYPTION_KEY or its key file)"
+                ) from exc
             raise WorkspaceError(
                 f"cannot open the warehouse {self.warehouse_path}: {exc}. If another crmine "
                 "process is using it, wait for it to finish; if the file is from another "
@@ -89,6 +98,23 @@ class Workspace:
         self.duck: duckdb.DuckDBPyConnection = self.con.con
         # crmine draws its own progress; DuckDB's bar would garble --json and logs.
         self.duck.execute("SET enable_progress_bar = false")
+
+    def _connect_encrypted(self) -> Any:
+        """The warehouse attached with its key (module crmine.warehouse._encryption)."""
+        from crmine.warehouse._encryption import attach_clause, load_crypto, workspace_key
+
+        # asked once per Workspace (a prompt is not repeated when the file is reopened)
+        key = getattr(self, "_encryption_key", None) or workspace_key(self.root, self.config.extra)
+        self._encryption_key = key
+        con = ibis.duckdb.connect()
+        name = self.warehouse_path.stem
+        load_crypto(con.con, key)
+        path = str(self.warehouse_path).replace("'", "''")
+        con.con.execute(
+            f"ATTACH '{path}' AS \"{name}\" {attach_clause(key, read_only=self.read_only)}"
+        )
+        con.con.execute(f'USE "{name}"')
+        return con
 
     def reconnect(self) -> None:
         """Open the warehouse file again after :meth:`close` (e.g. once it was rewritten)."""
@@ -146,6 +172,10 @@ class Workspace:
         return cls(root, load_config(root), read_only=read_only)
 
     def close(self) -> None:
+        if is_encrypted(self.config.extra) and not self.read_only and not self._transactions:
+            from crmine.warehouse._encryption import seal_landing_files
+
+            seal_landing_files(self)  # a load's landing copy is not left in plaintext
         self.con.disconnect()
 
     def __enter__(self) -> Workspace:
