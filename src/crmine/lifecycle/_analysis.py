@@ -6,8 +6,16 @@ from crmine.contract import Analysis, Mart, Setting, accepted, not_null, unique
 from crmine.lifecycle._cohorts import COHORT_COLUMNS
 from crmine.lifecycle._contractual import SBG_CONTRACT_COLUMNS, SBG_PLAN_COLUMNS
 from crmine.lifecycle._health import COMPONENTS
+from crmine.lifecycle._loyalty import LOYALTY_COLUMNS, LOYALTY_PILLARS, LOYALTY_SEGMENT_COLUMNS
+from crmine.lifecycle._nps import CSAT_COLUMNS, DRIVER_COLUMNS, NPS_COLUMNS
 from crmine.lifecycle._stages import STAGE_COLUMNS, STAGES
-from crmine.lifecycle._workspace import AT_RISK_COLUMNS, HEALTH_COLUMNS, run_lifecycle
+from crmine.lifecycle._workspace import (
+    AT_RISK_COLUMNS,
+    HEALTH_COLUMNS,
+    NPS_CHURN_COLUMNS,
+    TRANSITION_COLUMNS,
+    run_lifecycle,
+)
 
 __all__ = ["ANALYSIS"]
 
@@ -63,17 +71,7 @@ _MARTS: tuple[Mart, ...] = (
     Mart(
         "lifecycle_transitions",
         "one row per pair of stages (from one date to another)",
-        (
-            "from_stage",
-            "to_stage",
-            "customers",
-            "share_of_from",
-            "revenue",
-            "from_date",
-            "to_date",
-            "model_version",
-            "scored_at",
-        ),
+        (*TRANSITION_COLUMNS, "model_version", "scored_at"),
         (
             unique("from_stage", "to_stage"),
             not_null("from_stage", "to_stage", "customers"),
@@ -116,6 +114,53 @@ _MARTS: tuple[Mart, ...] = (
         "one row per active subscription (discounted expected residual lifetime)",
         (*SBG_CONTRACT_COLUMNS, "model_version", "scored_at"),
         (unique("subscription_id"), not_null("subscription_id", "discounted_residual_lifetime")),
+    ),
+    Mart(
+        "lifecycle_transition_history",
+        "one row per window (from_date) and pair of stages: transitions over time",
+        (*TRANSITION_COLUMNS, "model_version", "scored_at"),
+        (
+            unique("from_date", "from_stage", "to_stage"),
+            not_null("from_stage", "to_stage", "customers"),
+            accepted("from_stage", _FROM_STAGES),
+            accepted("to_stage", STAGES),
+        ),
+    ),
+    Mart(
+        "lifecycle_loyalty",
+        "one row per customer who bought (loyalty measures at the data end)",
+        (*LOYALTY_COLUMNS, "model_version", "scored_at"),
+        (unique("customer_id"), not_null("customer_id", "loyalty_index", *LOYALTY_PILLARS)),
+    ),
+    Mart(
+        "lifecycle_loyalty_segments",
+        "one row per grouping (dimension) and segment",
+        (*LOYALTY_SEGMENT_COLUMNS, "model_version", "scored_at"),
+        (unique("dimension", "segment"), not_null("dimension", "segment", "customers")),
+    ),
+    Mart(
+        "lifecycle_nps",
+        "one row per grouping (all, segment, channel, acquisition_channel, period) and group",
+        (*NPS_COLUMNS, "model_version", "scored_at"),
+        (unique("dimension", "group"), not_null("dimension", "group", "responses", "nps")),
+    ),
+    Mart(
+        "lifecycle_csat",
+        "one row per grouping (all, ticket category, ticket channel) and group",
+        (*CSAT_COLUMNS, "model_version", "scored_at"),
+        (unique("dimension", "group"), not_null("dimension", "group", "responses")),
+    ),
+    Mart(
+        "lifecycle_nps_drivers",
+        "one row per feature of the NPS regression",
+        (*DRIVER_COLUMNS, "model_version", "scored_at"),
+        (unique("feature"), not_null("feature", "effect")),
+    ),
+    Mart(
+        "lifecycle_nps_churn",
+        "one row per NPS band (promoter, passive, detractor)",
+        (*NPS_CHURN_COLUMNS, "model_version", "scored_at"),
+        (unique("band"), accepted("band", ("promoter", "passive", "detractor"))),
     ),
     Mart(
         "lifecycle_health_holdout",
@@ -211,6 +256,44 @@ _SETTINGS: tuple[Setting, ...] = (
         "health score under which a saveable customer joins the at-risk list",
         check=_score,
     ),
+    Setting(
+        "lifecycle.learn_health_weights",
+        bool,
+        False,
+        "learn the health weights from past churn; used only when they beat the documented "
+        "weights on held-out churn",
+    ),
+    Setting(
+        "lifecycle.transition_periods",
+        int,
+        4,
+        "consecutive windows of transition_days in the transitions over time",
+        check=_days,
+    ),
+    Setting(
+        "lifecycle.loyalty_horizon_days",
+        int,
+        180,
+        "window after the cut-off in which the loyalty test counts a repeat purchase",
+        check=_days,
+    ),
+    Setting(
+        "lifecycle.nps_horizon_days",
+        int,
+        180,
+        "days after a survey answer without a purchase that count as churn (satisfaction link)",
+        check=_days,
+    ),
+    *(
+        Setting(
+            f"lifecycle.loyalty_weight_{p}",
+            float,
+            w,
+            f"weight of the {p} pillar in the loyalty index",
+            check=_non_negative,
+        )
+        for p, w in (("persistence", 0.30), ("firmness", 0.40), ("stability", 0.30))
+    ),
     *(
         Setting(
             f"lifecycle.weight_{c}",
@@ -229,15 +312,19 @@ _SETTINGS: tuple[Setting, ...] = (
         )
     ),
 )
-assert {s.key.removeprefix("lifecycle.weight_") for s in _SETTINGS if "weight_" in s.key} == set(
+assert {s.key.removeprefix("lifecycle.weight_") for s in _SETTINGS if ".weight_" in s.key} == set(
     COMPONENTS
 )
+assert {
+    s.key.removeprefix("lifecycle.loyalty_weight_") for s in _SETTINGS if "loyalty_weight_" in s.key
+} == set(LOYALTY_PILLARS)
 
 ANALYSIS = Analysis(
     name="lifecycle",
     title="Customer lifecycle: cohorts, stages and health",
     run=run_lifecycle,
     requires=("core.fct_order_lines.customer_id",),
+    uses=("segment",),  # the RFM segments group loyalty and NPS when they exist
     marts=_MARTS,
     settings=_SETTINGS,
 )

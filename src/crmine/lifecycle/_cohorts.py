@@ -67,7 +67,7 @@ def cohort_sql(ws: Workspace, dimensions: dict[str, str] | None = None) -> str:
         first_cat = f""",
     fc AS (
         SELECT l.customer_id, arg_max(p.category, l.amount) AS category
-        FROM {ORDERS} l JOIN core.dim_product p USING (product_id)
+        FROM {ws.resolved(ORDERS)} l JOIN core.dim_product p USING (product_id)
         JOIN first f ON f.customer_id = l.customer_id
             AND CAST(l.order_ts AS DATE) = f.first_d
         WHERE l.status = 'completed' AND p.category IS NOT NULL
@@ -92,7 +92,7 @@ def cohort_sql(ws: Workspace, dimensions: dict[str, str] | None = None) -> str:
     WITH p AS (
         SELECT customer_id, date_trunc('month', order_ts) AS m, CAST(order_ts AS DATE) AS d,
                coalesce(amount, 0) AS amount
-        FROM {ORDERS}
+        FROM {ws.resolved(ORDERS)}
         WHERE status = 'completed' AND customer_id IS NOT NULL AND order_ts IS NOT NULL
     ),
     last_month AS (SELECT max(m) AS lm FROM p),

@@ -21,6 +21,9 @@ breadth       ``n / (n + 2)`` with ``n`` distinct categories bought (products wh
 The score is ``100 x sum(w x component) / sum(w)`` over the components whose tables exist.
 Weights are the settings ``lifecycle.weight_<component>``.
 
+With ``lifecycle.learn_health_weights`` the weights are learned from past churn instead
+(:func:`learn_weights`), and used only when they beat the documented ones on held-out churn.
+
 The verdict: the score computed at a past cut-off (``horizon`` before the data end) ranks the
 customers who bought before the cut-off; churn = no purchase in the ``horizon`` after it. Its
 AUC is judged against 0.5 (a random ranking) with the Hanley-McNeil interval.
@@ -39,7 +42,15 @@ from crmine.exceptions import ConfigError
 from crmine.lifecycle._stages import ORDERS, StageRules, _date, purchases_sql, state_sql
 from crmine.warehouse import Workspace
 
-__all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "HealthEvaluation", "evaluate_health", "health_scores"]
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_WEIGHTS",
+    "HealthEvaluation",
+    "LearnedWeights",
+    "evaluate_health",
+    "health_scores",
+    "learn_weights",
+]
 
 COMPONENTS = ("recency", "frequency", "spend", "service", "satisfaction", "breadth")
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -86,7 +97,8 @@ def health_scores(
             f"health weights must be components {COMPONENTS} with weights >= 0; got {bad}"
         )
     day = _date(as_of)
-    base = ws.duck.execute(f"SELECT * FROM ({state_sql(day, rules)})").df()
+    state = state_sql(day, rules, orders=ws.resolved(ORDERS))
+    base = ws.duck.execute(f"SELECT * FROM ({state})").df()
     if base.empty:
         return pd.DataFrame(columns=["customer_id", "health_score", "recency_ratio", "cycle_days"])
     base["customer_id"] = base["customer_id"].astype(str)
@@ -112,7 +124,7 @@ def health_scores(
                 SELECT w.customer_id,
                        count(t.customer_id) FILTER (WHERE {complaint}) AS complaints,
                        count(t.customer_id) FILTER (WHERE NOT {complaint}) AS tickets
-                FROM _lc_win w LEFT JOIN core.fct_tickets t
+                FROM _lc_win w LEFT JOIN {ws.resolved('core.fct_tickets')} t
                   ON CAST(t.customer_id AS VARCHAR) = w.customer_id
                  AND t.opened_ts < TIMESTAMP '{day}'
                  AND datediff('day', CAST(t.opened_ts AS DATE), DATE '{day}') <= w.window_days
@@ -130,7 +142,8 @@ def health_scores(
                     SELECT CAST(customer_id AS VARCHAR) AS customer_id,
                            ({col} - min({col}) OVER ()) / nullif(max({col}) OVER ()
                                - min({col}) OVER (), 0) AS s, {ts} AS ts
-                    FROM {table} WHERE {col} IS NOT NULL AND {ts} < TIMESTAMP '{day}'""")
+                    FROM {ws.resolved(table)}
+                    WHERE {col} IS NOT NULL AND {ts} < TIMESTAMP '{day}'""")
         if sat_sources:
             union = " UNION ALL ".join(sat_sources)
             sat = ws.duck.execute(f"""
@@ -146,7 +159,7 @@ def health_scores(
     if _filled(ws, ORDERS, "product_id"):
         breadth = ws.duck.execute(f"""
             SELECT CAST(l.customer_id AS VARCHAR) AS customer_id, count(DISTINCT {item}) AS n
-            FROM {ORDERS} l {join}
+            FROM {ws.resolved(ORDERS)} l {join}
             WHERE l.status = 'completed' AND l.customer_id IS NOT NULL
               AND l.order_ts < TIMESTAMP '{day}' GROUP BY 1""").df()
         breadth["breadth"] = breadth["n"] / (breadth["n"] + 2)
@@ -187,7 +200,7 @@ def default_horizon(ws: Workspace, end: pd.Timestamp, rules: StageRules) -> int:
     """``lapsed_ratio`` times the customers' median purchase cycle (a typical customer missing
     that many purchases), within 60..365 days and at most a third of the history."""
     row = ws.duck.execute(f"""
-        WITH days AS ({purchases_sql(end)}),
+        WITH days AS ({purchases_sql(end, ws.resolved(ORDERS))}),
         g AS (SELECT customer_id, datediff('day', lag(d) OVER (PARTITION BY customer_id
                      ORDER BY d), d) AS gap FROM days),
         per AS (SELECT quantile_cont(gap, 0.5) AS c, count(gap) AS n FROM g GROUP BY customer_id)
@@ -219,7 +232,7 @@ def evaluate_health(
     cutoff = (pd.Timestamp(end) - pd.Timedelta(days=horizon)).normalize()
     scores = health_scores(ws, cutoff, rules, weights)
     later = ws.duck.execute(f"""
-        SELECT DISTINCT customer_id FROM ({purchases_sql(end)})
+        SELECT DISTINCT customer_id FROM ({purchases_sql(end, ws.resolved(ORDERS))})
         WHERE d >= DATE '{_date(cutoff)}'""").df()
     bought = set(later["customer_id"].astype(str))
     scores["churned"] = ~scores["customer_id"].isin(bought)
@@ -293,3 +306,98 @@ def evaluate_health(
     deciles["customers"] = deciles["customers"].astype("int64")
     deciles["churn_rate"] = deciles["churn_rate"].astype(float)
     return HealthEvaluation(cutoff, horizon, scores, verdict, auc, deciles)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedWeights:
+    """Health weights learned from past churn and their held-out comparison with the
+    documented ones (``verdict``: learned AUC against documented AUC on the same customers)."""
+
+    weights: dict[str, float]
+    auc_learned: float
+    auc_documented: float
+    verdict: Verdict
+
+
+def learn_weights(
+    ws: Workspace,
+    end: pd.Timestamp,
+    horizon_days: int,
+    *,
+    rules: StageRules | None = None,
+    weights: dict[str, float] | None = None,
+    min_gain: float = 0.01,
+) -> LearnedWeights:
+    """Learn the components' weights from past churn, then test them on later churn.
+
+    A logistic regression of churn (no purchase in the ``horizon`` after ``end - 2 horizons``)
+    on the components at that earlier cut-off gives one coefficient per component; a
+    component's learned weight is ``max(0, -coefficient)`` (only what protects from churn adds
+    to health), normalised to sum 1. Learned and documented (``weights``) scores are then
+    compared at the held-out cut-off ``end - horizon`` on the churn after it, with a paired
+    bootstrap interval of the AUC gain.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from crmine.lifecycle._loyalty import _paired_gain_interval
+
+    rules = rules or StageRules()
+    documented = {**DEFAULT_WEIGHTS, **(weights or {})}
+    test_at = (pd.Timestamp(end) - pd.Timedelta(days=horizon_days)).normalize()
+    train_at = test_at - pd.Timedelta(days=horizon_days)
+    metric = "held-out churn AUC, health weights learned from past churn"
+
+    def labelled(at: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+        scores = health_scores(ws, at, rules, documented)
+        later = ws.duck.execute(f"""
+            SELECT DISTINCT customer_id FROM ({purchases_sql(until, ws.resolved(ORDERS))})
+            WHERE d >= DATE '{_date(at)}'""").df()
+        scores["churned"] = ~scores["customer_id"].isin(set(later["customer_id"].astype(str)))
+        return scores
+
+    train, test = labelled(train_at, test_at), labelled(test_at, end)
+    used = [c for c in COMPONENTS if c in train.columns and c in test.columns]
+    counts = [
+        int(train["churned"].sum()),
+        int((~train["churned"]).sum()),
+        int(test["churned"].sum()),
+        int((~test["churned"]).sum()),
+    ]
+    if min(counts) < MIN_CLASS or not used:
+        verdict = Verdict(
+            "not_informative",
+            metric,
+            None,
+            None,
+            why=f"Too little history to learn weights: {counts[0]:,} churners and "
+            f"{counts[1]:,} stayers after {train_at:%Y-%m-%d}, {counts[2]:,} and {counts[3]:,} "
+            f"after {test_at:%Y-%m-%d}.",
+            what_to_try="Keep the documented weights; load a history of three horizons.",
+        )
+        return LearnedWeights(dict(documented), float("nan"), float("nan"), verdict)
+    X = train[used].astype(float).fillna(0.5).to_numpy()
+    model = LogisticRegression(C=1.0).fit(X, train["churned"].to_numpy(int))
+    raw = np.maximum(0.0, -model.coef_[0])
+    if raw.sum() <= 0:
+        raw = np.ones(len(used))
+    learned = {c: float(w) for c, w in zip(used, raw / raw.sum(), strict=True)}
+    y = test["churned"].to_numpy(int)
+    values = test[used].astype(float).fillna(0.5).to_numpy()
+    risk_learned = -(values @ np.array([learned[c] for c in used]))
+    risk_documented = -test["health_score"].to_numpy(float)
+    auc_l, auc_d = _auc(y, risk_learned), _auc(y, risk_documented)
+    lo, hi = _paired_gain_interval(y, risk_learned, risk_documented)
+    shown = ", ".join(f"{c} {w:.2f}" for c, w in learned.items())
+    verdict = judge(
+        metric,
+        auc_l,
+        auc_d,
+        (auc_d + lo, auc_d + hi),
+        min_gain=min_gain,
+        why=f"Learned from churn after {train_at:%Y-%m-%d} ({shown}) and tested on churn after "
+        f"{test_at:%Y-%m-%d}: AUC {auc_l:.3f} against {auc_d:.3f} with the documented weights "
+        f"(gain {auc_l - auc_d:+.3f}, paired bootstrap 95% interval {lo:+.3f} to {hi:+.3f}).",
+        what_to_try="The documented weights do as well: keep them (lifecycle.learn_health_weights "
+        "= false).",
+    )
+    return LearnedWeights(learned, auc_l, auc_d, verdict)

@@ -114,18 +114,24 @@ def _date(value: dt.date | str | pd.Timestamp) -> str:
     return stamp.strftime("%Y-%m-%d")
 
 
-def purchases_sql(as_of: dt.date | str | pd.Timestamp | None = None) -> str:
-    """Completed purchases of known customers by day (``customer_id, d, amount``)."""
+def purchases_sql(
+    as_of: dt.date | str | pd.Timestamp | None = None, orders: str = ORDERS
+) -> str:
+    """Completed purchases of known customers by day (``customer_id, d, amount``) from
+    ``orders`` (pass ``ws.resolved(ORDERS)``: one customer per person once resolved)."""
     before = f"AND order_ts < TIMESTAMP '{_date(as_of)}'" if as_of is not None else ""
     return (
         "SELECT customer_id, CAST(order_ts AS DATE) AS d, sum(coalesce(amount, 0)) AS amount "
-        f"FROM {ORDERS} WHERE status = 'completed' AND customer_id IS NOT NULL "
+        f"FROM {orders} WHERE status = 'completed' AND customer_id IS NOT NULL "
         f"AND order_ts IS NOT NULL {before} GROUP BY 1, 2"
     )
 
 
 def state_sql(
-    as_of: dt.date | str | pd.Timestamp, rules: StageRules, days_table: str | None = None
+    as_of: dt.date | str | pd.Timestamp,
+    rules: StageRules,
+    days_table: str | None = None,
+    orders: str = ORDERS,
 ) -> str:
     """One row per buyer before ``as_of``: cycle, recency and the two spend windows.
 
@@ -134,7 +140,9 @@ def state_sql(
     """
     day = _date(as_of)
     days = (
-        f"SELECT * FROM {days_table} WHERE d < DATE '{day}'" if days_table else purchases_sql(day)
+        f"SELECT * FROM {days_table} WHERE d < DATE '{day}'"
+        if days_table
+        else purchases_sql(day, orders)
     )
     return f"""
     WITH days AS ({days}),
@@ -219,7 +227,7 @@ def stages_sql(
 ) -> str:
     """SQL of one row per customer (buyers and prospects) with its stage at ``as_of``."""
     day = _date(as_of)
-    state = state_sql(day, rules, days_table)
+    state = state_sql(day, rules, days_table, ws.resolved(ORDERS))
     buyers = f"SELECT *, {_stage_case(rules)} AS stage FROM ({state})"
     prospects = _prospects_sql(ws, day)
     if prospects is None:
@@ -299,7 +307,8 @@ def stage_transitions(
     SELECT from_stage, to_stage, count(*) AS customers, sum(revenue) AS revenue
     FROM pairs GROUP BY 1, 2 ORDER BY 1, 2
     """
-    ws.duck.execute(f"CREATE OR REPLACE TEMP TABLE {days} AS {purchases_sql(e)}")
+    purchases = purchases_sql(e, ws.resolved(ORDERS))
+    ws.duck.execute(f"CREATE OR REPLACE TEMP TABLE {days} AS {purchases}")
     try:
         df = ws.duck.execute(sql).df()
     finally:

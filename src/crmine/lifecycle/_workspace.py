@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,25 @@ from crmine.lifecycle._health import (
     COMPONENTS,
     DEFAULT_WEIGHTS,
     HealthEvaluation,
+    LearnedWeights,
+    default_horizon,
     evaluate_health,
     health_scores,
+    learn_weights,
+)
+from crmine.lifecycle._loyalty import (
+    DEFAULT_LOYALTY_WEIGHTS,
+    LoyaltyEvaluation,
+    evaluate_loyalty,
+    loyalty_by_segment,
+    loyalty_measures,
+)
+from crmine.lifecycle._nps import (
+    CSAT_COLUMNS,
+    DRIVER_COLUMNS,
+    NPS_COLUMNS,
+    NpsResult,
+    run_nps,
 )
 from crmine.lifecycle._stages import (
     ACTIONS,
@@ -39,15 +56,19 @@ from crmine.warehouse import Workspace
 __all__ = [
     "AT_RISK_COLUMNS",
     "HEALTH_COLUMNS",
+    "NPS_CHURN_COLUMNS",
+    "TRANSITION_COLUMNS",
     "LifecycleRun",
     "data_end",
+    "loyalty_weights_from_settings",
     "rules_from_settings",
     "run_lifecycle",
+    "transition_history",
     "transitions_between",
     "weights_from_settings",
 ]
 
-MODEL_VERSION = "lifecycle-rules-1"
+MODEL_VERSION = "lifecycle-rules-2"
 # Stages whose customers are still worth saving (the at-risk list leaves prospects and lapsed)
 SAVEABLE = ("new", "active", "growing", "reactivated", "at_risk")
 HEALTH_COLUMNS = (
@@ -58,6 +79,16 @@ HEALTH_COLUMNS = (
     "cycle_days",
     *COMPONENTS,
 )
+TRANSITION_COLUMNS = (
+    "from_stage",
+    "to_stage",
+    "customers",
+    "share_of_from",
+    "revenue",
+    "from_date",
+    "to_date",
+)
+NPS_CHURN_COLUMNS = ("band", "customers", "churn_rate", "mean_spend_after", "horizon_days")
 AT_RISK_COLUMNS = (
     "customer_id",
     "stage",
@@ -113,6 +144,50 @@ def weights_from_settings(ws: Workspace) -> dict[str, float]:
     return {k: float(v) if v is not None else DEFAULT_WEIGHTS[k] for k, v in read.items()}
 
 
+def loyalty_weights_from_settings(ws: Workspace) -> dict[str, float]:
+    """The loyalty index's weights with the workspace's ``lifecycle.loyalty_weight_*``."""
+    read = {
+        "persistence": ws.setting("lifecycle.loyalty_weight_persistence"),
+        "firmness": ws.setting("lifecycle.loyalty_weight_firmness"),
+        "stability": ws.setting("lifecycle.loyalty_weight_stability"),
+    }
+    return {k: float(v) if v is not None else DEFAULT_LOYALTY_WEIGHTS[k] for k, v in read.items()}
+
+
+def transition_history(
+    ws: Workspace, end: pd.Timestamp, rules: StageRules, days: int, periods: int
+) -> pd.DataFrame:
+    """The transition matrices of ``periods`` consecutive windows of ``days`` ending at
+    ``end`` (oldest first): how the customer base moved between stages over time."""
+    frames = []
+    for k in range(periods, 0, -1):
+        to = end - pd.Timedelta(days=days * (k - 1))
+        frames.append(stage_transitions(ws, to - pd.Timedelta(days=days), to, rules))
+    return pd.concat(frames, ignore_index=True) if frames else _empty(TRANSITION_COLUMNS)
+
+
+def _segment_labels(ws: Workspace, stages: pd.DataFrame) -> dict[str, pd.Series]:
+    """Customer -> segment label for each grouping available: the lifecycle stage, the
+    segmentation's RFM segment when it ran, the acquisition channel."""
+    groups = {"stage": stages.set_index("customer_id")["stage"]}
+    if ws.has_table("marts.customer_segments") and "rfm_segment" in ws.columns(
+        "marts.customer_segments"
+    ):
+        seg = ws.duck.execute("""SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+            rfm_segment FROM marts.customer_segments""").df()
+        if seg["rfm_segment"].notna().any():
+            groups["rfm_segment"] = seg.set_index("customer_id")["rfm_segment"].astype(str)
+    if ws.has_table("core.dim_customer") and "acquisition_channel" in ws.columns(
+        "core.dim_customer"
+    ):
+        dim = ws.duck.execute("""SELECT DISTINCT ON (customer_id)
+            CAST(customer_id AS VARCHAR) AS customer_id, acquisition_channel
+            FROM core.dim_customer WHERE acquisition_channel IS NOT NULL""").df()
+        if len(dim):
+            groups["acquisition_channel"] = dim.set_index("customer_id")["acquisition_channel"]
+    return groups
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleRun:
     """The result of :func:`run_lifecycle`.
@@ -133,6 +208,18 @@ class LifecycleRun:
         The held-out test of the score.
     sbg_plans : DataFrame
         The shifted-beta-geometric fit per subscription plan (empty without subscriptions).
+    loyalty, loyalty_segments : DataFrame
+        Loyalty measures per customer and their means per segment (:mod:`._loyalty`).
+    loyalty_evaluation : LoyaltyEvaluation
+        The held-out test of what loyalty adds to recency (a check of the verdict).
+    transition_history : DataFrame
+        Transition matrices of ``lifecycle.transition_periods`` consecutive windows.
+    nps : NpsResult or None
+        NPS, CSAT, drivers and the satisfaction -> churn link (None without survey answers).
+    learned : LearnedWeights
+        Health weights learned from past churn and their held-out test against the
+        documented ones; ``health_weights`` are those the scores used (learned only with
+        ``lifecycle.learn_health_weights`` and when they beat the documented ones).
     """
 
     as_of: pd.Timestamp
@@ -144,6 +231,13 @@ class LifecycleRun:
     at_risk: pd.DataFrame
     evaluation: HealthEvaluation
     sbg_plans: pd.DataFrame
+    loyalty: pd.DataFrame
+    loyalty_segments: pd.DataFrame
+    loyalty_evaluation: LoyaltyEvaluation
+    transition_history: pd.DataFrame
+    nps: NpsResult | None
+    learned: LearnedWeights
+    health_weights: dict[str, float]
     marts: tuple[str, ...]
     verdict: Verdict
 
@@ -177,6 +271,24 @@ class LifecycleRun:
             "health_auc": None if np.isnan(self.evaluation.auc) else self.evaluation.auc,
             "at_risk": len(self.at_risk),
             "sbg_plans": self.sbg_plans[["plan", "contracts", "alpha", "beta"]].to_dict("records"),
+            "loyalty_index_mean": float(self.loyalty["loyalty_index"].mean())
+            if len(self.loyalty)
+            else None,
+            "loyalty_verdict": self.loyalty_evaluation.verdict.to_dict(),
+            "nps": (
+                float(self.nps.nps.loc[self.nps.nps["dimension"] == "all", "nps"].iloc[0])
+                if self.nps is not None
+                else None
+            ),
+            "nps_churn_verdict": self.nps.verdict.to_dict() if self.nps is not None else None,
+            "top_nps_drivers": self.nps.drivers.head(3)["feature"].tolist()
+            if self.nps is not None
+            else [],
+            "transition_periods": int(self.transition_history["from_date"].nunique())
+            if len(self.transition_history)
+            else 0,
+            "health_weights": self.health_weights,
+            "learned_weights_verdict": self.learned.verdict.to_dict(),
             "rules": self.rules.to_dict(),
             "marts": list(self.marts),
             "verdict": self.verdict.to_dict(),
@@ -194,12 +306,14 @@ class LifecycleRun:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Every customer's stage, with its health score when the verdict allows."""
-        if self.health.empty:
-            return self.stages.assign(health_score=np.nan)
-        return self.stages.merge(
-            self.health[["customer_id", "health_score"]], on="customer_id", how="left"
+        """Every customer's stage and loyalty index, with its health score when the
+        verdict allows."""
+        out = self.stages.merge(
+            self.loyalty[["customer_id", "loyalty_index"]], on="customer_id", how="left"
         )
+        if self.health.empty:
+            return out.assign(health_score=np.nan)
+        return out.merge(self.health[["customer_id", "health_score"]], on="customer_id", how="left")
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -270,6 +384,12 @@ def run_lifecycle(
             )
         transitions = stage_transitions(ws, start, end, rules)
         cohorts = cohort_matrix(ws)
+        h = int(horizon) if horizon else default_horizon(ws, end, rules)
+        learned = learn_weights(ws, end, h, rules=rules, weights=weights)
+        if ws.setting("lifecycle.learn_health_weights", False) and learned.verdict.status != (
+            "not_informative"
+        ):
+            weights = learned.weights
         evaluation = evaluate_health(
             ws, end, horizon_days=int(horizon) if horizon else None, rules=rules, weights=weights
         )
@@ -300,7 +420,28 @@ def run_lifecycle(
             if len(durations) and durations["cancelled"].any():
                 rate = float(ws.setting("lifecycle.sbg_discount_rate", 0.01))
                 plans, contracts = fit_plans(durations, discount_rate=rate)
-    verdict = verdict.with_warnings(caught)
+        periods = int(ws.setting("lifecycle.transition_periods", 4))
+        history = transition_history(ws, end, rules, days, periods)
+        loyalty_w = loyalty_weights_from_settings(ws)
+        loyalty = loyalty_measures(ws, end, rules, loyalty_w)
+        groups = _segment_labels(ws, stages)
+        loyalty_segments = loyalty_by_segment(loyalty, groups)
+        loyalty_eval = evaluate_loyalty(
+            ws,
+            end,
+            int(ws.setting("lifecycle.loyalty_horizon_days", 180)),
+            rules=rules,
+            weights=loyalty_w,
+        )
+        segment_for_nps = groups.get("rfm_segment", groups["stage"])
+        nps = run_nps(ws, end, int(ws.setting("lifecycle.nps_horizon_days", 180)), segment_for_nps)
+    checks = (
+        *verdict.checks,
+        learned.verdict,
+        loyalty_eval.verdict,
+        *((nps.verdict,) if nps else ()),
+    )
+    verdict = replace(verdict, checks=checks).with_warnings(caught)
     cols = [c for c in COHORT_COLUMNS]
     written = {
         "lifecycle_stages": stages,
@@ -314,6 +455,15 @@ def run_lifecycle(
         else _empty(("decile", "customers", "mean_health", "churn_rate")),
         "lifecycle_sbg_plans": plans,
         "lifecycle_sbg_contracts": contracts,
+        "lifecycle_transition_history": history,
+        "lifecycle_loyalty": loyalty,
+        "lifecycle_loyalty_segments": loyalty_segments,
+        "lifecycle_nps": nps.nps if nps is not None else _empty(NPS_COLUMNS),
+        "lifecycle_csat": nps.csat if nps is not None else _empty(CSAT_COLUMNS),
+        "lifecycle_nps_drivers": nps.drivers if nps is not None else _empty(DRIVER_COLUMNS),
+        "lifecycle_nps_churn": nps.churn_by_band
+        if nps is not None and len(nps.churn_by_band)
+        else _empty(NPS_CHURN_COLUMNS),
     }
     for name, frame in written.items():
         ws.write_mart(name, frame, model_version=MODEL_VERSION)
@@ -332,6 +482,13 @@ def run_lifecycle(
         at_risk=at_risk,
         evaluation=evaluation,
         sbg_plans=plans,
+        loyalty=loyalty,
+        loyalty_segments=loyalty_segments,
+        loyalty_evaluation=loyalty_eval,
+        transition_history=history,
+        nps=nps,
+        learned=learned,
+        health_weights=weights,
         marts=tuple(f"marts.{n}" for n in written),
         verdict=verdict,
     )

@@ -1,4 +1,6 @@
-"""``crmine lifecycle stages|cohorts|health|sbg``: customer lifecycle on the workspace."""
+"""``crmine lifecycle stages|transitions|cohorts|health|loyalty|nps|sbg``: the customer
+lifecycle on the workspace or on a flat order file (``--data``); also ``crmine loyalty`` and
+``crmine nps``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,16 @@ SinceOpt = Annotated[
         "lifecycle.transition_days, 90).",
     ),
 ]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Flat order file (CSV, Parquet or Excel; a customer id, a date and an amount per "
+        "row). Without it the workspace's warehouse is used; with it nothing is written.",
+        dir_okay=False,
+    ),
+]
 HorizonOpt = Annotated[
     int | None,
     typer.Option("--horizon-days", help="Churn horizon of the health score's held-out test."),
@@ -50,6 +62,122 @@ def _parse_counts(text: str) -> list[float]:
         ) from None
 
 
+def _run(
+    workspace: Path,
+    data: Path | None,
+    *,
+    as_of: str | None = None,
+    since: str | None = None,
+    horizon_days: int | None = None,
+) -> Any:
+    """The lifecycle run on the workspace, or on ``data`` (with the workspace's settings when
+    there is one)."""
+    from crmine.lifecycle import lifecycle_of_file, run_lifecycle
+
+    if data is not None:
+        settings: dict[str, Any] = {}
+        if (workspace / "crmine.toml").exists():
+            with open_workspace(workspace, read_only=True) as ws:
+                settings = {
+                    k: v for k, v in ws.config.settings.items() if k.startswith("lifecycle.")
+                }
+        return lifecycle_of_file(
+            data, settings=settings, as_of=as_of, since=since, horizon_days=horizon_days
+        )
+    with open_workspace(workspace) as ws:
+        return run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
+
+
+def _loyalty_command(
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Loyalty per customer and segment: persistence, firmness, stability, loyalty index."""
+    with errors_handled(json_out):
+        run = _run(workspace, data, as_of=as_of)
+    check = run.loyalty_evaluation.verdict
+    top = run.loyalty.sort_values("loyalty_index", ascending=False)
+    data_out = {
+        "as_of": f"{run.as_of:%Y-%m-%d}",
+        "customers": len(run.loyalty),
+        "loyalty_index_mean": run.summary()["loyalty_index_mean"],
+        "verdict": check.to_dict(),
+        "segments": run.loyalty_segments,
+        "customers_by_loyalty": top,
+    }
+
+    def render() -> None:
+        print_verdict(check)
+        print_frame(
+            run.loyalty_segments[run.loyalty_segments["dimension"] == "stage"].drop(
+                columns=["dimension"]
+            ),
+            "Loyalty by lifecycle stage",
+        )
+        print_frame(top.head(15), "Most loyal customers")
+
+    emit(data_out, json_out, render)
+
+
+def _nps_command(
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon-days",
+            help="Days without a purchase after answering that count as churn (default: "
+            "setting lifecycle.nps_horizon_days, 180).",
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """NPS with intervals per segment, channel and quarter; CSAT; drivers; churn link."""
+    from crmine.exceptions import DataError
+    from crmine.lifecycle import data_end, run_nps
+
+    with errors_handled(json_out), open_workspace(workspace) as ws:
+        end = data_end(ws)
+        days = horizon_days or int(ws.setting("lifecycle.nps_horizon_days", 180))
+        result = run_nps(ws, end, days)
+        if result is None:
+            raise DataError(
+                f"no NPS answers in core.fct_surveys nor CSAT in core.fct_tickets of "
+                f"{workspace}: load them with `crmine ingest surveys FILE`"
+            )
+    data_out = {
+        "verdict": result.verdict.to_dict(),
+        "nps": result.nps,
+        "csat": result.csat,
+        "drivers": result.drivers,
+        "churn_by_band": result.churn_by_band,
+    }
+
+    def render() -> None:
+        print_verdict(result.verdict)
+        if len(result.nps):
+            shown = result.nps[
+                [
+                    "dimension",
+                    "group",
+                    "responses",
+                    "nps",
+                    "ci_low",
+                    "ci_high",
+                    "p_holm",
+                    "significant",
+                ]
+            ]
+            print_frame(shown, "NPS (95% interval; p vs the rest, Holm-corrected)", max_rows=40)
+            print_frame(result.drivers.head(10), "What goes with the NPS answer")
+            print_frame(result.churn_by_band, "Churn after answering, by band")
+        if len(result.csat):
+            print_frame(result.csat, "Ticket CSAT", max_rows=20)
+
+    emit(data_out, json_out, render)
+
+
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
         help="Customer lifecycle: cohorts, stages and transitions, health score, sBG retention.",
@@ -58,6 +186,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("stages")
     def stages_cmd(
+        data: DataOpt = None,
         as_of: AsOfOpt = None,
         since: SinceOpt = None,
         horizon_days: HorizonOpt = None,
@@ -65,10 +194,8 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Every customer's lifecycle stage, the transitions since --since and actions."""
-        from crmine.lifecycle import run_lifecycle
-
-        with errors_handled(json_out), open_workspace(workspace) as ws:
-            run = run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
+        with errors_handled(json_out):
+            run = _run(workspace, data, as_of=as_of, since=since, horizon_days=horizon_days)
         summary = run.summary()
         summary_frame = run.stages.groupby("stage").size().rename("customers").reset_index()
         matrix = (
@@ -76,7 +203,13 @@ def register(app: typer.Typer) -> None:
             .fillna(0)
             .astype(int)
         )
-        data: dict[str, Any] = {**summary, "transitions": run.transitions}
+        out: dict[str, Any] = {
+            **summary,
+            "transitions": run.transitions,
+            "transition_history": run.transition_history,
+        }
+        if data is not None:  # nothing is kept: the customers' stages are the result
+            out["customers_by_stage"] = run.to_frame()
 
         def render() -> None:
             print_verdict(run.verdict)
@@ -88,7 +221,7 @@ def register(app: typer.Typer) -> None:
             for stage, action in ACTIONS.items():
                 console.print(f"[bold]{stage}[/bold]: {action}")
 
-        emit(data, json_out, render)
+        emit(out, json_out, render)
 
     @sub.command("transitions")
     def transitions_cmd(
@@ -153,17 +286,16 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("health")
     def health_cmd(
+        data: DataOpt = None,
         horizon_days: HorizonOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """The health score, its held-out churn AUC (the verdict) and the at-risk list."""
-        from crmine.lifecycle import run_lifecycle
-
-        with errors_handled(json_out), open_workspace(workspace) as ws:
-            run = run_lifecycle(ws, horizon_days=horizon_days)
+        with errors_handled(json_out):
+            run = _run(workspace, data, horizon_days=horizon_days)
         summary = run.summary()
-        data = {**summary, "deciles": run.evaluation.deciles, "at_risk_list": run.at_risk}
+        out = {**summary, "deciles": run.evaluation.deciles, "at_risk_list": run.at_risk}
 
         def render() -> None:
             print_verdict(run.verdict)
@@ -178,7 +310,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"{len(run.at_risk):,} saveable customers below the health threshold")
             print_frame(run.at_risk.drop(columns=["action"]).head(20), "Most at risk")
 
-        emit(data, json_out, render)
+        emit(out, json_out, render)
 
     @sub.command("sbg")
     def sbg_cmd(
@@ -231,4 +363,9 @@ def register(app: typer.Typer) -> None:
 
         emit(data, json_out, render)
 
+    sub.command("loyalty")(_loyalty_command)
+    sub.command("nps")(_nps_command)
     app.add_typer(sub, name="lifecycle")
+    # the issue's own names for the two
+    app.command("loyalty")(_loyalty_command)
+    app.command("nps")(_nps_command)

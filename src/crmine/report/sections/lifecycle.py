@@ -1,4 +1,5 @@
-"""Customer lifecycle: stages and their transitions (Sankey), cohort heat map, health vs churn."""
+"""Customer lifecycle: stages and their transitions (Sankey, stages over time), cohort heat map,
+health vs churn, loyalty distributions, NPS over time and by channel, CSAT, NPS drivers."""
 
 from __future__ import annotations
 
@@ -61,6 +62,106 @@ def _heatmap(cohorts: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
+def _stages_over_time(history: pd.DataFrame) -> go.Figure:
+    counts = history.groupby(["to_date", "to_stage"])["customers"].sum().unstack(fill_value=0)
+    first = history[history["from_date"] == history["from_date"].min()]
+    start = first[first["from_stage"] != "(none)"].groupby("from_stage")["customers"].sum()
+    counts.loc[first["from_date"].iloc[0]] = start.reindex(counts.columns).fillna(0)
+    counts = counts.sort_index()
+    fig = go.Figure()
+    for stage in [s for s in _STAGES if s in counts.columns]:
+        fig.add_trace(
+            go.Scatter(
+                x=counts.index, y=counts[stage], name=stage, stackgroup="stages", mode="lines"
+            )
+        )
+    fig.update_layout(title="Customers per stage over time", yaxis_title="customers")
+    return fig
+
+
+def _loyalty_by_stage(loyalty: pd.DataFrame, stages: pd.DataFrame) -> go.Figure:
+    frame = loyalty.merge(stages[["customer_id", "stage"]], on="customer_id", how="left")
+    fig = go.Figure()
+    for stage in [s for s in _STAGES if s in set(frame["stage"])]:
+        fig.add_trace(go.Box(y=frame.loc[frame["stage"] == stage, "loyalty_index"], name=stage))
+    fig.update_layout(
+        title="Loyalty index by lifecycle stage", yaxis_title="loyalty index", showlegend=False
+    )
+    return fig
+
+
+def _nps_bars(nps: pd.DataFrame, dimension: str, title: str) -> go.Figure | None:
+    part = nps[nps["dimension"] == dimension]
+    if part.empty:
+        return None
+    kind = go.Scatter if dimension == "period" else go.Bar
+    trace = kind(
+        x=part["group"],
+        y=part["nps"],
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": part["ci_high"] - part["nps"],
+            "arrayminus": part["nps"] - part["ci_low"],
+        },
+        marker={"color": ["#c0392b" if s else "#7f8c8d" for s in part["significant"]]},
+    )
+    fig = go.Figure(trace)
+    fig.update_layout(title=title, yaxis_title="NPS (95% interval; red: differs, Holm)")
+    return fig
+
+
+def _satisfaction(ws: Workspace) -> str:
+    html = ""
+    if ws.has_table("marts.lifecycle_nps"):
+        nps = ws.read("marts.lifecycle_nps")
+        if len(nps):
+            overall = nps[nps["dimension"] == "all"].iloc[0]
+            html += kpis(
+                {
+                    "NPS": round(float(overall["nps"]), 1),
+                    "95% interval": f"{overall['ci_low']:.1f} to {overall['ci_high']:.1f}",
+                    "answers": int(overall["responses"]),
+                }
+            )
+            for dim, title in (
+                ("period", "NPS by quarter"),
+                ("channel", "NPS by survey channel"),
+                ("segment", "NPS by segment"),
+            ):
+                fig = _nps_bars(nps, dim, title)
+                if fig is not None:
+                    html += plot(fig, height=360)
+    if ws.has_table("marts.lifecycle_nps_drivers"):
+        drivers = ws.read("marts.lifecycle_nps_drivers")
+        if len(drivers):
+            html += table(
+                drivers.drop(columns=["model_version", "scored_at"], errors="ignore"),
+                max_rows=10,
+                digits=3,
+                caption="What goes with the NPS answer (OLS, NPS points per unit, HC1 "
+                "intervals, Holm-corrected p)",
+            )
+    if ws.has_table("marts.lifecycle_nps_churn"):
+        bands = ws.read("marts.lifecycle_nps_churn")
+        if len(bands):
+            html += table(
+                bands.drop(columns=["model_version", "scored_at"], errors="ignore"),
+                digits=3,
+                caption="Churn and spend after answering, by NPS band",
+            )
+    if ws.has_table("marts.lifecycle_csat"):
+        csat = ws.read("marts.lifecycle_csat")
+        if len(csat):
+            html += table(
+                csat.drop(columns=["model_version", "scored_at"], errors="ignore"),
+                max_rows=20,
+                digits=2,
+                caption="Ticket CSAT by category and channel (Holm-corrected)",
+            )
+    return html
+
+
 @section("lifecycle", order=45, title="Customer lifecycle: cohorts, stages and health")
 def lifecycle(ws: Workspace) -> Section | None:
     if not ws.has_table("marts.lifecycle_stage_summary"):
@@ -87,6 +188,22 @@ def lifecycle(ws: Workspace) -> Section | None:
         transitions = ws.read("marts.lifecycle_transitions")
         if len(transitions):
             html += plot(_sankey(transitions), height=480)
+    if ws.has_table("marts.lifecycle_transition_history"):
+        history = ws.read("marts.lifecycle_transition_history")
+        if history["from_date"].nunique() > 1:
+            html += plot(_stages_over_time(history), height=380)
+    if ws.has_table("marts.lifecycle_loyalty") and ws.has_table("marts.lifecycle_stages"):
+        loyalty = ws.read("marts.lifecycle_loyalty")
+        if len(loyalty):
+            html += plot(_loyalty_by_stage(loyalty, ws.read("marts.lifecycle_stages")), height=380)
+            if ws.has_table("marts.lifecycle_loyalty_segments"):
+                segs = ws.read("marts.lifecycle_loyalty_segments")
+                html += table(
+                    segs.drop(columns=["model_version", "scored_at"], errors="ignore"),
+                    max_rows=25,
+                    digits=2,
+                    caption="Loyalty per segment: persistence, firmness and stability",
+                )
     if ws.has_table("marts.lifecycle_cohorts"):
         heat = _heatmap(ws.read("marts.lifecycle_cohorts"))
         if heat is not None:
@@ -130,6 +247,7 @@ def lifecycle(ws: Workspace) -> Section | None:
                 caption="Contractual retention: shifted-beta-geometric fit per plan "
                 "(DERL = discounted expected months still to pay, new contract)",
             )
+    html += _satisfaction(ws)
     at_risk = (
         ws.read("marts.lifecycle_at_risk")
         if ws.has_table("marts.lifecycle_at_risk")
