@@ -17,12 +17,14 @@ from crmine.warehouse import ENTITIES
 
 N = 2_000
 TABLES = ("customers", "products", "orders", "events", "campaigns", "campaign_assignments",
-          "tickets", "subscriptions", "surveys")
+          "tickets", "subscriptions", "surveys", "marketing_spend", "marketing_outcomes")
 UNIQUE_KEYS = {
     "customers": ["customer_id"], "products": ["product_id"],
     "orders": ["order_id", "line_number"], "events": ["event_id"],
     "campaigns": ["campaign_id"], "campaign_assignments": ["campaign_id", "customer_id"],
     "tickets": ["ticket_id"], "subscriptions": ["subscription_id"],
+    "marketing_spend": ["date", "channel", "campaign", "age", "gender"],
+    "marketing_outcomes": ["date"],
 }  # fmt: skip
 
 

@@ -407,3 +407,23 @@ def test_tickets_and_events_carry_customer_and_product_attributes(workspace, tmp
     assert report.product_attributes == {"category": "Product Category", "brand": "Brand"}
     prod = workspace.read("core.dim_product").set_index("product_id")
     assert prod.loc["P2", "category"] == "Hats" and prod.loc["P1", "brand"] == "Acme"
+
+
+def test_customer_contact_fields_on_a_fact_file_are_standardised(workspace):
+    """Gender, e-mail and phone on an order export take the form a customer file gives them
+    ("Customer E-mail" is the customer's e-mail), so spellings of one value are no conflict."""
+    report = ingest(workspace, "orders", pd.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "customer_id": ["c1", "c2", "c1"],
+        "order_ts": ["2024-01-01", "2024-01-02", "2024-01-03"], "amount": [1.0, 2.0, 3.0],
+        "Customer E-mail": ["Ann@X.CC", "bo@y.cc", "ann@x.cc"], "gender": ["female", "男", "F"],
+        "phone": ["(555) 123-4567", "+86 138 0013 8000", "555 123 4567"],
+        "Product Category": ["toys", "food", "toys"],
+        "product_id": ["p1", "p2", "p1"]}))  # fmt: skip
+    customers = workspace.read("core.dim_customer").set_index("customer_id")
+    assert customers.loc["c1", ["email", "phone", "gender"]].tolist() == [
+        "ann@x.cc", "5551234567", "F"]
+    assert customers.loc["c2", ["email", "phone", "gender"]].tolist() == [
+        "bo@y.cc", "+8613800138000", "M"]
+    assert report.conflicts == {}
+    assert workspace.read("core.dim_product").set_index("product_id")["category"].to_dict() == {
+        "p1": "toys", "p2": "food"}

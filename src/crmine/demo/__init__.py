@@ -23,7 +23,10 @@ What is planted, and the truth table to check an analysis against:
 * subscription churn by a proportional hazard — ``churn_drivers`` (contract_type,
   n_complaints, monthly_charge, tenure_months; gender and payment_method have no effect);
 * NPS lowered by complaints — ``nps_drivers``; returns and their original orders —
-  ``returns``.
+  ``returns``;
+* ticket texts in English and Chinese (40% of customers write in Chinese) written from the
+  ticket's reason, with greetings, typos, phone numbers and e-mails — ``ticket_topics``
+  (reason, language per ticket; without signal the text is unrelated to the category).
 
 ``generate(..., signal=False)`` (``crmine demo --no-signal``) is the same company with nothing
 to find: one Poisson purchase rate for everyone, spend, churn and campaign response independent

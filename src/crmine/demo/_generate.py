@@ -18,6 +18,7 @@ from crmine._progress import stage
 from crmine.demo._campaigns import make_campaigns
 from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
 from crmine.demo._identities import make_identity_sources
+from crmine.demo._marketing_spend import make_marketing_spend
 from crmine.demo._orders import expected_order_value, make_orders
 from crmine.demo._products import make_products, product_popularity
 from crmine.demo._service import (
@@ -25,6 +26,7 @@ from crmine.demo._service import (
     make_surveys,
     make_tickets,
     ticket_frame,
+    ticket_topic_truth,
 )
 from crmine.demo._spec import (
     CATEGORIES,
@@ -35,6 +37,7 @@ from crmine.demo._spec import (
     START,
 )
 from crmine.demo._subscriptions import churn_driver_truth, make_subscriptions
+from crmine.demo._surveys import plant_survey_factors
 from crmine.exceptions import ConfigError
 from crmine.warehouse import ENTITIES
 
@@ -180,10 +183,14 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
                        lat.t0[churn_cust[asks]]),
             products,
         )
-        tickets = ticket_frame(pd.concat([tickets_internal, cancel], ignore_index=True),
-                               customers)
+        all_tickets = pd.concat([tickets_internal, cancel], ignore_index=True)
+        tickets = ticket_frame(all_tickets, customers)
         surveys, nps_drivers = make_surveys(streams[7], customers, lat, tickets_internal,
                                             signal=signal)
+        # its own stream (the 10th child of the seed), so nothing above changes
+        surveys, survey_factors = plant_survey_factors(
+            np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(9,))),
+            surveys, orders.customer_truth, signal=signal)
 
     tables = {
         "customers": customers,
@@ -220,8 +227,16 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         **camp.truth,
         "churn_drivers": churn_driver_truth(signal),
         "nps_drivers": nps_drivers,
+        "survey_factors": survey_factors,
         "returns": orders.returns,
+        "ticket_topics": ticket_topic_truth(all_tickets, tickets),
     }
+    # Paid media and weekly sales (crmine.demo._marketing_spend): the 10th child of the seed.
+    media = make_marketing_spend(
+        np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(9,))), signal=signal)
+    tables |= {"marketing_spend": _canonical("marketing_spend", media.spend),
+               "marketing_outcomes": _canonical("marketing_outcomes", media.outcomes)}
+    truth |= media.truth
     if identity_sources:
         # its own stream (the 9th child of the seed), so nothing above changes
         rng_id = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(8,)))

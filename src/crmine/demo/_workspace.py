@@ -23,6 +23,8 @@ LOAD_ORDER = (
     "tickets",
     "subscriptions",
     "surveys",
+    "marketing_spend",
+    "marketing_outcomes",
 )
 
 

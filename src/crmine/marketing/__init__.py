@@ -3,7 +3,7 @@ reallocation with response curves, funnels and multi-touch attribution."""
 
 from __future__ import annotations
 
-from crmine.marketing._analysis import ANALYSIS
+from crmine.marketing._analysis import ANALYSIS, MARKETING_MIX
 from crmine.marketing._attribution import (
     ATTRIBUTION_MODELS,
     attribution,
@@ -24,6 +24,31 @@ from crmine.marketing._effects import (
 )
 from crmine.marketing._funnel import FunnelResult, funnel
 from crmine.marketing._kpis import campaign_contacts, campaign_kpis
+from crmine.marketing._mix_workspace import (
+    MixBacktest,
+    MixFit,
+    MixRun,
+    backtest_mix,
+    fit_mix_of,
+    load_weekly,
+    marketing_mix_of,
+    run_marketing_mix,
+    spend_kpis_of,
+)
+from crmine.marketing._mmm import (
+    MarketingMix,
+    MixAllocation,
+    geometric_adstock,
+    hill_saturation,
+)
+from crmine.marketing._spend import (
+    SPEND_DIMENSIONS,
+    cheapest_groups,
+    collapse_sums,
+    spend_performance,
+    summarise_spend,
+    wilson_interval,
+)
 from crmine.marketing._workspace import (
     KPI_KEYS,
     BudgetPlan,
@@ -46,15 +71,23 @@ __all__ = [
     "ANALYSIS",
     "ATTRIBUTION_MODELS",
     "KPI_KEYS",
+    "MARKETING_MIX",
+    "SPEND_DIMENSIONS",
     "BudgetAllocation",
     "BudgetPlan",
     "FunnelResult",
     "JudgedEffects",
+    "MarketingMix",
     "MarketingRun",
+    "MixAllocation",
+    "MixBacktest",
+    "MixFit",
+    "MixRun",
     "ResponseCurves",
     "adjust_pvalues",
     "attribution",
     "attribution_of",
+    "backtest_mix",
     "bootstrap_difference",
     "budget_of",
     "budget_of_contacts",
@@ -63,20 +96,32 @@ __all__ = [
     "campaign_effects",
     "campaign_kpis",
     "channel_effects",
+    "cheapest_groups",
+    "collapse_sums",
     "compare_arms",
     "effects_of",
     "effects_verdict",
+    "fit_mix_of",
     "funnel",
     "funnel_of",
+    "geometric_adstock",
+    "hill_saturation",
     "judged_effects",
     "kpis_of",
     "load_contacts",
+    "load_weekly",
+    "marketing_mix_of",
     "markov_removal_effects",
     "match_value",
     "optimize_budget",
     "prob_to_be_best",
     "run_marketing",
+    "run_marketing_mix",
+    "spend_kpis_of",
+    "spend_performance",
+    "summarise_spend",
     "treatment_effect",
     "two_proportion_test",
     "welch_test",
+    "wilson_interval",
 ]

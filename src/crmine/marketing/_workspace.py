@@ -100,7 +100,10 @@ class MarketingRun:
             leak = self.funnel.leak
             out["funnel_leak"] = f"{leak['group']}: {leak['from_stage']} -> {leak['stage']}"
         if self.verdict is not None and not self.verdict.actionable:
-            out["note"] = ("no budget reallocation: no campaign or channel effect over its "
+            harmful = len(self.effects) and self.effects["significant"].any()
+            out["note"] = ("no budget reallocation: every significant campaign or channel "
+                           "effect over its control group lowers conversion" if harmful else
+                           "no budget reallocation: no campaign or channel effect over its "
                            "control group is significant (family-wise)")
         elif self.verdict is not None and self.verdict.status == "weak":
             out["warning"] = "weak evidence, act with care: " + self.verdict.why
@@ -130,9 +133,9 @@ def _segments(ws: Workspace) -> pd.DataFrame | None:
 
 def load_contacts(ws: Workspace) -> pd.DataFrame:
     """One row per customer per campaign from the workspace's core tables."""
-    events = ws.read("core.fct_events") if ws.has_table("core.fct_events") else None
+    events = ws.read(ws.resolved("core.fct_events")) if ws.has_table("core.fct_events") else None
     campaigns = ws.read("core.dim_campaign") if ws.has_table("core.dim_campaign") else None
-    assignments = (ws.read("core.campaign_assignments")
+    assignments = (ws.read(ws.resolved("core.campaign_assignments"))
                    if ws.has_table("core.campaign_assignments") else None)
     if events is None and assignments is None:
         raise DataError(
@@ -277,12 +280,14 @@ def effects_verdict(effects: pd.DataFrame, contacts: pd.DataFrame | None = None,
     """Are any campaign or channel effects real? (:func:`campaign_effects`' family.)
 
     ``informative`` when at least one effect is significant (family-wise, see
-    :func:`campaign_effects`) and
-    moves conversion by at least ``min_relative_lift`` of its control rate (either way: a
-    campaign that lowers conversion is a finding too); ``weak`` when the significant effects
-    are all smaller; ``not_informative`` when none is significant or no campaign kept a
-    control group. The value is the headline effect's relative lift with its family-wise
-    (Bonferroni) interval; the baseline is 0, no effect.
+    :func:`campaign_effects`) and raises conversion by at least ``min_relative_lift`` of its
+    control rate; ``weak`` when the significant increases are all smaller; ``not_informative``
+    when none is significant, no campaign kept a control group, or every significant effect
+    LOWERS conversion: a harmful campaign is a finding (the verdict says so, and what to do),
+    but no budget can be moved towards contacts that cost conversions, and the response
+    curves of the reallocation assume that spending more buys more. The value is the headline
+    effect's relative lift with its family-wise (Bonferroni) interval; the baseline is 0, no
+    effect.
     """
     metric = "conversion lift over control (relative, family-wise)"
     tested = effects[effects["p_value"].notna()]
@@ -306,12 +311,16 @@ def effects_verdict(effects: pd.DataFrame, contacts: pd.DataFrame | None = None,
         2 * stats.norm.ppf(1 - alpha / 2))
     # How surely large each effect is: its family-wise bound nearer zero, relative to the
     # control rate. The headline is the surest (the largest point estimate would be the
-    # luckiest of many small campaigns).
+    # luckiest of many small campaigns); an increase when there is one, as only an increase
+    # can be acted on with budget.
     with np.errstate(divide="ignore", invalid="ignore"):
         sure = ((tested["uplift"].abs() - z_of * se_of).clip(lower=0)
                 / tested["control_rate"]).replace(np.inf, np.nan)
+    raised = sig[sig["uplift"] > 0]
+    harmed = sig[sig["uplift"] < 0]
     if len(sig):
-        row = tested.loc[sure[tested["significant"]].fillna(-1).idxmax()]
+        lead = raised if len(raised) else harmed
+        row = tested.loc[sure[lead.index].fillna(-1).idxmax()]
     else:
         pooled = tested[tested["level"] == "all campaigns"]
         row = pooled.iloc[0] if len(pooled) else tested.loc[tested["p_value"].idxmin()]
@@ -336,15 +345,31 @@ def effects_verdict(effects: pd.DataFrame, contacts: pd.DataFrame | None = None,
         why = (f"None of {m:,} campaign and channel effects over their control groups is "
                f"significant (the campaigns' average first, then each campaign and channel "
                f"with Holm's correction); {what} is {fig}.")
+    elif not len(raised):
+        status = "not_informative"
+        why = (f"{n_sig:,} of {m:,} campaign and channel effects over their control groups "
+               f"are significant (the campaigns' average first, then each campaign and "
+               f"channel with Holm's correction), and every one LOWERS conversion: the "
+               f"surest, {what}, is {fig}. No contact is shown to raise conversion, so no "
+               f"budget is reallocated (more spend would buy fewer conversions).")
     else:
-        material = sig["relative_lift"].abs() >= min_relative_lift
+        material = raised["relative_lift"] >= min_relative_lift
         status = "informative" if material.any() else "weak"
         why = (f"{n_sig:,} of {m:,} campaign and channel effects over their control groups "
                f"are significant (the campaigns' average first, then each campaign and "
-               f"channel with Holm's correction); the surest, {what}, is {fig}.")
+               f"channel with Holm's correction); the surest increase, {what}, is {fig}.")
         if status == "weak":
-            why += f" None moves conversion by {min_relative_lift:.0%} of its control rate."
+            why += (f" None raises conversion by {min_relative_lift:.0%} of its control "
+                    "rate.")
+    if len(harmed) and len(raised):
+        why += (f" {len(harmed):,} significantly lower conversion: "
+                f"{_effect_names(harmed)}.")
     advice = [control_advice] if n_control < len(campaigns) else []
+    if len(harmed):
+        advice.insert(0, f"stop or rework {_effect_names(harmed)}: contacted customers "
+                         "convert less than their control group (check contact frequency, "
+                         "targeting and the offer), and test the change against a control "
+                         "group")
     if contacts is not None:
         mde = _detectable_uplift(contacts)
         if mde is not None:
@@ -356,12 +381,42 @@ def effects_verdict(effects: pd.DataFrame, contacts: pd.DataFrame | None = None,
                    "; ".join(advice) if status != "informative" else "")  # fmt: skip
 
 
+def _effect_names(effects: pd.DataFrame, most: int = 5) -> str:
+    """``campaign K03, channel sms`` (the campaigns' average by that name), at most ``most``."""
+    names = ["the campaigns' average" if r.level == "all campaigns" else f"{r.level} {r.key}"
+             for r in effects.itertuples()]
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[0:0].copy()
 
 
 BUDGET_COLUMNS = ("channel", "current_spend", "optimal_spend", "change", "budget",
                   "expected_gain", "gain_ci_low", "gain_ci_high", "prob_gain_positive")
+CURVE_COLUMNS = ("channel", "spend", "expected")
+
+
+# The funnel and attribution marts' columns (as declared in _analysis.py), text ones first.
+_EVENT_MARTS = {
+    "funnel": (("group", "stage", "dimension"), ("step", "customers", "conversion")),
+    "funnel_leaks": (("group", "from_stage", "stage", "dimension"),
+                     ("conversion", "expected_conversion", "lost_customers")),
+    "attribution": (("model", "channel"), ("conversions", "value", "share")),
+}
+
+
+def _declared_columns(name: str) -> tuple[str, ...]:
+    text, numbers = _EVENT_MARTS[name]
+    return (*text, *numbers)
+
+
+def _no_rows(columns: tuple[str, ...]) -> pd.DataFrame:
+    """An empty mart with its declared columns (written so no earlier run's rows survive)."""
+    text = {c for texts, _ in _EVENT_MARTS.values() for c in texts} | {"channel"}
+    return pd.DataFrame({c: pd.Series(dtype="string" if c in text else "float64")
+                         for c in columns})  # fmt: skip
 
 
 def run_marketing(ws: Workspace, *, model_version: str = MODEL_VERSION, period: str = "M",
@@ -373,10 +428,11 @@ def run_marketing(ws: Workspace, *, model_version: str = MODEL_VERSION, period: 
     ``marts.campaign_effects`` (every campaign and channel against its control group,
     Holm-corrected across all of them: what the verdict judges), ``marts.channel_effects``,
     ``marts.channel_comparisons`` (channel vs channel), ``marts.budget_allocation`` (EMPTY
-    when no effect is significant), ``marts.response_curves``, ``marts.funnel`` and
-    ``marts.funnel_leaks`` (by channel, and by segment once the segmentation step has run:
-    column ``dimension``) and ``marts.attribution``. Parts that lack their data (no costs for
-    a budget, no stages for a funnel) are skipped, not failed.
+    when no effect significantly raises conversion) and ``marts.response_curves`` (both
+    empty when no budget can be planned), ``marts.funnel`` and ``marts.funnel_leaks`` (by
+    channel, and by segment once the segmentation step has run: column ``dimension``) and
+    ``marts.attribution``. Parts that lack their data (no costs for a budget, no stages for a
+    funnel) are skipped, not failed.
     """
     contacts = load_contacts(ws)
     written: list[str] = []
@@ -424,11 +480,14 @@ def run_marketing(ws: Workspace, *, model_version: str = MODEL_VERSION, period: 
         table = plan.table()
         write("budget_allocation", table if verdict.actionable else _empty_like(table))
         write("response_curves", curve_pts)
+    else:  # no plan this run: an earlier run's split and curves must not stand in for one
+        write("budget_allocation", _no_rows(BUDGET_COLUMNS))
+        write("response_curves", _no_rows(CURVE_COLUMNS))
 
     fun: FunnelResult | None = None
     att = pd.DataFrame()
     if ws.has_table("core.fct_events"):
-        events = ws.read("core.fct_events")
+        events = ws.read(ws.resolved("core.fct_events"))
         stages, leaks = [], []
         try:
             fun = funnel(events, by="channel")
@@ -449,6 +508,11 @@ def run_marketing(ws: Workspace, *, model_version: str = MODEL_VERSION, period: 
         att = _attribution(events, lookback_days)
         if not att.empty:
             write("attribution", att)
+    # every declared mart on every run: no funnel or attribution this time (no events, no
+    # stages) must not leave an earlier run's standing
+    for name in ("funnel", "funnel_leaks", "attribution"):
+        if f"marts.{name}" not in written:
+            write(name, _no_rows(_declared_columns(name)))
     verdict = verdict.with_warnings(caught)
     record_verdict(ws, "marketing", verdict)
     return MarketingRun(kpis, effects, alloc if verdict.actionable else None, curve_pts, fun,

@@ -50,7 +50,7 @@ from crmine.warehouse._merge import (
     merge_dimension_attributes,
     merge_into_core,
 )
-from crmine.warehouse._schema import ENTITIES, Entity
+from crmine.warehouse._schema import ENTITIES, MARKETING_DIMENSIONS, Entity
 from crmine.warehouse._schema import entity as get_entity
 from crmine.warehouse._sources import locate_source, read_source
 from crmine.warehouse._staging import StagingPlan, plan_staging
@@ -199,6 +199,11 @@ def _derived(entity: Entity, plan: StagingPlan, mapped: set[str]) -> dict[str, s
             )
         elif "line_number" not in mapped:
             d["line_number"] = "row_number() OVER (PARTITION BY order_id ORDER BY _row)"
+    elif entity.name == "marketing_spend":
+        # The grain's dimensions: absent from the source = one "(all)" level, blank = "(none)"
+        # (an ad-platform export leaves interest blank for broad targeting).
+        for dim in MARKETING_DIMENSIONS[1:]:
+            d[dim] = f"coalesce({dim}, '(none)')" if dim in mapped else "'(all)'"
     elif entity.name == "subscriptions":
         if "subscription_id" not in mapped:
             d["subscription_id"] = "customer_id || ':' || CAST(start_date AS VARCHAR)"
@@ -305,7 +310,8 @@ def ingest(
             extra_names,
             rows=raw.rows,
             source_label=label,
-            nullable_keys=("customer_id",) if ent.name == "orders" else (),
+            nullable_keys=("customer_id",) if ent.name == "orders" else
+            MARKETING_DIMENSIONS[1:] if ent.name == "marketing_spend" else (),
         )
         # A denormalised fact file repeats its customer's and product's attributes on every
         # line: they go to the dimensions, not onto the fact table.

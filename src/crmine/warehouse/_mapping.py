@@ -189,6 +189,45 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "nps": ("nps",),
 }
 
+# Ad-platform export names (Facebook/Meta, Google Ads, TikTok, Kaggle's KAG_conversion_data),
+# for marketing_spend only: "source" or "results" mean other things in other entities.
+_ENTITY_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "marketing_spend": {
+        "date": ("day", "reportingstarts", "reportdate", "week", "weekstart", "month",
+                 "period", "date", "日期"),
+        "channel": ("channel", "platform", "publisherplatform", "network", "source", "medium",
+                    "渠道", "媒体"),
+        "campaign": ("campaign", "campaignname", "campaignid", "xyzcampaignid",
+                     "fbcampaignid", "活动", "计划"),
+        "ad_set": ("adset", "adsetname", "adsetid", "adgroup", "adgroupname", "adgroupid",
+                   "广告组"),
+        "ad": ("ad", "adname", "adid", "creative", "creativename", "广告", "创意"),
+        "age": ("age", "ageband", "agerange", "agegroup", "年龄"),
+        "gender": ("gender", "sex", "性别"),
+        "interest": ("interest", "interests", "audience", "audiencename", "segment", "兴趣"),
+        "spend": ("spend", "spent", "amountspent", "amountspentusd", "amountspenteur", "cost",
+                  "adspend", "mediaspend", "花费", "消耗"),
+        "impressions": ("impressions", "impr", "views", "展现", "曝光"),
+        "clicks": ("clicks", "linkclicks", "clicksall", "点击"),
+        "conversions": ("conversions", "totalconversion", "totalconversions", "results",
+                        "purchases", "allconv", "转化"),
+        "approved_conversions": ("approvedconversion", "approvedconversions",
+                                 "qualifiedconversions", "qualifiedleads", "approved",
+                                 "有效转化"),
+        "revenue": ("revenue", "conversionvalue", "purchasesconversionvalue",
+                    "purchasevalue", "convvalue", "sales", "收入"),
+    },
+    "marketing_outcomes": {
+        "date": ("week", "weekstart", "day", "period", "month", "date", "日期", "周"),
+        "revenue": ("revenue", "sales", "totalrevenue", "totalsales", "netsales", "销售额",
+                    "收入"),
+        "conversions": ("conversions", "orders", "transactions", "purchases", "订单数"),
+        "price": ("price", "avgprice", "averageprice", "价格"),
+        "promotion": ("promotion", "promo", "onpromotion", "promotions", "促销"),
+        "holiday": ("holiday", "isholiday", "holidays", "节假日"),
+    },
+}
+
 
 def normalise_name(name: str) -> str:
     """Lower case with spaces, underscores and punctuation removed (CJK kept)."""
@@ -269,7 +308,9 @@ def resolve_columns(
     for col in entity.columns:  # then recognised synonyms
         if col.name in found:
             continue
-        for alias in (normalise_name(col.name), *_COMMON.get(col.name, ())):
+        specific = _ENTITY_ALIASES.get(entity.name, {})
+        aliases = specific[col.name] if col.name in specific else _COMMON.get(col.name, ())
+        for alias in (normalise_name(col.name), *aliases):
             match = by_norm.get(alias)
             if match is not None and match not in used:
                 found[col.name] = match
@@ -365,7 +406,11 @@ def dimension_attributes(
         for col in dims.columns:
             if col.name in skip or col.name in target:
                 continue
-            aliases = (normalise_name(col.name), *_COMMON.get(col.name, ()))
+            plain = (normalise_name(col.name), *_COMMON.get(col.name, ()))
+            # "Customer E-mail", "Product Category": the dimension's column under its prefix
+            prefixes = _CUSTOMER_PREFIXES if dims.name == "customers" else _PRODUCT_PREFIXES
+            aliases = (*plain, *(p + a for p in prefixes for a in plain
+                                 if not a.startswith(prefixes)))  # fmt: skip
             for alias in aliases:
                 if (alias == "name" and dims.name == "customers") or (
                     alias == "description" and entity.name != "orders"

@@ -26,6 +26,7 @@ import duckdb
 
 from crmine.warehouse._core import ensure_core_table, quote
 from crmine.warehouse._schema import ENTITIES, Entity
+from crmine.warehouse._staging import standard_text
 
 __all__ = [
     "APPEND_ONLY",
@@ -44,7 +45,8 @@ _SCD_COLUMNS = (
     "load_id",
     "source_row",
 )
-_UPSERT = ("products", "campaigns", "campaign_assignments", "tickets", "subscriptions")
+_UPSERT = ("products", "campaigns", "campaign_assignments", "tickets", "subscriptions",
+           "marketing_spend", "marketing_outcomes")  # fmt: skip
 # Only ever appended; ingest writes these straight into core (staging is a view of the load).
 APPEND_ONLY = ("orders", "events", "surveys")
 
@@ -253,11 +255,13 @@ def merge_dimension_attributes(
         )
         aggs = []
         for d, s in cols.items():
-            aggs.append(
-                f"arg_max({quote(s)}, {order}) FILTER (WHERE {quote(s)} IS NOT NULL) AS {quote(d)}"
-            )
+            # a customer's gender, e-mail and phone in the one form a customer file gives them
+            # (so "Female" on one line and "F" on the next is no conflict)
+            v = standard_text(d, f"CAST({quote(s)} AS VARCHAR)") if dim == "customer" else None
+            v = v or quote(s)
+            aggs.append(f"arg_max({v}, {order}) FILTER (WHERE {v} IS NOT NULL) AS {quote(d)}")
             # more than one value: min and max differ (cheaper than counting distinct values)
-            aggs.append(f"min({quote(s)}) IS DISTINCT FROM max({quote(s)}) AS {quote('_n_' + d)}")
+            aggs.append(f"min({v}) IS DISTINCT FROM max({v}) AS {quote('_n_' + d)}")
         extra = [f"min({quote(ts)}) AS _since" if ts in staged_cols else "NULL AS _since"]
         if dim == "product":
             for c in ("unit_price", "unit_cost"):

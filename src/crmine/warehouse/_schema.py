@@ -84,6 +84,9 @@ class Entity:
 
 STATUS_VALUES = ("completed", "returned", "cancelled")
 GROUP_VALUES = ("treatment", "control")
+# The grain of marketing_spend: any of these but the date may be absent from a source.
+MARKETING_DIMENSIONS = ("date", "channel", "campaign", "ad_set", "ad", "age", "gender",
+                        "interest")  # fmt: skip
 
 ENTITIES: dict[str, Entity] = {
     e.name: e
@@ -264,6 +267,51 @@ ENTITIES: dict[str, Entity] = {
                 Column("nps", "float"),
                 Column("csat", "float"),
                 Column("text", "text"),
+                Column("channel", "text"),  # where the survey was answered (email, app...)
+            ),
+        ),
+        Entity(
+            name="marketing_spend",
+            grain="one row per period x channel x campaign x ad set x ad x audience (age band, "
+                  "gender, interest) as the ad platform exports it",
+            key=MARKETING_DIMENSIONS,
+            core_table="core.fct_marketing_spend",
+            columns=(
+                # The reporting day (or the first day of the week/month the row covers).
+                Column("date", "date", required=True),
+                # Dimensions the source lacks are "(all)"; blank ones "(none)".
+                Column("channel", "text"),
+                Column("campaign", "text"),
+                Column("ad_set", "text"),
+                Column("ad", "text"),
+                Column("age", "text"),
+                Column("gender", "text"),
+                Column("interest", "text"),
+                Column("spend", "float", required=True, non_negative=True),
+                Column("impressions", "float", non_negative=True),
+                Column("clicks", "float", non_negative=True),
+                Column("conversions", "float", non_negative=True),
+                # A second, stricter result: approved / qualified conversions.
+                Column("approved_conversions", "float", non_negative=True),
+                Column("revenue", "float", non_negative=True),
+            ),
+        ),
+        Entity(
+            name="marketing_outcomes",
+            grain="one row per period (day or week): the business outcome the media should "
+                  "move, and the controls that move it too",
+            key=("date",),
+            core_table="core.fct_marketing_outcomes",
+            columns=(
+                Column("date", "date", required=True),
+                # All sales (every channel, online and offline), not what the platforms claim.
+                Column("revenue", "float"),
+                Column("conversions", "float", non_negative=True),
+                # Controls: average price, promotion intensity (0-1 or 0/1), holiday flag.
+                # Further numeric columns of the source are used as controls too.
+                Column("price", "float", non_negative=True),
+                Column("promotion", "float"),
+                Column("holiday", "float"),
             ),
         ),
     )
@@ -277,7 +325,9 @@ def entity(name: str) -> Entity:
     aliases = {"customer": "customers", "product": "products", "order": "orders",
                "order_lines": "orders", "event": "events", "campaign": "campaigns",
                "assignments": "campaign_assignments", "ticket": "tickets",
-               "subscription": "subscriptions", "survey": "surveys"}  # fmt: skip
+               "subscription": "subscriptions", "survey": "surveys",
+               "spend": "marketing_spend", "ad_spend": "marketing_spend",
+               "outcomes": "marketing_outcomes", "sales": "marketing_outcomes"}  # fmt: skip
     key = aliases.get(name, name)
     if key not in ENTITIES:
         raise SchemaError(f"unknown entity {name!r}; choose one of: {', '.join(ENTITIES)}")
@@ -366,6 +416,16 @@ CORE_TABLES: tuple[CoreTable, ...] = (
         "core.fct_surveys",
         "one row per survey response",
         (Check("not_null", ("customer_id", "response_ts")),),
+    ),
+    CoreTable(
+        "core.fct_marketing_spend",
+        "one row per period x channel x campaign x ad set x ad x audience",
+        (Check("unique", MARKETING_DIMENSIONS), Check("not_null", ("date", "spend"))),
+    ),
+    CoreTable(
+        "core.fct_marketing_outcomes",
+        "one row per period",
+        (Check("unique", ("date",)), Check("not_null", ("date",))),
     ),
 )
 

@@ -299,6 +299,13 @@ _STANDARD_TEXT = {
 }
 
 
+def standard_text(column: str, text: str) -> str | None:
+    """SQL giving the standard form of customer attribute ``column`` (gender, email, phone)
+    from the text expression ``text``; None for a column kept as given."""
+    fn = _STANDARD_TEXT.get(column)
+    return fn(text) if fn else None
+
+
 def _bool_expr(text: str) -> str:
     t = ", ".join(_lit(v) for v in _TRUE)
     f = ", ".join(_lit(v) for v in _FALSE)
@@ -381,7 +388,7 @@ def plan_staging(
         expr = _typed(probe, col, src, plan)
         plan.select[col.name] = expr
         text = probe.text(src)
-        if col.name in entity.key or (col.required and col.name not in nullable_keys):
+        if (col.name in entity.key or col.required) and col.name not in nullable_keys:
             plan.checks.append(Check(f"{text} IS NULL", "missing key", col.name, text))
         if col.type == "float":
             # NaN, inf, Infinity and 1e309 parse as doubles, and one makes every sum NaN. (The

@@ -18,6 +18,7 @@ from crmine.cli._common import (
     print_verdict,
     read_flat_file,
 )
+from crmine.cli.commands._spend import budget_from_mmm, register_spend, spend_kpis, wants_spend
 
 TreatmentOpt = Annotated[
     str | None, typer.Option("--treatment", "-t", help="Arm column of --data.")
@@ -39,18 +40,27 @@ def register(app: typer.Typer) -> None:
     camp = typer.Typer(help="Campaign and channel effectiveness: KPIs, significance, budget, "
                        "funnel, attribution.", no_args_is_help=True)  # fmt: skip
     app.add_typer(camp, name="campaigns")
+    register_spend(camp)  # spend, mmm: aggregated ad-platform data (cli/commands/_spend.py)
 
     @camp.command("kpis")
     def kpis_cmd(
         by: Annotated[str, typer.Option(help="campaign, channel, segment or period.")] = "campaign",
         period: Annotated[str, typer.Option(help="Period for --by period: M, Q or W.")] = "M",
+        source: Annotated[str, typer.Option(help="auto, contacts (customer-level campaigns) "
+                                            "or spend (core.fct_marketing_spend; auto when "
+                                            "--by is age, gender, interest, ad, ad_set or "
+                                            "several, e.g. age,gender).")] = "auto",
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Sends, opens, clicks, conversions, cost, revenue, CTR, ROI, ROAS, CPA per group."""
+        """Sends, opens, clicks, conversions, cost, revenue, CTR, ROI, ROAS, CPA per group;
+        on aggregated spend: CTR, CPC, CPM, conversion rate, CPA, ROAS with intervals."""
         from crmine.marketing import KPI_KEYS, kpis_of
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
+            if wants_spend(ws, by, source):
+                spend_kpis(ws, by, period, json_out)
+                return
             k = kpis_of(ws, by=by, period=period)
         cols = [
             KPI_KEYS[by],
@@ -171,6 +181,9 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[
             str, typer.Option(help="Maximise conversions or revenue.")
         ] = "conversions",
+        from_mmm: Annotated[bool, typer.Option("--from-mmm", help="Split a weekly media "
+                                               "budget by the marketing-mix model's response "
+                                               "curves (aggregated spend).")] = False,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -179,6 +192,10 @@ def register(app: typer.Typer) -> None:
         from crmine.contract import verdict_of
         from crmine.marketing import budget_of
 
+        if from_mmm:
+            with errors_handled(json_out), open_workspace(workspace) as ws:
+                budget_from_mmm(ws, budget, json_out)
+            return
         with errors_handled(json_out), open_workspace(workspace) as ws:
             plan = budget_of(ws, budget=budget, outcome=outcome)
             verdict = verdict_of(ws, "marketing")  # of the last `crmine run`, if any

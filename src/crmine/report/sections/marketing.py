@@ -112,22 +112,24 @@ def build(ws: Workspace) -> Section | None:
             f"Same total budget ({alloc['budget'].iloc[0]:,.0f} per campaign round): expected "
             f"gain {gain:,.1f} conversions, 90% interval {alloc['gain_ci_low'].iloc[0]:,.1f} to "
             f"{alloc['gain_ci_high'].iloc[0]:,.1f}."))
-    if ws.has_table("marts.funnel"):
-        stages = ws.read("marts.funnel")
-        if "dimension" in stages:
-            stages = stages[stages["dimension"] == "channel"]
+    stages = ws.read("marts.funnel") if ws.has_table("marts.funnel") else pd.DataFrame()
+    if "dimension" in stages:
+        stages = stages[stages["dimension"] == "channel"]
+    if len(stages):  # written empty by a run without events or stages
         parts.append(plot(_funnel_figure(stages), height=450))
-        if ws.has_table("marts.funnel_leaks"):
-            leaks = ws.read("marts.funnel_leaks")
-            if "dimension" in leaks:
-                leaks = leaks[leaks["dimension"] == "channel"]
+        leaks = (ws.read("marts.funnel_leaks") if ws.has_table("marts.funnel_leaks")
+                 else pd.DataFrame())  # fmt: skip
+        if "dimension" in leaks:
+            leaks = leaks[leaks["dimension"] == "channel"]
+        if len(leaks):
             top = leaks.iloc[0]
             head["funnel leak"] = f"{top['group']}: {top['from_stage']}→{top['stage']}"
             summary += f"; funnel leaks at {top['group']} {top['from_stage']}→{top['stage']}"
             parts.append(table(leaks.drop(columns=["model_version", "scored_at"]).head(5),
                                caption="Where the funnel leaks (vs the same step elsewhere)"))
-    if ws.has_table("marts.attribution"):
-        parts.append(plot(_attribution_figure(ws.read("marts.attribution")), height=400))
+    att = ws.read("marts.attribution") if ws.has_table("marts.attribution") else pd.DataFrame()
+    if len(att):
+        parts.append(plot(_attribution_figure(att), height=400))
     cols = ["channel", "contacts", "conversion_rate", "uplift", "uplift_ci_low",
             "uplift_ci_high", "p_adjusted", "roi", "roi_ci_low", "roi_ci_high", "prob_best_roi"]
     parts.append(table(eff[cols], caption="Channel effects"))

@@ -1,0 +1,99 @@
+"""The marketing-mix model recovers planted adstock, saturation and ROI (PyMC-Marketing's
+test_model_convergence habit), ranks the planted best channel first, and its budget shift
+raises the true outcome; with no media effect it beats no baseline."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmine.marketing._mmm as mmm_module
+from crmine.demo._marketing_spend import MAX_LAG, make_marketing_spend
+from crmine.exceptions import DataError, NotFittedError
+from crmine.marketing import MarketingMix, backtest_mix, geometric_adstock, hill_saturation
+
+
+def _weekly(signal: bool, seed: int = 0):
+    media = make_marketing_spend(
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(9,))), signal=signal)
+    spend = media.spend.groupby(["date", "channel"])["spend"].sum().unstack(fill_value=0.0)
+    spend.index = pd.DatetimeIndex(spend.index)
+    out = media.outcomes.set_index(pd.DatetimeIndex(media.outcomes["date"]))
+    return spend, out["revenue"], out[["price", "promotion", "holiday"]], media.truth
+
+
+@pytest.fixture(scope="module")
+def planted():
+    spend, y, controls, truth = _weekly(True)
+    model = MarketingMix(n_bootstrap=100).fit(spend, y, controls)
+    return model, spend, y, controls, truth["mmm_channels"].set_index("channel")
+
+
+def test_adstock_and_hill_are_the_documented_curves():
+    assert doctest.testmod(mmm_module).failed == 0
+    x = np.zeros(20)
+    x[0] = 100.0
+    carried = geometric_adstock(x, 0.5, max_lag=MAX_LAG)
+    assert carried.sum() == pytest.approx(100.0)  # weights sum to 1: spend is not created
+    assert carried[1] / carried[0] == pytest.approx(0.5)
+    assert geometric_adstock(np.full(30, 7.0), 0.6)[MAX_LAG:] == pytest.approx(7.0)
+    assert hill_saturation(np.array([0.0, 3.0, 1e9]), 3.0, 2.0).tolist() == pytest.approx(
+        [0.0, 0.5, 1.0])
+
+
+def test_planted_roi_inside_every_channels_interval(planted):
+    model, *_, truth = planted
+    found = model.channel_summary().set_index("channel")
+    for ch, row in found.iterrows():
+        assert row["roi_ci_low"] <= truth.loc[ch, "roi"] <= row["roi_ci_high"], (
+            ch, truth.loc[ch, "roi"], row["roi_ci_low"], row["roi_ci_high"])
+        assert row["roi_ci_high"] - row["roi_ci_low"] < 0.8 * truth.loc[ch, "roi"] + 0.5, ch
+    assert found["rank"].idxmin() == truth["rank"].idxmin() == "affiliate"
+    # Rank correlation of the ROIs (the two middle channels may swap, the ends may not).
+    assert found["roi"].rank().corr(truth["roi"].rank()) >= 0.8
+    # Carry-over is found where it was planted (video long, search short).
+    assert found.loc["video", "decay"] > found.loc["search", "decay"] + 0.2
+
+
+def test_budget_shift_raises_the_true_outcome(planted):
+    model, *_, truth = planted
+    alloc = model.optimize_budget(max_change=0.5)
+    table = alloc.table.set_index("channel")
+    assert table["optimal_spend"].sum() == pytest.approx(table["current_spend"].sum())
+    assert (table["optimal_spend"] >= table["min_spend"] - 1e-6).all()
+    assert (table["optimal_spend"] <= table["max_spend"] + 1e-6).all()
+
+    def true_weekly(weekly: pd.Series) -> float:
+        t = truth.loc[weekly.index]
+        return float((t["beta"] * hill_saturation(weekly, t["half_saturation"], t["shape"])).sum())
+
+    gain = true_weekly(table["optimal_spend"]) - true_weekly(table["current_spend"])
+    assert gain > 0.02 * true_weekly(table["current_spend"])
+    assert alloc.gain_ci_low > 0 and alloc.prob_gain_positive > 0.95
+    assert alloc.gain_ci_low <= gain <= alloc.gain_ci_high * 1.5
+    # Money leaves the planted worst channel and goes to the best.
+    assert table.loc["display", "change"] < 0 < table.loc["affiliate", "change"]
+
+
+def test_backtest_beats_the_media_free_baseline_only_with_signal():
+    spend, y, controls, _ = _weekly(True)
+    with_media = backtest_mix(spend, y, controls, holdout=13)
+    assert with_media.verdict.status == "informative"
+    assert with_media.mape < 0.5 * with_media.baseline_mape
+    spend0, y0, controls0, truth0 = _weekly(False)
+    assert (truth0["mmm_channels"]["roi"] == 0).all()
+    flat = backtest_mix(spend0, y0, controls0, holdout=13)
+    assert flat.verdict.status == "not_informative"
+
+
+def test_bad_input_is_refused():
+    spend, y, _controls, _ = _weekly(True)
+    with pytest.raises(DataError, match="at least 26 weeks"):
+        MarketingMix(n_bootstrap=0).fit(spend.iloc[:10], y.iloc[:10])
+    with pytest.raises(DataError, match="missing weeks"):
+        MarketingMix(n_bootstrap=0).fit(spend, y.iloc[:-5])
+    with pytest.raises(NotFittedError):
+        MarketingMix().channel_summary()
