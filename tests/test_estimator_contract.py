@@ -24,7 +24,10 @@ import pytest
 
 from crmine.exceptions import NotFittedError
 
-PACKAGES = ("clv", "churn", "basket", "segment", "cube", "marketing", "response")
+PACKAGES = (
+    "clv", "churn", "basket", "segment", "cube", "marketing", "response", "lifecycle",
+    "service", "sales",
+)
 
 
 def _estimators() -> dict[str, type]:
@@ -107,6 +110,26 @@ def _baskets() -> list[list[str]]:
     ]
 
 
+def _weekly_media() -> tuple[Any, ...]:
+    """Two channels' weekly spend and an outcome they drive (carry-over and saturation)."""
+    rng = np.random.default_rng(4)
+    weeks = pd.date_range("2023-01-02", periods=104, freq="W-MON")
+    spend = pd.DataFrame({"tv": rng.gamma(2.0, 500.0, 104), "search": rng.gamma(2.0, 200.0, 104)},
+                         index=weeks)  # fmt: skip
+    outcome = 5_000 + 0.8 * spend["tv"].ewm(alpha=0.5).mean() + 1.5 * spend["search"] \
+        + rng.normal(0, 100, 104)
+    return spend, outcome
+
+
+def _tickets() -> tuple[Any, ...]:
+    rng = np.random.default_rng(5)
+    words = {"billing": "charged refund invoice card payment", "delivery": "parcel late courier "
+             "address tracking", "app": "crash login password update screen"}  # fmt: skip
+    labels = rng.choice(list(words), 240)
+    texts = [" ".join(rng.choice(words[lab].split(), 4)) + " please help" for lab in labels]
+    return texts, labels
+
+
 CASES: dict[str, Case] = {
     "BetaGeoModel": _clv_case(),
     "ModifiedBetaGeoModel": _clv_case(),
@@ -150,6 +173,16 @@ CASES: dict[str, Case] = {
     "ResponseModel": ({}, lambda: _tabular(600), lambda m, a: m.predict_score(a[0])),
     "TwoModelUplift": ({}, _uplift_args, lambda m, a: m.predict_uplift(a[0])),
     "ClassTransformationUplift": ({}, _uplift_args, lambda m, a: m.predict_uplift(a[0])),
+    "MarketingMix": ({"n_bootstrap": 5}, _weekly_media, lambda m, a: m.predict(a[0])),
+    "TicketTopics": ({"n_topics": 3}, lambda: (_tickets()[0],),
+                     lambda m, a: m.transform(a[0])),
+    "TicketClassifier": ({}, _tickets, lambda m, a: m.predict_proba(a[0])),
+    # survivors of one cohort by period (Fader & Hardie 2007, "regular"); 12 periods projected
+    "ShiftedBetaGeometric": (
+        {},
+        lambda: ([1000, 631, 468, 382, 326, 289, 262, 241],),
+        lambda m, a: m.predict_survivors(12),
+    ),
 }
 
 ESTIMATORS = _estimators()

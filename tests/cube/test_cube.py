@@ -128,6 +128,8 @@ def test_errors_list_what_is_valid(ws):
         query(ws, by="region", measures=["profit"])
     with pytest.raises(DataError, match=r"\.csv or \.parquet"):
         query(ws, export="x.xlsx")
+    with pytest.raises(DataError, match="'not-a-date' is not a date"):
+        query(ws, where=["signup_date>not-a-date"])
 
 
 def test_values_are_literals_not_sql(ws, reference):

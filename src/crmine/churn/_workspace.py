@@ -21,6 +21,7 @@ from crmine.churn._labels import (
     ticket_features,
     transactional_labels,
 )
+from crmine.churn._leaks import drop_leaky_attributes
 from crmine.churn._model import ChurnModel, Method
 from crmine.churn._persist import save_churn_model
 from crmine.churn._retention import RetentionList, retention_list
@@ -337,7 +338,18 @@ def build_churn_dataset(
         notes.extend(labels.notes)
     X = pd.concat(frames, ignore_index=True)
     y = np.concatenate(ys)
+    if tables.customers is not None and not _has_history(tables.customers):
+        # names catch totals and last-order dates; the data catch the rest (see _leaks)
+        attributes = [c for c in tables.customers.columns if c != "customer_id"]
+        orders = tables.orders if source != "subscriptions" else None
+        X, leak_notes = drop_leaky_attributes(X, y, attributes, orders, cuts[0], window)
+        notes.extend(leak_notes)
     return ChurnDataset(X, y, tuple(cuts), int(window), source, tuple(notes), window_source)
+
+
+def _has_history(customers: pd.DataFrame) -> bool:
+    """Whether core.dim_customer keeps SCD2 versions (then attributes are as of each cut-off)."""
+    return "valid_from" in customers.columns and bool(customers["customer_id"].duplicated().any())
 
 
 def _active_customers(tables: _Tables, source: str, as_of: pd.Timestamp) -> pd.Series:
@@ -555,7 +567,8 @@ def run_churn(
         ``churn_save_rate``, else 20 and 0.3).
     """
     tables = _tables(ws)
-    with stage("churn: labelling customers at the cut-offs"):
+    with stage("churn: labelling customers at the cut-offs"), \
+            recorded_warnings() as caught_labelling:  # leaky attributes dropped, for the verdict
         data = build_churn_dataset(ws, cutoff=cutoff, window_days=window_days,
                                    snapshots=snapshots, tables=tables)  # fmt: skip
     holdout, holdout_name = _holdout(data, random_state)
@@ -571,7 +584,7 @@ def run_churn(
         verdict = Verdict("not_informative", "held-out ROC AUC", None, 0.5, None,
                           "no held-out evaluation (cross-validation off and a single "
                           "cut-off)", "use cv ≥ 2 or a longer history for several cut-offs")
-    model.verdict_ = verdict.with_warnings(caught)
+    model.verdict_ = verdict.with_warnings([*caught_labelling, *caught])
     folder = save_churn_model(model, ws.models_dir, features=data.X)
     version = folder.name
     scored = score_workspace(ws, model=model, version=version, offer_cost=offer_cost,

@@ -68,6 +68,29 @@ class LazyGroup(TyperGroup):
         self._load(_command_modules())
         return sorted(super().list_commands(ctx))
 
+    def invoke(self, ctx: Any) -> Any:
+        # The standalone main catches Ctrl-C before main() sees it (click prints "Aborted!",
+        # typer 0.29 exits 130 silently): carry it past as an ordinary exception instead, so
+        # main() can say what it means.
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:
+            if _is_interrupt(exc):
+                raise Interrupted() from exc
+            raise
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a command, on its way past click to :func:`main`."""
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, also as DuckDB's own error when it arrives mid-query."""
+    duckdb = sys.modules.get("duckdb")  # not imported just to check: the CLI starts lazily
+    return isinstance(exc, KeyboardInterrupt) or (
+        duckdb is not None and isinstance(exc, duckdb.InterruptException)
+    )
+
 
 app = typer.Typer(
     name="crmine",
@@ -109,7 +132,7 @@ def main() -> None:
         app()
     except CrmineError as exc:
         fail(exc, json_mode="--json" in sys.argv)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         # Loads and runs roll back on interrupt: say so instead of printing a traceback.
         err_console.print("interrupted: nothing of the unfinished work was written")
         sys.exit(130)

@@ -126,7 +126,10 @@ def _coerce(f: Filter, kind: str, distinct: Callable[[str], list[Any]]) -> list[
         elif kind == "date":
             import pandas as pd
 
-            ts = pd.Timestamp(raw)
+            try:
+                ts = pd.Timestamp(raw)
+            except (TypeError, ValueError):  # pandas' DateParseError is a ValueError
+                ts = pd.NaT
             if pd.isna(ts):
                 raise DataError(f"filter {f}: {raw!r} is not a date (use YYYY-MM-DD)")
             out.append(ts.to_pydatetime())
