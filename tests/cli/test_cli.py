@@ -146,3 +146,19 @@ def test_crmine_warnings_are_one_line_notes(capsys):
     err = capsys.readouterr().err
     assert err.startswith("note: golden customers:") and err.count("\n") == 1
     assert "f.py" not in err
+
+
+def test_ingest_date_range_flags_quarantine_dates_outside_it(tmp_path):
+    ws = tmp_path / "ws"
+    run("init", str(ws), "--json")
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS_CSV)
+    code, out, _ = run("ingest", "orders", str(orders), "-w", str(ws), "--json",
+                       "--min-date", "2024-01-06", "--max-date", "2024-01-08")  # fmt: skip
+    load = json.loads(out)
+    # the two lines of 01-05 before the range, the one of 01-09 after it (01-08 is in)
+    assert code == 0 and load["rejects_by_reason"] == {"implausible date": 3}, load
+    assert load["rows_staged"] + load["rows_quarantined"] == load["rows_read"]
+    code, out, _ = run("ingest", "orders", str(orders), "-w", str(ws), "--json",
+                       "--max-date", "soon")  # fmt: skip
+    assert code == 2 and "not a date" in json.loads(out)["error"]["message"]

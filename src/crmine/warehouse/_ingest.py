@@ -510,6 +510,8 @@ def plausible_dates(
     to ``max_date`` (default one year after ``now``); birth dates end today."""
     lo = _as_datetime(min_date, DEFAULT_MIN_DATE, "min_date")
     hi = _as_datetime(max_date, now + dt.timedelta(days=365), "max_date")
+    if max_date is not None and hi.time() == dt.time(0):  # a day given: the whole day counts
+        hi += dt.timedelta(days=1, microseconds=-1)
     if hi < lo:
         raise CrmineError(f"max_date {hi:%Y-%m-%d} is before min_date {lo:%Y-%m-%d}")
     today = dt.datetime(now.year, now.month, now.day, 23, 59, 59)

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Argument(
                 help="customers, products, orders, events, campaigns, campaign_assignments, "
-                "tickets, subscriptions or surveys."
+                "tickets, subscriptions, surveys, marketing_spend or marketing_outcomes."
             ),
         ],
         source: Annotated[
@@ -73,6 +73,16 @@ def register(app: typer.Typer) -> None:
         save_mapping: Annotated[
             bool, typer.Option(help="Remember --map in crmine.toml for this entity.")
         ] = False,
+        min_date: Annotated[
+            str | None,
+            typer.Option(help="Earliest plausible date, YYYY-MM-DD (default 1900-01-01); "
+                         "earlier dates are quarantined as implausible."),
+        ] = None,
+        max_date: Annotated[
+            str | None,
+            typer.Option(help="Latest plausible date, YYYY-MM-DD (default: a year after the "
+                         "load; birth dates: today)."),
+        ] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -94,6 +104,8 @@ def register(app: typer.Typer) -> None:
                         delimiter=delimiter,
                         encoding=encoding,
                         source_name=source_name,
+                        min_date=min_date,
+                        max_date=max_date,
                     )
                 if save_mapping and mapping:
                     ws.config.mappings.setdefault(report.entity, {}).update(mapping)
