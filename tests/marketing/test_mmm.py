@@ -12,8 +12,14 @@ import pytest
 
 import crmine.marketing._mmm as mmm_module
 from crmine.demo._marketing_spend import MAX_LAG, make_marketing_spend
-from crmine.exceptions import DataError, NotFittedError
-from crmine.marketing import MarketingMix, backtest_mix, geometric_adstock, hill_saturation
+from crmine.exceptions import ConfigError, DataError, NotFittedError
+from crmine.marketing import (
+    MarketingMix,
+    backtest_mix,
+    geometric_adstock,
+    hill_saturation,
+    weibull_adstock,
+)
 
 
 def _weekly(signal: bool, seed: int = 0):
@@ -50,12 +56,32 @@ def test_planted_roi_inside_every_channels_interval(planted):
     for ch, row in found.iterrows():
         assert row["roi_ci_low"] <= truth.loc[ch, "roi"] <= row["roi_ci_high"], (
             ch, truth.loc[ch, "roi"], row["roi_ci_low"], row["roi_ci_high"])
-        assert row["roi_ci_high"] - row["roi_ci_low"] < 0.8 * truth.loc[ch, "roi"] + 0.5, ch
+        # Informative, not merely wide: social's truth sits at the priors' centre, so a prior
+        # weighed too strongly once made its interval look tight while others missed theirs.
+        assert row["roi_ci_high"] - row["roi_ci_low"] < 1.5 * truth.loc[ch, "roi"] + 0.5, ch
     assert found["rank"].idxmin() == truth["rank"].idxmin() == "affiliate"
     # Rank correlation of the ROIs (the two middle channels may swap, the ends may not).
     assert found["roi"].rank().corr(truth["roi"].rank()) >= 0.8
     # Carry-over is found where it was planted (video long, search short).
     assert found.loc["video", "decay"] > found.loc["search", "decay"] + 0.2
+
+
+@pytest.mark.slow
+def test_roi_intervals_cover_at_their_nominal_level_over_many_demos():
+    """Nominal 90% ROI intervals hold ~90% of planted ROIs over 10 independent demo
+    companies (50 channels): 92% measured; the priors weighed against the media-free spread
+    and basic intervals gave 76% over 20 seeds, so this fails if either returns."""
+    inside = total = 0
+    for seed in range(10):
+        spend, y, controls, truth = _weekly(True, seed)
+        planted_roi = truth["mmm_channels"].set_index("channel")["roi"]
+        found = MarketingMix(n_bootstrap=100).fit(spend, y, controls).channel_summary()
+        truth_roi = planted_roi.loc[found["channel"]].to_numpy()
+        inside += int(((found["roi_ci_low"] <= truth_roi)
+                       & (truth_roi <= found["roi_ci_high"])).sum())
+        total += len(found)
+    assert total == 50
+    assert inside / total >= 0.85, (inside, total)
 
 
 def test_budget_shift_raises_the_true_outcome(planted):
@@ -87,6 +113,40 @@ def test_backtest_beats_the_media_free_baseline_only_with_signal():
     assert (truth0["mmm_channels"]["roi"] == 0).all()
     flat = backtest_mix(spend0, y0, controls0, holdout=13)
     assert flat.verdict.status == "not_informative"
+
+
+def test_weibull_adstock_finds_a_planted_delayed_peak():
+    """Video's effect planted to peak two weeks after the spend (Weibull scale 3, shape 3),
+    the other channels geometric-like: the Weibull option recovers the lag, fits closer than
+    geometric adstock can, and holds video's planted ROI."""
+    impulse = np.zeros(12)
+    impulse[0] = 1.0
+    assert weibull_adstock(impulse, 2.0, 1.5).sum() == pytest.approx(1.0)
+    assert int(np.argmax(weibull_adstock(impulse, 3.0, 3.0))) == 2
+    spend, _y, _controls, _ = _weekly(True)
+    rng = np.random.default_rng(1)
+    n = len(spend)
+    y = 500_000 * (1 + 0.1 * np.arange(n) / n) + rng.normal(0, 6_000, n)
+    planted = {"affiliate": (1.0, 1.0, 5.0), "display": (1.0, 1.0, 1.0),
+               "search": (0.7, 1.0, 3.0), "social": (1.5, 1.0, 2.0), "video": (3.0, 3.0, 1.5)}
+    for ch, (scale, shape, roi) in planted.items():
+        x = spend[ch].to_numpy(float)
+        sat = hill_saturation(weibull_adstock(x, scale, shape), x.mean(), 1.2)
+        y = y + roi * x.sum() / sat.sum() * sat
+    outcome = pd.Series(y, index=spend.index)
+    model = MarketingMix(adstock="weibull", n_bootstrap=30).fit(spend, outcome)
+    video = model.params_.loc["video"]
+    assert np.isnan(video["decay"])
+    assert video["lag_scale"] == pytest.approx(3.0, abs=0.5)
+    assert video["lag_shape"] == pytest.approx(3.0, abs=1.0)
+    assert int(np.argmax(weibull_adstock(impulse, video["lag_scale"], video["lag_shape"]))) == 2
+    geometric = MarketingMix(n_bootstrap=0).fit(spend, outcome)
+    assert model.residual_sd_ < 0.85 * geometric.residual_sd_
+    found = model.channel_summary().set_index("channel")
+    assert found.loc["video", "roi_ci_low"] <= 1.5 <= found.loc["video", "roi_ci_high"]
+    assert found["rank"].idxmin() == "affiliate"
+    with pytest.raises(ConfigError, match="adstock must be one of"):
+        MarketingMix(adstock="delayed").fit(spend, outcome)
 
 
 def test_bad_input_is_refused():

@@ -40,6 +40,7 @@ from crmine.marketing._mmm import (
     MixAllocation,
     geometric_adstock,
     hill_saturation,
+    weibull_adstock,
 )
 from crmine.marketing._spend import (
     SPEND_DIMENSIONS,
@@ -122,6 +123,7 @@ __all__ = [
     "summarise_spend",
     "treatment_effect",
     "two_proportion_test",
+    "weibull_adstock",
     "welch_test",
     "wilson_interval",
 ]

@@ -2,9 +2,11 @@
 and Hill saturation, plus trend, yearly seasonality and controls.
 
 A regularised frequentist fit (scipy's bounded least squares on all parameters at once, weak
-Gaussian penalties on the nonlinear ones as a Bayesian MMM's priors would be) with intervals
-from a moving-block residual bootstrap, each replicate refitted from the point estimate. Media
-effects are constrained to be non-negative, as in Robyn and PyMC-Marketing.
+Gaussian penalties on the nonlinear ones as a Bayesian MMM's priors would be, weighed against
+the noise estimated by a first pass) with percentile intervals from a moving-block residual
+bootstrap, each replicate refitted from the point estimate. Media effects are constrained to
+be non-negative, as in Robyn and PyMC-Marketing. Nominal 90% ROI intervals held 87% of the
+planted ROIs over 20 demo companies (100 channels).
 
 References
 ----------
@@ -31,6 +33,7 @@ __all__ = [
     "MarketingMix",
     "geometric_adstock",
     "hill_saturation",
+    "weibull_adstock",
 ]
 
 YEAR_WEEKS = 365.25 / 7
@@ -40,6 +43,9 @@ _PRIOR_DECAY, _SD_DECAY = 0.3, 0.3  # carryover of a week: most channels 0.1-0.6
 _SD_LOG_K = 1.5  # half-saturation within a factor ~4 of the average spend
 _SD_LOG_SHAPE = 1.0  # Hill shape near 1 (concave) unless the data say S-shaped
 _SD_BETA = 3.0  # a channel's maximum weekly effect, in units of the mean outcome
+_PRIOR_LAG_SCALE, _SD_LAG_SCALE = 2.0, 2.0  # Weibull lag: most of the effect within ~4 weeks
+_SD_LOG_LAG_SHAPE = 1.0  # Weibull shape near 1 (geometric-like) unless the data say delayed
+ADSTOCKS = ("geometric", "weibull")
 
 
 def geometric_adstock(spend: np.ndarray, decay: float | np.ndarray, max_lag: int = 8
@@ -67,6 +73,32 @@ def geometric_adstock(spend: np.ndarray, decay: float | np.ndarray, max_lag: int
     return out[:, 0] if flat else out
 
 
+def weibull_adstock(spend: np.ndarray, scale: float | np.ndarray,
+                    shape: float | np.ndarray, max_lag: int = 8) -> np.ndarray:
+    """Carry-over with a Weibull lag: ``w_l`` is the Weibull(``scale`` weeks, ``shape``)
+    probability of week ``[l, l + 1)``, renormalised over ``l < max_lag``, so a shape above 1
+    puts the peak effect weeks after the spend (TV, video) where geometric adstock cannot.
+
+    Examples
+    --------
+    >>> weibull_adstock(np.array([1.0, 0.0, 0.0]), 1.0, 1.0, max_lag=3).round(3).tolist()
+    [0.665, 0.245, 0.09]
+    """
+    x = np.asarray(spend, float)
+    flat = x.ndim == 1
+    x2 = x[:, None] if flat else x
+    lam = np.broadcast_to(np.asarray(scale, float), (x2.shape[1],))
+    k = np.broadcast_to(np.asarray(shape, float), (x2.shape[1],))
+    edges = np.arange(max_lag + 1, dtype=float)[:, None]
+    cdf = 1.0 - np.exp(-np.power(edges / lam[None, :], k[None, :]))
+    w = np.diff(cdf, axis=0)  # (lag, channel)
+    w = w / np.maximum(w.sum(axis=0, keepdims=True), 1e-300)
+    out = np.zeros_like(x2)
+    for lag in range(max_lag):
+        out[lag:] += w[lag] * x2[: len(x2) - lag]
+    return out[:, 0] if flat else out
+
+
 def hill_saturation(x: np.ndarray, half_saturation: float | np.ndarray,
                     shape: float | np.ndarray) -> np.ndarray:
     """``x**s / (K**s + x**s)``: 0 at no spend, 1/2 at ``K``, approaching 1.
@@ -84,11 +116,16 @@ def hill_saturation(x: np.ndarray, half_saturation: float | np.ndarray,
 class _Layout:
     n_linear: int
     n_channels: int
+    weibull: bool = False  # one more block after the five: the Weibull lag shapes
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
         c, p = self.n_channels, self.n_linear
         return (theta[:p], theta[p:p + c], theta[p + c:p + 2 * c],
                 theta[p + 2 * c:p + 3 * c], theta[p + 3 * c:p + 4 * c])  # fmt: skip
+
+    def lag_shape(self, theta: np.ndarray) -> np.ndarray:
+        p = self.n_linear + 4 * self.n_channels
+        return theta[p:p + self.n_channels]
 
 
 class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
@@ -108,24 +145,30 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
     level : float, default 0.9
         Level of the intervals.
     random_state : int, default 0
+    adstock : {"geometric", "weibull"}, default "geometric"
+        Carry-over form: geometric (``decay`` per channel) or a Weibull lag (``lag_scale``
+        in weeks and ``lag_shape`` per channel; shape > 1 delays the peak).
 
     Attributes (after ``fit``)
     --------------------------
     params_ : DataFrame
         One row per channel: ``beta`` (maximum weekly effect, outcome units), ``decay``,
-        ``half_saturation`` (weekly spend, currency), ``shape``, ``mean_spend``.
+        ``half_saturation`` (weekly spend, currency), ``shape``, ``mean_spend``; with Weibull
+        adstock ``decay`` is NaN and ``lag_scale``, ``lag_shape`` are added.
     boot_params_ : ndarray
         One parameter vector per bootstrap replicate (internal scale).
     """
 
     def __init__(self, *, max_lag: int = 8, fourier_order: int = 2, n_bootstrap: int = 100,
-                 block: int = 4, level: float = 0.9, random_state: int = 0) -> None:
+                 block: int = 4, level: float = 0.9, random_state: int = 0,
+                 adstock: str = "geometric") -> None:
         self.max_lag = max_lag
         self.fourier_order = fourier_order
         self.n_bootstrap = n_bootstrap
         self.block = block
         self.level = level
         self.random_state = random_state
+        self.adstock = adstock
 
     # -- design ---------------------------------------------------------------------------
     def _baseline_design(self, dates: pd.DatetimeIndex, controls: np.ndarray) -> np.ndarray:
@@ -141,13 +184,17 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
     def _media(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """(weeks, channels) contributions on the internal scale (mean outcome = 1)."""
         _lin, beta, decay, log_k, shape = self.layout_.split(theta)
-        ad = geometric_adstock(x, decay, self.max_lag)
+        ad = (weibull_adstock(x, decay, self.layout_.lag_shape(theta), self.max_lag)
+              if self.layout_.weibull else geometric_adstock(x, decay, self.max_lag))
         return beta * hill_saturation(ad, np.exp(log_k), shape)
 
     def _penalty(self, theta: np.ndarray) -> np.ndarray:
         _lin, beta, decay, log_k, shape = self.layout_.split(theta)
-        return np.concatenate([(decay - _PRIOR_DECAY) / _SD_DECAY, log_k / _SD_LOG_K,
-                               np.log(shape) / _SD_LOG_SHAPE, beta / _SD_BETA])
+        common = [log_k / _SD_LOG_K, np.log(shape) / _SD_LOG_SHAPE, beta / _SD_BETA]
+        if self.layout_.weibull:  # the "decay" block holds the Weibull scales
+            return np.concatenate([(decay - _PRIOR_LAG_SCALE) / _SD_LAG_SCALE, *common,
+                                   np.log(self.layout_.lag_shape(theta)) / _SD_LOG_LAG_SHAPE])
+        return np.concatenate([(decay - _PRIOR_DECAY) / _SD_DECAY, *common])
 
     def _solve(self, base: np.ndarray, x: np.ndarray, y: np.ndarray, starts: list[np.ndarray],
                sigma: float, tol: float = 1e-8) -> np.ndarray:
@@ -170,6 +217,11 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
             controls: pd.DataFrame | None = None) -> MarketingMix:
         """Fit on weekly ``spend`` (index: week start dates, one column per channel),
         ``outcome`` (same index) and optional ``controls`` (same index)."""
+        if self.adstock not in ADSTOCKS:
+            from crmine.exceptions import ConfigError
+
+            raise ConfigError(f"adstock must be one of {', '.join(ADSTOCKS)}; got "
+                              f"{self.adstock!r}")  # fmt: skip
         if not isinstance(spend.index, pd.DatetimeIndex):
             raise DataError("spend must be indexed by week start dates")
         if len(spend) < 26:
@@ -195,13 +247,18 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
         y = y_raw / self.y_scale_
         base = self._baseline_design(spend.index, ctrl)
         c = x.shape[1]
-        self.layout_ = _Layout(base.shape[1], c)
+        weibull = self.adstock == "weibull"
+        self.layout_ = _Layout(base.shape[1], c, weibull)
         lin0, *_ = np.linalg.lstsq(base, y, rcond=None)
         sigma = float(np.std(y - base @ lin0)) or 1e-3
         lo = np.concatenate([np.full(base.shape[1], -np.inf), np.zeros(c), np.zeros(c),
                              np.full(c, np.log(0.05)), np.full(c, 0.5)])
         hi = np.concatenate([np.full(base.shape[1], np.inf), np.full(c, 10.0),
                              np.full(c, 0.9), np.full(c, np.log(10.0)), np.full(c, 4.0)])
+        if weibull:  # scale in weeks instead of a decay; shapes appended
+            lo[base.shape[1] + c:base.shape[1] + 2 * c] = 0.3
+            hi[base.shape[1] + c:base.shape[1] + 2 * c] = float(self.max_lag)
+            lo, hi = np.concatenate([lo, np.full(c, 0.3)]), np.concatenate([hi, np.full(c, 5.0)])
         self.bounds_ = (lo, hi)
         starts = []
         for decay0, shape0, share in ((0.3, 1.0, 0.05), (0.6, 1.5, 0.1), (0.1, 2.0, 0.02)):
@@ -209,10 +266,22 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
             media0 = beta0 * 0.5  # hill(1; K=1) = 1/2
             lin_start = lin0.copy()
             lin_start[0] -= media0.sum()
-            starts.append(np.concatenate([lin_start, beta0, np.full(c, decay0), np.zeros(c),
-                                          np.full(c, shape0)]))
+            lag0 = [np.full(c, 1.0 + 3 * decay0), np.full(c, shape0)] if weibull else [
+                np.full(c, decay0)]
+            start = np.concatenate([lin_start, beta0, lag0[0], np.zeros(c), np.full(c, shape0),
+                                    *lag0[1:]])
+            starts.append(np.clip(start, lo, hi))
+        first = self._solve(base, x, y, starts, sigma)
+        # The penalties are priors only against the noise's scale. The first pass weighs the
+        # data by the spread around a media-free fit, several times the noise, so the priors
+        # acted ~5x too strong: S-shaped channels were pulled concave, their ROIs biased
+        # beyond intervals that shrank with the same prior (77% coverage of nominal 90% over
+        # 20 demo seeds). Refit once weighted by the first pass's own residual spread.
+        dof = max(1.0, len(y) - len(first))
+        resid0 = y - base @ first[: base.shape[1]] - self._media(first, x).sum(axis=1)
+        sigma = float(np.sqrt(np.sum((resid0 - resid0.mean()) ** 2) / dof)) or sigma
         self.sigma_ = sigma
-        self.theta_ = self._solve(base, x, y, starts, sigma)
+        self.theta_ = self._solve(base, x, y, [first], sigma)
         resid = y - base @ self.theta_[: base.shape[1]] - self._media(self.theta_, x).sum(axis=1)
         self.residual_sd_ = float(resid.std())
         self._x, self._base, self._resid = x, base, resid
@@ -236,9 +305,8 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
             idx = (starts_at[:, None] + np.arange(b)[None, :]).ravel()[:n]
             y_star = fitted + centred[idx]
             # From the estimate only: a second start at the prior's centre doubled the time
-            # and did not change the coverage of the demo's planted ROIs (24 of 30).
-            # A replicate starts at the estimate: a looser tolerance halves the time and
-            # moves its ROI by far less than the interval's width.
+            # and did not change the coverage of the demo's planted ROIs. A looser tolerance
+            # halves the time; a tight one (1e-8) gave the same coverage over 20 seeds.
             draws.append(self._solve(base, x, y_star, [self.theta_], sigma, tol=1e-5))
         return np.array(draws)
 
@@ -266,29 +334,29 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
         return [self.theta_, *self.boot_params_]
 
     def _interval(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Basic bootstrap interval of ``values[0]`` (the estimate) over the replicates
-        (rows 1:): ``2 est - q_high`` to ``2 est - q_low``, floored at 0 for what cannot be
-        negative. The replicates of a saturating, carried-over effect sit on one side of the
-        estimate as the estimate sits on one side of the truth; the percentile interval
-        then repeats the bias (planted ROIs fell outside it in the demo), the basic one
-        reverses it (Davison & Hinkley 1997, section 5.2)."""
+        """Percentile bootstrap interval of ``values[0]`` (the estimate) over the replicates
+        (rows 1:). With the priors weighed against the noise (see ``fit``) the estimates are
+        nearly unbiased and the replicates' spread skewed as the estimates' is (a saturating
+        effect is bounded below by 0, not above); the basic interval, which mirrors that skew,
+        covered 76% of planted ROIs at nominal 90% over 20 demo seeds, the percentile 87%."""
         a = (1 - self.level) / 2
         if len(values) < 2:
             return values[0], values[0]
-        q_lo, q_hi = np.quantile(values[1:], a, axis=0), np.quantile(values[1:], 1 - a, axis=0)
-        lo, hi = 2 * values[0] - q_hi, 2 * values[0] - q_lo
-        if (values >= 0).all():
-            lo = np.maximum(lo, 0.0)
-        return lo, hi
+        return (np.quantile(values[1:], a, axis=0), np.quantile(values[1:], 1 - a, axis=0))
 
     @property
     def params_(self) -> pd.DataFrame:
         self._check()
         _lin, beta, decay, log_k, shape = self.layout_.split(self.theta_)
-        return pd.DataFrame({
-            "channel": self.channels_, "beta": beta * self.y_scale_, "decay": decay,
+        out = pd.DataFrame({
+            "channel": self.channels_, "beta": beta * self.y_scale_,
+            "decay": np.full(len(decay), np.nan) if self.layout_.weibull else decay,
             "half_saturation": np.exp(log_k) * self.spend_mean_, "shape": shape,
             "mean_spend": self.spend_mean_}).set_index("channel")  # fmt: skip
+        if self.layout_.weibull:
+            out["lag_scale"] = decay
+            out["lag_shape"] = self.layout_.lag_shape(self.theta_)
+        return out
 
     def contributions(self) -> pd.DataFrame:
         """Per fitted week: ``baseline`` (trend, seasonality, controls) and each channel's
