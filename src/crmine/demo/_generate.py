@@ -19,8 +19,9 @@ from crmine.demo._campaigns import make_campaigns
 from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
 from crmine.demo._identities import make_identity_sources
 from crmine.demo._marketing_spend import make_marketing_spend
-from crmine.demo._orders import expected_order_value, make_orders
+from crmine.demo._orders import OrderResult, expected_order_value, make_orders
 from crmine.demo._products import make_products, product_popularity
+from crmine.demo._reactivations import plant_reactivations
 from crmine.demo._service import (
     cancellation_tickets,
     make_surveys,
@@ -62,7 +63,8 @@ class DemoCompany:
         What the analyses should find: ``customers`` (planted ``segment`` and latent
         values), ``segments``, ``bgnbd_params`` (rate per day), ``gamma_gamma_params``,
         ``product_affinities``, ``uplift``, ``customer_uplift``, ``channels``, ``funnel``,
-        ``churn_drivers``, ``nps_drivers``, ``returns``.
+        ``churn_drivers``, ``nps_drivers``, ``returns``, ``lifecycle_reactivations``
+        (``crmine.demo._reactivations``; empty without signal).
     observation_end : Timestamp
         End of the data: every timestamp is strictly earlier.
     seed, n_customers : int
@@ -167,6 +169,11 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
     with stage("demo: orders (buy-till-you-die)"):
         orders = make_orders(streams[2], customers, lat, products, affinities,
                              None if popularity is None else popularity["probability"].to_numpy())
+        # Lapses and comebacks, moved into the lines afterwards: the 11th child of the seed.
+        lines, order_truth, reactivations = plant_reactivations(
+            np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(10,))),
+            orders.orders, orders.customer_truth, signal=signal)
+        orders = OrderResult(lines, order_truth, orders.returns)
     with stage("demo: campaigns, uplift and funnel"):
         camp = make_campaigns(streams[3], customers, lat, signal=signal)
     with stage("demo: tickets, subscriptions, surveys"):
@@ -187,9 +194,10 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         tickets = ticket_frame(all_tickets, customers)
         surveys, nps_drivers = make_surveys(streams[7], customers, lat, tickets_internal,
                                             signal=signal)
-        # its own stream (the 10th child of the seed), so nothing above changes
+        # its own stream (child 11 of the seed; 9 is the media's, 10 the reactivations'), so
+        # nothing above changes and no two plantings share random numbers
         surveys, survey_factors = plant_survey_factors(
-            np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(9,))),
+            np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(11,))),
             surveys, orders.customer_truth, signal=signal)
 
     tables = {
@@ -230,6 +238,7 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         "survey_factors": survey_factors,
         "returns": orders.returns,
         "ticket_topics": ticket_topic_truth(all_tickets, tickets),
+        "lifecycle_reactivations": reactivations,
     }
     # Paid media and weekly sales (crmine.demo._marketing_spend): the 10th child of the seed.
     media = make_marketing_spend(
