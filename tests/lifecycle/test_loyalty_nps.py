@@ -238,6 +238,14 @@ def test_cli_scores_a_flat_order_file_and_reports_nps(tmp_path, buyers):
     stages = {r["customer_id"]: r["stage"] for r in data["customers_by_stage"]}
     assert stages == {"erratic": "lapsed", "once": "at_risk", "steady": "active"}
     assert not list(tmp_path.glob("*.duckdb"))  # nothing written next to the data
+    cohorts = json.loads(runner.invoke(app, ["lifecycle", "cohorts", "--data", str(orders),
+                                             "--json"]).stdout)["cohorts"]  # fmt: skip
+    first = [r for r in cohorts if r["dimension"] == "acquisition_month" and r["period"] == 0]
+    assert sum(r["customers"] for r in first) == 3  # every customer in its cohort's month 0
+    moved = runner.invoke(app, ["lifecycle", "transitions", "--data", str(orders), "--json"])
+    assert moved.exit_code == 0, moved.stdout
+    flows = json.loads(moved.stdout)["transitions"]
+    assert sum(r["customers"] for r in flows) == 3 and not list(tmp_path.glob("*.duckdb"))
     missing = runner.invoke(app, ["lifecycle", "health", "--data", str(tmp_path / "no.csv")])
     assert missing.exit_code == 2 and "not found" in missing.stdout + missing.stderr
     rng = np.random.default_rng(0)

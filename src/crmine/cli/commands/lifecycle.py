@@ -225,6 +225,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("transitions")
     def transitions_cmd(
+        data: DataOpt = None,
         as_of: AsOfOpt = None,
         since: SinceOpt = None,
         workspace: WorkspaceOpt = Path("."),
@@ -233,8 +234,12 @@ def register(app: typer.Typer) -> None:
         """The stage transition matrix between --since and --as-of (customers and revenue)."""
         from crmine.lifecycle import transitions_between
 
-        with errors_handled(json_out), open_workspace(workspace) as ws:
-            transitions = transitions_between(ws, as_of=as_of, since=since)
+        with errors_handled(json_out):
+            if data is not None:
+                transitions = _run(workspace, data, as_of=as_of, since=since).transitions
+            else:
+                with open_workspace(workspace) as ws:
+                    transitions = transitions_between(ws, as_of=as_of, since=since)
         matrix = transitions.pivot(index="from_stage", columns="to_stage", values="customers")
         data = {"transitions": transitions}
 
@@ -254,6 +259,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option("--value", help="retention, customers, revenue or revenue_per_customer."),
         ] = "retention",
+        data: DataOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -265,8 +271,11 @@ def register(app: typer.Typer) -> None:
         with errors_handled(json_out):
             if value not in allowed:
                 raise ConfigError(f"--value {value!r} is not one of {', '.join(allowed)}")
-            with open_workspace(workspace) as ws:
-                cohorts = cohort_matrix(ws)
+            if data is not None:
+                cohorts = _run(workspace, data).cohorts
+            else:
+                with open_workspace(workspace) as ws:
+                    cohorts = cohort_matrix(ws)
         triangle = retention_triangle(cohorts, value) if len(cohorts) else None
         data = {"cohorts": cohorts}
 
