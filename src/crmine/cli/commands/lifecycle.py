@@ -241,7 +241,7 @@ def register(app: typer.Typer) -> None:
                 with open_workspace(workspace) as ws:
                     transitions = transitions_between(ws, as_of=as_of, since=since)
         matrix = transitions.pivot(index="from_stage", columns="to_stage", values="customers")
-        data = {"transitions": transitions}
+        result = {"transitions": transitions}
 
         def render() -> None:
             if transitions.empty:
@@ -251,7 +251,7 @@ def register(app: typer.Typer) -> None:
             title = f"Customers from their stage at {start:%Y-%m-%d} to {end:%Y-%m-%d}"
             print_frame(matrix.fillna(0).astype(int).reset_index(), title)
 
-        emit(data, json_out, render)
+        emit(result, json_out, render)
 
     @sub.command("cohorts")
     def cohorts_cmd(
@@ -277,7 +277,7 @@ def register(app: typer.Typer) -> None:
                 with open_workspace(workspace) as ws:
                     cohorts = cohort_matrix(ws)
         triangle = retention_triangle(cohorts, value) if len(cohorts) else None
-        data = {"cohorts": cohorts}
+        result = {"cohorts": cohorts}
 
         def render() -> None:
             if triangle is None:
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
                 shown.reset_index(), f"{value} by acquisition month and month since", max_rows=40
             )
 
-        emit(data, json_out, render)
+        emit(result, json_out, render)
 
     @sub.command("health")
     def health_cmd(
