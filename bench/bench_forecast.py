@@ -3,9 +3,10 @@
 Goals (issue 15):
 - 1,000 weekly product series, automatic model choice, reconciled (total / category /
   product), with intervals: under 60 s on 2 cores, within 1.3x statsforecast called directly
-  with the same models (the same rolling-origin windows and final forecast with intervals,
-  on the same series: what crmine adds is the choice per series, the combination, the
-  backtest and the reconciliation).
+  with the same models (the same rolling-origin windows, fitted once per series with
+  ``refit=False``, and the final forecast with intervals, on the same series: what crmine
+  adds is the choice per series, the combination, the calibration, the backtest and the
+  reconciliation; crmine folds the final forecast into the windows, one fit per series).
 - Sales by any two dimensions over 10 million order lines: under 2 s (reference: the
   hand-written DuckDB GROUP BY of revenue and units).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -63,7 +65,10 @@ def direct_statsforecast(frame: pd.DataFrame, horizon: int, jobs: int) -> None:
     season = season_length_of("W")
     models = _models(MODELS, season, horizon, False, 156, "W-MON")
     sf = StatsForecast(models=models, freq="W-MON", n_jobs=jobs)
-    sf.cross_validation(h=horizon, df=y_df, n_windows=3, step_size=horizon, level=[80, 95])
+    # the cheapest direct way to the same windows: fit once per series (refit=False), then
+    # the final forecast with intervals
+    sf.cross_validation(h=horizon, df=y_df, n_windows=3, step_size=horizon, level=[80, 95],
+                        refit=False)  # fmt: skip
     sf.forecast(h=horizon, df=y_df, level=[80, 95])
 
 
@@ -74,13 +79,17 @@ def bench_forecast(n_series: int, jobs: int, repeat: int) -> None:
     small = frame[frame["product"].isin(frame["product"].unique()[:3])]
     forecast_hierarchy(small, ["category", "product"], freq="W", horizon=horizon,
                        models=MODELS, n_jobs=1)  # fmt: skip
-    ours = measure(
-        lambda: forecast_hierarchy(
-            frame, ["category", "product"], freq="W", horizon=horizon, models=MODELS, n_jobs=jobs
-        ),
-        repeat=repeat,
-    )
-    ref = measure(lambda: direct_statsforecast(frame, horizon, jobs), repeat=repeat)
+    # alternated, medians kept: the machine is shared, and its load drifts within minutes
+    ours_t, ref_t = [], []
+    for _ in range(repeat):
+        ours_t.append(measure(
+            lambda: forecast_hierarchy(frame, ["category", "product"], freq="W",
+                                       horizon=horizon, models=MODELS, n_jobs=jobs),
+            repeat=1,
+        ))  # fmt: skip
+        ref_t.append(measure(lambda: direct_statsforecast(frame, horizon, jobs), repeat=1))
+        print(f"  run: crmine {ours_t[-1]:.1f}s, direct {ref_t[-1]:.1f}s", flush=True)
+    ours, ref = statistics.median(ours_t), statistics.median(ref_t)
     report(f"forecast {n_series:,} weekly series, reconciled", ours,
            "statsforecast direct, same models", ref, "< 60 s, <= 1.3x")  # fmt: skip
 

@@ -10,7 +10,7 @@
    the fit a spreadsheet would do. Goal: under 2 minutes on 2 cores.
 2. Cost per result with intervals and Holm-corrected differences over 10 million spend rows
    (``--quick``: 1 million) by two dimensions, in DuckDB. Reference in the same run: the bare
-   DuckDB ``GROUP BY`` of the same sums. Goal: under 2 s.
+   DuckDB ``GROUP BY`` of the same sums. Goal: under 2 s. Best of three runs of each.
 """
 
 from __future__ import annotations
@@ -90,15 +90,19 @@ def bench_cost_per_result(rows: int) -> None:
           floor(random() * 80) AS clicks, floor(random() * 6) AS conversions,
           floor(random() * 3) AS approved_conversions, random() * 300 AS revenue
         FROM range({rows}) t(i)""")
-    t0 = time.perf_counter()
-    con.execute("SELECT campaign, age, sum(spend), sum(impressions), sum(clicks), "
-                "sum(conversions), sum(revenue) FROM spend GROUP BY 1, 2").df()
-    reference = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    # Best of three of each, interleaved: the machine is shared, and the best run is the one
+    # least disturbed by other work.
+    reference = ours = float("inf")
     by = ["campaign", "age"]
-    strata = summarise_spend("spend", [*by, "channel"], con=con)
-    perf = spend_performance(collapse_sums(strata, by), by, strata=strata)
-    ours = time.perf_counter() - t0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        con.execute("SELECT campaign, age, sum(spend), sum(impressions), sum(clicks), "
+                    "sum(conversions), sum(revenue) FROM spend GROUP BY 1, 2").df()
+        reference = min(reference, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        strata = summarise_spend("spend", [*by, "channel"], con=con)
+        perf = spend_performance(collapse_sums(strata, by), by, strata=strata)
+        ours = min(ours, time.perf_counter() - t0)
     print(f"cost per result, {rows:,} rows by campaign x age ({len(perf)} groups, intervals, "
           f"within-channel Holm tests): {ours:.2f} s (goal < 2 s: "
           f"{'met' if ours < 2 else 'MISSED'}); bare GROUP BY {reference:.2f} s, ratio "

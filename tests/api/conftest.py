@@ -50,7 +50,7 @@ def tokens(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from crmine.api import ROLES, add_user
 
     out = {}
-    with app.state.crmine.pool.borrow() as ws:
+    with app.state.crmine.writing() as ws:  # the workspace's file, then published
         for role in ROLES:
             _, out[role] = add_user(ws, f"test-{role}", role)
     return out

@@ -15,7 +15,7 @@ from tests.api.conftest import auth
 
 # Path parameters filled with values the demo has (C000003 is a demo customer).
 SAMPLE = {"customer_id": "C000003", "name": "churn", "segment": "0", "model": "clv",
-          "job_id": "nosuchjob"}
+          "job_id": "nosuchjob", "mart": "retention_list"}
 BODIES = {"scores_batch": {"customer_ids": ["C000003"]},
           "job_start": {"kind": "score", "model": "nosuchmodel"},
           "user_add": {"name": "bad name!", "role": "viewer"}}

@@ -157,9 +157,10 @@ def test_amounts_and_statuses(company: DemoCompany) -> None:
     ret = o[o["status"] == "returned"]
     assert (ret["quantity"] < 0).all() and (ret["amount"] < 0).all()
     assert (o.loc[o["status"] != "returned", "quantity"] > 0).all()
-    disc = o["discount"] > 0
-    assert o.loc[disc, "promotion_id"].notna().all()
-    assert o.loc[~disc & (o["status"] != "returned"), "promotion_id"].isna().all()
+    # promotion ids mark the lines bought in a planted promotion week of their category
+    # (truth.sales_price_calendar); personal discounts (the discount column) are not one
+    promo = o["promotion_id"].notna()
+    assert 0.05 < promo.mean() < 0.3 and o.loc[promo, "promotion_id"].str.startswith("PROMO-").all()
     # Typical size: ~21 lines per customer.
     assert 15 * N < len(o) < 30 * N
 

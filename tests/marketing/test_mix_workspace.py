@@ -93,3 +93,18 @@ def test_cli_mmm_and_budget_from_mmm(flat):
     res = runner.invoke(app, ["campaigns", "budget", "--from-mmm", "-w", str(ws.root)])
     assert res.exit_code == 0, res.output
     assert "judged not informative" in res.output
+
+
+def test_cli_mmm_adstock_option_and_setting(flat):
+    ws, _ = flat
+    runner = CliRunner()
+    res = runner.invoke(app, ["campaigns", "mmm", "--adstock", "weibull", "--bootstrap", "0",
+                              "-w", str(ws.root), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["adstock"] == "weibull"
+    assert all(ch["lag_scale"] is not None for ch in out["channels"])
+    res = runner.invoke(app, ["campaigns", "mmm", "--adstock", "delayed", "-w", str(ws.root)])
+    assert res.exit_code == 2 and "mmm_adstock must be one of" in res.output
+    assert "adstock" in {s.key.removeprefix("mmm_") for s in
+                         all_analyses()["marketing_mix"].settings}

@@ -16,6 +16,7 @@ from crmine.exceptions import ConfigError, DataError, NotFittedError
 from crmine.marketing import (
     MarketingMix,
     backtest_mix,
+    choose_adstock,
     geometric_adstock,
     hill_saturation,
     weibull_adstock,
@@ -69,19 +70,25 @@ def test_planted_roi_inside_every_channels_interval(planted):
 @pytest.mark.slow
 def test_roi_intervals_cover_at_their_nominal_level_over_many_demos():
     """Nominal 90% ROI intervals hold ~90% of planted ROIs over 10 independent demo
-    companies (50 channels): 92% measured; the priors weighed against the media-free spread
-    and basic intervals gave 76% over 20 seeds, so this fails if either returns."""
+    companies (50 channels), for every channel: 98% measured, each channel 9 or 10 of 10.
+    The residual bootstrap held search's ROI 8 of 10 here (72% over 40 seeds), the priors
+    weighed against the media-free spread with basic intervals 76% overall: this fails if
+    either returns. 40 seeds and per-channel figures: ``bench/coverage_mmm.py``."""
     inside = total = 0
+    per_channel: dict[str, int] = {}
     for seed in range(10):
         spend, y, controls, truth = _weekly(True, seed)
         planted_roi = truth["mmm_channels"].set_index("channel")["roi"]
         found = MarketingMix(n_bootstrap=100).fit(spend, y, controls).channel_summary()
         truth_roi = planted_roi.loc[found["channel"]].to_numpy()
-        inside += int(((found["roi_ci_low"] <= truth_roi)
-                       & (truth_roi <= found["roi_ci_high"])).sum())
+        hit = (found["roi_ci_low"] <= truth_roi) & (truth_roi <= found["roi_ci_high"])
+        for ch, ok in zip(found["channel"], hit, strict=True):
+            per_channel[ch] = per_channel.get(ch, 0) + int(ok)
+        inside += int(hit.sum())
         total += len(found)
     assert total == 50
-    assert inside / total >= 0.85, (inside, total)
+    assert inside / total >= 0.9, (inside, total)
+    assert min(per_channel.values()) >= 9, per_channel
 
 
 def test_budget_shift_raises_the_true_outcome(planted):
@@ -115,14 +122,9 @@ def test_backtest_beats_the_media_free_baseline_only_with_signal():
     assert flat.verdict.status == "not_informative"
 
 
-def test_weibull_adstock_finds_a_planted_delayed_peak():
-    """Video's effect planted to peak two weeks after the spend (Weibull scale 3, shape 3),
-    the other channels geometric-like: the Weibull option recovers the lag, fits closer than
-    geometric adstock can, and holds video's planted ROI."""
-    impulse = np.zeros(12)
-    impulse[0] = 1.0
-    assert weibull_adstock(impulse, 2.0, 1.5).sum() == pytest.approx(1.0)
-    assert int(np.argmax(weibull_adstock(impulse, 3.0, 3.0))) == 2
+def _delayed_peak() -> tuple[pd.DataFrame, pd.Series]:
+    """The demo's spend with sales whose video effect peaks two weeks after the spend
+    (Weibull scale 3, shape 3), the other channels geometric-like."""
     spend, _y, _controls, _ = _weekly(True)
     rng = np.random.default_rng(1)
     n = len(spend)
@@ -133,7 +135,34 @@ def test_weibull_adstock_finds_a_planted_delayed_peak():
         x = spend[ch].to_numpy(float)
         sat = hill_saturation(weibull_adstock(x, scale, shape), x.mean(), 1.2)
         y = y + roi * x.sum() / sat.sum() * sat
-    outcome = pd.Series(y, index=spend.index)
+    return spend, pd.Series(y, index=spend.index)
+
+
+def test_auto_adstock_chooses_by_held_out_error():
+    """Weibull where the planted peak is delayed, geometric where the demo's carry-over is
+    geometric; the held-out weeks that judge the model take no part in the choice."""
+    spend, outcome = _delayed_peak()
+    none = pd.DataFrame(index=spend.index)
+    form, errors = choose_adstock(spend, outcome, none, holdout=13)
+    assert form == "weibull" and errors["weibull"] < 0.9 * errors["geometric"], errors
+    back = backtest_mix(spend, outcome, none, holdout=13, adstock="auto")
+    assert back.adstock == "weibull" and back.verdict.status == "informative"
+    spend, y, controls, _ = _weekly(True)
+    form, errors = choose_adstock(spend, y, controls, holdout=13)
+    assert form == "geometric", errors
+    with pytest.raises(ConfigError, match="mmm_adstock must be one of"):
+        backtest_mix(spend, y, controls, adstock="delayed")
+
+
+def test_weibull_adstock_finds_a_planted_delayed_peak():
+    """Video's effect planted to peak two weeks after the spend (Weibull scale 3, shape 3),
+    the other channels geometric-like: the Weibull option recovers the lag, fits closer than
+    geometric adstock can, and holds video's planted ROI."""
+    impulse = np.zeros(12)
+    impulse[0] = 1.0
+    assert weibull_adstock(impulse, 2.0, 1.5).sum() == pytest.approx(1.0)
+    assert int(np.argmax(weibull_adstock(impulse, 3.0, 3.0))) == 2
+    spend, outcome = _delayed_peak()
     model = MarketingMix(adstock="weibull", n_bootstrap=30).fit(spend, outcome)
     video = model.params_.loc["video"]
     assert np.isnan(video["decay"])

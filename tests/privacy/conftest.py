@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# The person the tests erase: in the demo (seed 0) C001439 (徐娜) has 191 order lines, events,
+# The person the tests erase: in the demo (seed 0) C001439 (徐娜) has ~190 order lines, events,
 # tickets, a survey answer, a subscription and campaign assignments, and a name and address
 # no one else has (so that finding either anywhere would be a trace of them).
 PERSON = "C001439"
@@ -36,6 +36,16 @@ def _add_quarantined_order(ws, folder: Path) -> None:
                        encoding="utf-8")  # fmt: skip
     ingest(ws, "tickets", tickets)
     tickets.unlink()
+
+
+def demo_order_lines(ws) -> int:
+    """PERSON's lines in the demo's own order file (the landing copy of its first orders load)."""
+    view = ws.duck.execute(
+        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw' AND "
+        "view_name LIKE 'orders__%' ORDER BY 1 LIMIT 1"
+    ).fetchone()[0]
+    return ws.duck.execute(f"SELECT count(*) FROM raw.{view} WHERE customer_id = ?",
+                           [PERSON]).fetchone()[0]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +92,7 @@ def erased(privacy_template, tmp_path_factory):
     lines = ws.duck.execute("SELECT count(*) FROM core.fct_order_lines").fetchone()[0]
     own = ws.duck.execute("SELECT count(*) FROM core.fct_order_lines WHERE customer_id = ?",
                           [PERSON]).fetchone()[0]  # fmt: skip
+    landing = demo_order_lines(ws)
     receipt = erase(ws, [PERSON])
-    yield ws, receipt, before, needles, (lines, own)
+    yield ws, receipt, before, needles, (lines, own, landing)
     ws.close()

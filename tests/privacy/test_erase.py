@@ -4,10 +4,13 @@ marts, models, reports and the DuckDB file's bytes; row accounting still adds up
 from __future__ import annotations
 
 import json
+import pickle
+import shutil
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.privacy.conftest import PERSON
+from tests.privacy.conftest import PERSON, demo_order_lines
 
 pytestmark = pytest.mark.slow  # one demo, a segment fit and an erasure: about a minute
 
@@ -28,19 +31,21 @@ def test_the_scan_found_the_person_before_erasure(erased):
 def test_erasure_leaves_no_trace_anywhere(erased):
     from crmine.privacy import file_traces, table_traces
 
-    ws, receipt, _, needles, (lines, own) = erased
+    ws, receipt, before, needles, (lines, own, landing) = erased
     assert receipt.verified, receipt.remaining
     assert table_traces(ws, needles) == []
     assert file_traces(ws.root, needles) == []  # database bytes, landing files, models, report
     assert not (ws.root / "warehouse.duckdb.wal").exists()
-    assert own == 192  # 191 demo lines + the good line of late_orders.csv
+    assert landing > 100 and own == landing + 1  # the demo's lines + the good late_orders line
     # exactly the person's rows went; everyone else's stay
     assert ws.duck.execute("SELECT count(*) FROM core.fct_order_lines").fetchone()[0] == lines - own
     assert receipt.tables["core.fct_order_lines"] == own
     assert receipt.tables["core.dim_customer"] == 1
     assert receipt.tables["quarantine.rejects"] == 1
     assert receipt.models_deleted and receipt.models_deleted[0].startswith("segment/")
-    assert "reports/index.html" in receipt.reports
+    # the report is rebuilt when it named the person, else left as it is (aggregates only)
+    held = any(t.where.endswith("reports/index.html") for t in before)
+    assert ("reports/index.html" in receipt.reports) == held
 
 
 def test_another_customers_text_naming_the_person_is_masked(erased):
@@ -69,7 +74,8 @@ def test_row_accounting_counts_erased_rows(erased):
         assert row["adds_up"]
         assert row["landing_rows_now"] + row["landing_rows_erased"] == row["rows_read"]
     orders = next(r for r in rows.values() if r["entity"] == "orders")
-    assert (orders["landing_rows_erased"], orders["core_rows_erased"]) == (191, 191)
+    landing = erased[4][2]
+    assert (orders["landing_rows_erased"], orders["core_rows_erased"]) == (landing, landing)
     late = next(r for r in rows.values() if str(r["source"]).endswith("late_orders.csv"))
     # 3 lines: the person's staged line and quarantined line went
     assert (late["rows_read"], late["landing_rows_erased"], late["landing_rows_now"]) == (3, 2, 1)
@@ -107,11 +113,12 @@ def test_unknown_email_is_a_clear_error(fresh_workspace):
 def test_subject_access_lists_the_persons_rows(fresh_workspace):
     from crmine.privacy import subject_access
 
+    landing = demo_order_lines(fresh_workspace)
     doc = subject_access(fresh_workspace, [PERSON])
     assert doc["person"]["emails"] == ["na.xu1357@example.cn"]
-    assert doc["counts"]["core.fct_order_lines"] == 192
+    assert doc["counts"]["core.fct_order_lines"] == landing + 1
     assert doc["counts"]["quarantine.rejects"] == 1
-    assert doc["counts"]["raw/orders__l00003.parquet"] == 191
+    assert doc["counts"]["raw/orders__l00003.parquet"] == landing > 100
     assert {m["model"] for m in doc["models"]} == {"segment"}
     assert all(r["customer_id"] == PERSON for r in doc["tables"]["core.fct_events"])
 
@@ -127,3 +134,64 @@ def test_every_analysis_still_runs_after_erasure(erased):
     assert failed == {}
     assert (ws.models_dir / "segment" / "latest").exists()  # refitted without the person
     assert table_traces(ws, needles) == []
+
+
+def test_erase_refit_refits_the_model_without_the_person(privacy_template, tmp_path):
+    import joblib
+
+    from crmine.cli import app
+    from crmine.models import score_table
+    from crmine.segment._workspace import current_cluster_input
+    from crmine.warehouse import Workspace
+
+    folder = tmp_path / "ws"
+    shutil.copytree(privacy_template, folder)
+    base = folder / "models" / "segment"
+    old_version = (base / "latest").read_text().strip()
+    old_meta = json.loads((base / old_version / "metadata.json").read_text())
+    old_bytes = (base / old_version / "model.joblib").read_bytes()
+    held = pickle.dumps(joblib.load(base / old_version / "model.joblib"), protocol=4)
+    assert PERSON.encode("utf-32-le") in held or PERSON.encode() in held  # the fit held them
+
+    result = CliRunner().invoke(app, ["erase", PERSON, "--refit", "-w", str(folder), "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    receipt = json.loads(result.stdout)
+    assert receipt["verified"], receipt["remaining"]
+    assert receipt["models_refitted"] == ["segment"]
+    assert receipt["models_deleted"] == [f"segment/{old_version}"]
+
+    new_version = (base / "latest").read_text().strip()
+    assert new_version != old_version and not (base / old_version).exists()
+    model_file = base / new_version / "model.joblib"
+    assert model_file.read_bytes() != old_bytes
+    refitted = pickle.dumps(joblib.load(model_file), protocol=4)
+    assert not any(PERSON.encode(enc) in refitted for enc in ("utf-8", "utf-16-le", "utf-32-le"))
+    new_meta = json.loads((base / new_version / "metadata.json").read_text())
+    # the training set is the one before less exactly the person
+    assert new_meta["customers"] == old_meta["customers"] - 1
+    assert not new_meta.get("privacy", {}).get("needs_refit", False)
+
+    ws = Workspace.open(folder)
+    try:
+        frame = current_cluster_input(ws)
+        assert PERSON not in set(frame["customer_id"])
+        scores = score_table(ws.models_dir, "segment", frame)
+        assert len(scores) == len(frame) and scores["cluster"].notna().all()
+        assert scores.attrs["version"] == new_version
+        stored = json.loads(ws.duck.execute(
+            "SELECT receipt FROM meta.erasure_receipts WHERE receipt_id = ?",
+            [receipt["receipt_id"]]).fetchone()[0])  # fmt: skip
+        assert stored["models_refitted"] == ["segment"]
+    finally:
+        ws.close()
+
+
+def test_receipt_summary_names_refitted_models():
+    from crmine.privacy import ErasureReceipt
+
+    receipt = ErasureReceipt("erasure-x", None, "ids", 1, 1,  # type: ignore[arg-type]
+                             models_deleted=["segment/v1"], models_refitted=["segment"])
+    assert "1 model(s) refitted now (segment)" in receipt.summary()
+    flagged = ErasureReceipt("erasure-y", None, "ids", 1, 1,  # type: ignore[arg-type]
+                             models_flagged=["churn/v1"])
+    assert "refit at the next run" in flagged.summary()

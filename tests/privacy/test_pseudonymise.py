@@ -55,6 +55,8 @@ def test_export_drops_identifiers_and_honours_opt_out(demo_copy, tmp_path):
     from crmine.privacy import pseudonym, pseudonymised_export
 
     ws = demo_copy
+    # the demo's own opt-outs (marketing_opt_out) cleared: this checks another common name
+    ws.duck.execute("UPDATE core.dim_customer SET marketing_opt_out = false")
     ws.duck.execute("ALTER TABLE core.dim_customer ADD COLUMN opt_out BOOLEAN")
     ws.duck.execute("UPDATE core.dim_customer SET opt_out = customer_id < 'C000101'")
     opted = ws.duck.execute("SELECT count(*) FROM core.dim_customer WHERE opt_out AND "

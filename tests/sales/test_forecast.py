@@ -48,7 +48,7 @@ def test_forecast_recovers_a_planted_weekly_pattern_and_beats_seasonal_naive():
     assert res.verdict.status == "informative", res.verdict
     assert 0.1 < res.verdict.value < 0.5
     assert 0.65 <= bt["coverage_80"].mean() <= 0.95
-    assert set(f["model"]) <= {"AutoETS", "AutoTheta"}
+    assert set(f["model"]) <= {"AutoETS", "DynamicOptimizedTheta"}
 
 
 def test_a_seasonal_random_walk_is_not_beaten_and_the_verdict_says_so():
@@ -77,14 +77,17 @@ def test_intermittent_and_short_series_are_forecast_not_failed():
     frame = pd.concat([
         pd.DataFrame({"unique_id": "sparse", "ds": ds, "y": sparse}),
         pd.DataFrame({"unique_id": "short", "ds": ds[-20:], "y": rng.poisson(5, 20) * 1.0}),
+        pd.DataFrame({"unique_id": "tiny", "ds": ds[-10:], "y": rng.poisson(5, 10) * 1.0}),
     ])  # fmt: skip
     res = forecast(frame, freq="D", horizon=7, models=("ets", "croston", "adida"), n_windows=2)
-    assert res.forecast.groupby("unique_id").size().to_dict() == {"short": 7, "sparse": 7}
+    assert res.forecast.groupby("unique_id").size().to_dict() == {
+        "short": 7, "sparse": 7, "tiny": 7
+    }  # fmt: skip
     assert res.forecast["yhat"].notna().all()
     sparse_model = res.forecast.loc[res.forecast["unique_id"] == "sparse", "model"].iloc[0]
     assert sparse_model in {"AutoETS", "CrostonOptimized", "ADIDA"}
-    # the short series had no backtest window: it is not in the backtest
-    assert set(res.backtest["unique_id"]) == {"sparse"}
+    # under two weeks and a window: no seasonal backtest, but a plain one; 10 days: none
+    assert set(res.backtest["unique_id"]) == {"sparse", "short"}
 
 
 def test_hierarchy_adds_up():

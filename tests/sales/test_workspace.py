@@ -77,6 +77,15 @@ def test_run_sales_writes_every_mart_and_judges_the_forecast(demo_workspace):
         first.loc[first["level"] == "channel", "yhat"].sum()
     )
     assert v.checks and v.checks[0].metric.startswith("share of categories")
+    # the demo plants prices: the elasticity check is no longer not_informative
+    assert v.checks[0].status in ("informative", "weak")
+    promotions = demo_workspace.read("marts.sales_promotions")
+    assert len(promotions) == 7 and promotions["matched_uplift"].notna().all()
+    assert promotions["cannibalisation_note"].str.startswith("not measurable").all()
+    from crmine.report.sections.sales import sales
+
+    section = sales(demo_workspace)
+    assert section is not None and "matched clean weeks" in section.html
     json.dumps(run.summary())
 
 

@@ -32,9 +32,26 @@ from crmine.service import (
     ("身份证11010519491231002X", "身份证[id]"),
     ("身份证110105194912310021", "身份证110105194912310021"),  # wrong check digit
     ("order O12345678 of 299 yuan", "order O12345678 of 299 yuan"),
+    ("My name is Emma Smith, refund please", "My name is [name], refund please"),
+    ("我叫王芳，快递没到", "我叫[name]，快递没到"),
 ])  # fmt: skip
 def test_mask_pii(text: str, masked: str) -> None:
     assert mask_pii(text) == masked
+
+
+def test_masking_hides_what_the_privacy_scanner_finds(demo_tickets) -> None:
+    """One set of rules: every planted value the scanner recalls is gone from the masked
+    text, and masking finds nothing more in a masked text."""
+    from crmine.demo._pii import plant_pii
+    from crmine.privacy import detect
+
+    texts, truth = plant_pii(demo_tickets["text"].head(400), share=0.5, seed=2)
+    masked = [mask_pii(t) for t in texts]
+    assert len(truth) > 150
+    kept = [(k, v) for r, k, v in truth[["row", "kind", "value"]].itertuples(index=False)
+            if v in masked[r]]
+    assert len(kept) <= 0.05 * len(truth), kept[:5]
+    assert all(detect(m) == [] for m in masked)
 
 
 def test_luhn() -> None:
@@ -47,6 +64,20 @@ def test_tokeniser_mixed_languages() -> None:
     assert not {"您好", "and", "my", "is", "o12345678"} & set(tokens)
     assert Tokeniser(stop_words=["parcel"])("my parcel is late") == ["late"]
     assert script_of("订单没到 parcel") == "zh" and script_of("parcel 没到 late again") == "en"
+
+
+def test_english_stemming_merges_forms_and_shows_the_common_one() -> None:
+    tok = Tokeniser()
+    forms = tok.many(["refund please", "refunds are late", "I was refunded twice",
+                      "refunding takes long", "my refund, my refund", "cancelled order",
+                      "please cancel", "charges", "charged twice"]
+                     )
+    assert {forms[i][0] for i in range(5)} == {"refund"}
+    assert forms[5][0] == forms[6][0] and forms[7][0] == forms[8][0]
+    assert tok.surface(forms[7][0]) in {"charges", "charged"}
+    assert tok.surface("refund") == "refund"  # written most often as itself
+    assert tok.surface("快递") == "快递"
+    assert Tokeniser(stop_words=["parcel"])("two parcels late") == ["two", "late"]
 
 
 def test_jieba_quiet_and_cached_outside_home(monkeypatch, tmp_path, capfd) -> None:

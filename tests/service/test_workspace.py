@@ -81,6 +81,45 @@ def test_demo_run_recovers_the_planted_complaint_effect(demo_workspace, service_
     assert run.reason_classifier is not None and run.reason_classifier.accuracy > 0.9
 
 
+def test_demo_run_recovers_the_planted_cost_of_complaints_in_spend(demo_workspace,
+                                                                   service_run) -> None:
+    truth = demo_workspace.read("truth.service_spend").set_index("feature")["effect"]
+    assert truth["complaints"] < 0  # planted: complaints lower the next months' spend
+    spend = service_run.spend
+    assert spend is not None and spend.customers > 500
+    effects = spend.effects.set_index("covariate")
+    lo, hi = effects.loc["complaints", ["ci_low", "ci_high"]]
+    assert lo <= truth["complaints"] <= hi and hi < 0
+    for other in ("repeat_contacts", "slow_resolutions"):  # not planted
+        lo_o, hi_o = effects.loc[other, ["ci_low", "ci_high"]]
+        assert lo_o < 0 < hi_o, other
+    statuses = {c.metric: c.status for c in service_run.verdict.checks}
+    assert statuses["log spend ratio per complaint in the window"] == "informative"
+    mart = demo_workspace.read("marts.service_spend_link").set_index("covariate")
+    assert mart.loc["complaints", "spend_ratio"] == pytest.approx(
+        np.exp(effects.loc["complaints", "log_spend_ratio"]))
+
+
+def test_demo_run_finds_the_planted_slow_agent_group(demo_workspace, service_run) -> None:
+    truth = demo_workspace.read("truth.service_agent_groups").set_index("agent_group")
+    slow = truth.index[truth["planted_poor"]].item()
+    agents = service_run.agents
+    assert agents is not None
+    groups = agents.groups.set_index("agent_group")
+    lo, hi = groups.loc[slow, ["hours_ratio_ci_low", "hours_ratio_ci_high"]]
+    assert lo <= truth.loc[slow, "hours_ratio"] <= hi
+    assert groups["csat_mean"].idxmin() == slow and groups["hours_ratio"].idxmax() == slow
+    d = agents.differences
+    with_slow = d[(d["group_a"] == slow) | (d["group_b"] == slow)]
+    assert with_slow["significant"].all() and len(with_slow) == 2 * (len(groups) - 1)
+    others = d[(d["metric"] == "csat") & (d["group_a"] != slow) & (d["group_b"] != slow)]
+    assert not others["significant"].any()  # equal teams are not told apart
+    assert (d["p_holm"] >= d["p_value"]).all()
+    assert agents.verdict.status == "informative"
+    contacts = demo_workspace.read("marts.service_contacts")
+    assert set(contacts.loc[contacts["dimension"] == "agent_group", "value"]) == set(truth.index)
+
+
 def test_demo_marts_declared_and_checked(demo_workspace, service_run) -> None:
     declared = {m.name for m in ANALYSIS.marts}
     assert {m.removeprefix("marts.") for m in service_run.marts} == declared
@@ -97,6 +136,11 @@ def test_demo_marts_declared_and_checked(demo_workspace, service_run) -> None:
     assert "cancel" in top["terms"] or "取消" in top["terms"]
     examples = " ".join(demo_workspace.read("marts.service_topic_examples")["text"])
     assert "@" not in examples
+    from crmine.report.sections.service import service
+
+    html = service(demo_workspace).html
+    assert "Tickets per week: no significant yearly season" in html  # none planted
+    assert "Outsourced" in html and "Spend in a month per service event" in html
 
 
 @pytest.mark.slow
@@ -113,6 +157,11 @@ def test_no_signal_company_is_not_informative(tmp_path) -> None:
         lo, hi = run.link.effects.set_index("covariate").loc["complaints",
                                                              ["ci_low", "ci_high"]]
         assert lo < 0 < hi
+        assert run.agents is not None and not run.agents.differences["significant"].any()
+        assert run.spend is not None
+        lo, hi = run.spend.effects.set_index("covariate").loc["complaints",
+                                                              ["ci_low", "ci_high"]]
+        assert lo < 0 < hi
     finally:
         ws.close()
 
@@ -127,6 +176,9 @@ def test_cli(demo_workspace, service_run, workspace) -> None:
     data = json.loads(res.stdout)
     assert data["verdict"]["status"] == "informative"
     assert {e["covariate"] for e in data["effects"]} >= {"complaints", "repeat_contacts"}
+    spend = {e["covariate"]: e for e in data["spend_effects"]}
+    assert spend["complaints"]["spend_ratio"] < 1 and data["spend_verdict"]["status"] == (
+        "informative")
     res = runner.invoke(app, ["service", "classify", "-w", str(demo_workspace.root), "--json",
                               "--text", "订单的快递五天没到", "--text",
                               "charged twice, mail me at a.b@example.com"])
@@ -134,6 +186,9 @@ def test_cli(demo_workspace, service_run, workspace) -> None:
     routed = json.loads(res.stdout)["routed"]
     assert [r["predicted_category"] for r in routed] == ["delivery", "billing"]
     assert "[email]" in routed[1]["text"]
+    res = runner.invoke(app, ["service", "contacts", "-w", str(demo_workspace.root)])
+    assert res.exit_code == 0, res.output
+    assert "Outsourced" in res.output and "yearly season" in res.output
     res = runner.invoke(app, ["service", "contacts", "-w", str(workspace.root)])
     assert res.exit_code == 2 and "core.fct_tickets" in res.output
     assert "Traceback" not in res.output

@@ -3,8 +3,9 @@
 Thin routes over the Python API (customers, cube, segments, scores, rules, campaigns, every
 declared analysis's verdict, background jobs), tokens with roles kept hashed in the warehouse
 (``meta.api_users``), one declared role x route policy (:data:`POLICY`), personal data masked
-for roles without PII rights, an append-only audit log (``meta.api_audit``), and a dashboard
-served by the same process, offline.
+for roles without PII rights, an append-only audit log (``audit/api.jsonl``), and a dashboard
+served by the same process, offline. Requests read a copy of the warehouse
+(:mod:`crmine.api._serving`), so other crmine processes can write the workspace meanwhile.
 
 Examples
 --------

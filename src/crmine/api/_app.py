@@ -66,7 +66,7 @@ def authorise(operation_id: str) -> Callable[[Request], ApiUser]:
 
 
 def create_app(workspace: str | Path, *, export_limit: int = 10, export_window: float = 60.0,
-               pool_size: int = 4) -> FastAPI:
+               pool_size: int = 4, watch: float | None = 1.0) -> FastAPI:
     """The API and dashboard over the workspace in ``workspace``.
 
     Parameters
@@ -75,10 +75,13 @@ def create_app(workspace: str | Path, *, export_limit: int = 10, export_window: 
     export_limit, export_window : at most ``export_limit`` exports per user per
         ``export_window`` seconds (then 429 with Retry-After).
     pool_size : warehouse connections serving requests at once.
+    watch : seconds between looks for a changed warehouse (None: only the server's own
+        writes are published). Requests are served from a copy of the last complete state
+        (:mod:`crmine.api._serving`), so a run in another process can write meanwhile.
     """
     root = Path(workspace).expanduser().resolve()
     state = ServerState(root, pool_size=pool_size, export_limit=export_limit,
-                        export_window=export_window)
+                        export_window=export_window, watch=watch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -99,6 +102,9 @@ def create_app(workspace: str | Path, *, export_limit: int = 10, export_window: 
 
     app.include_router(_routes_data.router, prefix=API_PREFIX)
     app.include_router(_routes_admin.router, prefix=API_PREFIX)
+    from crmine.api import _pages_routes  # the dashboard's analysis pages
+
+    app.include_router(_pages_routes.router, prefix=API_PREFIX)
     mount_dashboard(app)
     _check_policy(app)
 

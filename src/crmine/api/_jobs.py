@@ -3,11 +3,14 @@ status and cancellation.
 
 Each job works on its own connection inside one transaction, so the API keeps serving the
 last complete state while it runs, and a cancelled or failed job leaves nothing behind.
-Cancelling is honoured between steps (an analysis being fitted finishes its fit first).
+Cancelling is honoured between analyses and inside a fit: the job's cancel token
+(:func:`crmine._progress.cancellable`) is checked at every step of a progress bar (CV folds,
+candidate models, bootstrap replicates, each k tried) and as each long stage starts and ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import threading
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crmine._progress import Cancelled, cancellable
 from crmine.exceptions import CrmineError, DataError
 
 __all__ = ["JOB_KINDS", "Job", "JobCancelled", "JobManager"]
@@ -24,7 +28,7 @@ __all__ = ["JOB_KINDS", "Job", "JobCancelled", "JobManager"]
 JOB_KINDS = ("run", "train", "score", "ingest")
 
 
-class JobCancelled(Exception):
+class JobCancelled(Cancelled):
     """Raised inside a job's thread at the next step after a cancel request."""
 
 
@@ -46,6 +50,17 @@ class Job:
     result: dict[str, Any] | None = None
     error: str | None = None
     cancel_requested: bool = False
+    token: threading.Event = field(default_factory=threading.Event, repr=False)
+    _analysis: str | None = field(default=None, repr=False)
+
+    def request_cancel(self) -> None:
+        self.cancel_requested = True
+        self.token.set()  # seen by the fit at its next step
+
+    def report(self, description: str, done: int, total: int | None) -> None:
+        """Where the job is inside a step (from the progress bars of the fit)."""
+        where = f"{description} ({done + 1}/{total})" if total else description
+        self.step = f"{self._analysis}: {where}" if self._analysis else where
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
@@ -56,7 +71,7 @@ class Job:
         if self.cancel_requested:
             raise JobCancelled(f"job {self.job_id} cancelled")
         if step is not None:
-            self.step = step
+            self.step = self._analysis = step
         if progress is not None:
             self.progress = round(min(max(progress, 0.0), 1.0), 3)
 
@@ -70,7 +85,8 @@ class JobManager:
         self._on_done = on_done  # e.g. drop cached features: the data may have changed
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._writer = threading.Lock()
+        # Held while a job writes the warehouse (the server copies it only when free).
+        self.writer_lock = threading.RLock()
         self._threads: list[threading.Thread] = []
 
     def start(self, kind: str, params: dict[str, Any], user: str) -> Job:
@@ -97,39 +113,43 @@ class JobManager:
     def cancel(self, job_id: str) -> Job | None:
         job = self.get(job_id)
         if job is not None and job.status in ("queued", "running"):
-            job.cancel_requested = True
+            job.request_cancel()
         return job
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Ask every job to stop at its next step and wait for them (graceful shutdown)."""
         for job in self.all():
             if job.status in ("queued", "running"):
-                job.cancel_requested = True
+                job.request_cancel()
         for t in self._threads:
             t.join(timeout)
 
     def _work(self, job: Job) -> None:
         from crmine.warehouse import Workspace
 
-        with self._writer:
+        status = "failed"
+        with self.writer_lock:
             try:
                 job.checkpoint()
                 job.status = "running"
-                with Workspace.open(self.root) as ws:
+                with Workspace.open(self.root) as ws, cancellable(job.token, job.report):
                     job.result = _RUNNERS[job.kind](ws, job)
-                job.status, job.progress = "done", 1.0
-            except JobCancelled:
-                job.status = "cancelled"
+                status, job.progress = "done", 1.0
+            except Cancelled:  # the job's transaction was rolled back on the way out
+                status = "cancelled"
+                job.result = {"stopped_in": job.step}
             except CrmineError as exc:
-                job.status, job.error = "failed", str(exc)
+                job.error = str(exc)
             except Exception as exc:  # a job's failure is its status, not the server's
-                job.status = "failed"
                 job.error = f"{type(exc).__name__}: {exc}"
                 job.result = {"traceback": traceback.format_exc(limit=3)}
             finally:
-                job.finished_at = _now()
+                # published to readers before the job says it is done
                 if self._on_done is not None:
-                    self._on_done()
+                    with contextlib.suppress(Exception):
+                        self._on_done()
+                job.finished_at = _now()
+                job.status = status
 
 
 def _validate(kind: str, params: dict[str, Any], root: Path) -> None:

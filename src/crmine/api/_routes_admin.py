@@ -11,9 +11,7 @@ from pydantic import BaseModel, Field
 from crmine.api._app import guarded, state_of
 from crmine.api._errors import ApiError
 from crmine.api._policy import ADMIN_JOBS
-from crmine.api._state import AUDIT_TABLE
 from crmine.api._users import ROLES, ApiUser, add_user, list_users, revoke_user
-from crmine.api._views import records
 
 router = APIRouter()
 
@@ -123,7 +121,7 @@ def users_list(request: Request) -> dict[str, Any]:
 def user_add(request: Request, body: Annotated[NewUser, Body()]) -> dict[str, Any]:
     """Add a user; the token is in this response only."""
     assert body.role in ROLES
-    with state_of(request).pool.borrow() as ws:
+    with state_of(request).writing() as ws:
         user, token = add_user(ws, body.name, body.role)
     request.state.audit = {"added": user.name, "role": user.role}
     return {**user.to_dict(), "token": token}
@@ -134,7 +132,7 @@ def user_revoke(request: Request, name: Annotated[str, PathParam(max_length=64)]
                 ) -> dict[str, Any]:
     """Revoke a user: its token stops working at once."""
     state = state_of(request)
-    with state.pool.borrow() as ws:
+    with state.writing() as ws:
         user = revoke_user(ws, name)
     state.tokens.drop(user.user_id)
     request.state.audit = {"revoked": user.name}
@@ -149,13 +147,4 @@ class AuditList(BaseModel):
 def audit_list(request: Request, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
                user: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """The newest entries of the audit log (who read or exported what, when)."""
-    sql = f"SELECT * FROM {AUDIT_TABLE}"
-    params: list[Any] = []
-    if user:
-        sql += " WHERE user_name = ?"
-        params.append(user)
-    state = state_of(request)
-    state.audit.flush()
-    with state.pool.borrow() as ws:
-        frame = ws.duck.execute(sql + " ORDER BY logged_at DESC LIMIT ?", [*params, limit]).df()
-    return {"rows": records(frame)}
+    return {"rows": state_of(request).audit.newest(limit, user)}

@@ -1,12 +1,12 @@
-"""What the server holds while it runs: warehouse connections, verified tokens, the audit log,
-the export rate limit and the feature cache of real-time scoring."""
+"""What the server holds while it runs: the copy of the warehouse it reads, verified tokens,
+the audit log, the export rate limit and the feature cache of real-time scoring."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
-import queue
+import os
 import threading
 import time
 from collections import deque
@@ -14,47 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from crmine.api._serving import ServingPool
 from crmine.api._users import ApiUser, TokenCache
-from crmine.warehouse import Workspace
 
-__all__ = ["AUDIT_TABLE", "AuditLog", "RateLimiter", "ServerState", "WorkspacePool"]
+__all__ = ["AUDIT_FILE", "AuditLog", "RateLimiter", "ServerState", "ServingPool"]
 
-AUDIT_TABLE = "meta.api_audit"
-
-
-class WorkspacePool:
-    """A few open connections to the one warehouse, lent one per request.
-
-    In one process they share one DuckDB database, each with its own transactions: a job
-    writing a run inside its transaction leaves readers on the last complete run.
-    """
-
-    def __init__(self, root: Path, size: int = 4) -> None:
-        self.root = root
-        self._free: queue.Queue[Workspace] = queue.Queue()
-        self._all: list[Workspace] = []
-        first = Workspace.open(root)
-        self._all.append(first)
-        self._free.put(first)
-        for _ in range(size - 1):
-            ws = Workspace(first.root, first.config)
-            self._all.append(ws)
-            self._free.put(ws)
-        # Rebuilding the stored cube from two connections at once would conflict.
-        self.cube_lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def borrow(self) -> Iterator[Workspace]:
-        ws = self._free.get()
-        try:
-            yield ws
-        finally:
-            self._free.put(ws)
-
-    def close(self) -> None:
-        for ws in self._all:
-            with contextlib.suppress(Exception):
-                ws.close()
+# Beside the privacy log (audit/privacy.jsonl): a file, not a table, so logging a read never
+# writes the warehouse (which a run in another process may be writing).
+AUDIT_FILE = Path("audit") / "api.jsonl"
+AUDIT_COLUMNS = ("logged_at", "user_id", "user_name", "role", "method", "path", "operation",
+                 "status", "detail")
 
 
 class RateLimiter:
@@ -80,9 +49,8 @@ class RateLimiter:
 
 class ServerState:
     def __init__(self, root: Path, *, pool_size: int = 4, export_limit: int = 10,
-                 export_window: float = 60.0) -> None:
+                 export_window: float = 60.0, watch: float | None = 1.0) -> None:
         self.root = root
-        self.pool = WorkspacePool(root, pool_size)
         self.tokens = TokenCache()
         self.exports = RateLimiter(export_limit, export_window)
         from crmine.api._scoring import RealtimeScorer
@@ -90,10 +58,33 @@ class ServerState:
         self.scorer = RealtimeScorer()
         from crmine.api._jobs import JobManager
 
-        self.jobs = JobManager(root, on_done=self.scorer.clear)
-        with self.pool.borrow() as ws:
-            ensure_audit(ws)
-        self.audit = AuditLog(self.pool)
+        self.jobs = JobManager(root, on_done=self._after_job)
+        self.pool = ServingPool(root, pool_size, writer_lock=self.jobs.writer_lock,
+                                on_publish=self._published)
+        if watch:
+            self.pool.watch(watch)
+        self.audit = AuditLog(root / AUDIT_FILE)
+
+    def _after_job(self) -> None:
+        self.pool.refresh(force=True)  # what the job committed is served from now on
+
+    def _published(self) -> None:
+        # A revocation from `crmine users revoke` arrives with the new copy; features and
+        # models are computed again from it.
+        self.tokens.clear()
+        self.scorer.clear()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The workspace's own warehouse, for the server's few writes (users)."""
+        from crmine.api._errors import ApiError
+        from crmine.api._serving import WarehouseBusy
+
+        try:
+            with self.pool.writing() as ws:
+                yield ws
+        except WarehouseBusy as exc:
+            raise ApiError(503, str(exc), headers={"Retry-After": "10"}) from exc
 
     def close(self) -> None:
         self.jobs.shutdown()
@@ -101,24 +92,19 @@ class ServerState:
         self.pool.close()
 
 
-def ensure_audit(ws: Workspace) -> None:
-    ws.duck.execute(f"CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (logged_at TIMESTAMP NOT NULL, "
-                    "user_id VARCHAR, user_name VARCHAR, role VARCHAR, method VARCHAR, "
-                    "path VARCHAR, operation VARCHAR, status INTEGER, detail VARCHAR)")
-
-
 class AuditLog:
-    """Appends to ``meta.api_audit`` (nothing in crmine updates or deletes its rows).
+    """Appends to ``<workspace>/audit/api.jsonl``, one JSON object a line (nothing in crmine
+    rewrites or deletes its lines).
 
     Rows are queued by the request and written together by one thread every ``interval``
-    seconds (one transaction per batch instead of one per request: a commit per request would
-    cap the API near 50 requests/s); :meth:`flush` writes what is queued now (before the log is
-    read, and at shutdown).
+    seconds (one write per batch, not per request); :meth:`flush` writes what is queued now
+    (before the log is read, and at shutdown).
     """
 
-    def __init__(self, pool: WorkspacePool, interval: float = 0.2) -> None:
-        self._pool = pool
-        self._rows: list[list[Any]] = []
+    def __init__(self, path: Path, interval: float = 0.2) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._write = threading.Lock()
         self._stop = threading.Event()
@@ -128,11 +114,12 @@ class AuditLog:
 
     def append(self, user: ApiUser | None, method: str, path: str, operation: str | None,
                status: int, detail: dict[str, Any] | None) -> None:
-        row = [dt.datetime.now(dt.UTC).replace(tzinfo=None), user.user_id if user else None,
-               user.name if user else None, user.role if user else None, method, path[:500],
-               operation, status, json.dumps(detail, default=str)[:4000] if detail else None]
+        values = [dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
+                  user.user_id if user else None, user.name if user else None,
+                  user.role if user else None, method, path[:500], operation, status,
+                  json.dumps(detail, default=str)[:4000] if detail else None]
         with self._lock:
-            self._rows.append(row)
+            self._rows.append(dict(zip(AUDIT_COLUMNS, values, strict=True)))
 
     def flush(self) -> None:
         with self._write:
@@ -140,16 +127,52 @@ class AuditLog:
                 rows, self._rows = self._rows, []
             if not rows:
                 return
-            with self._pool.borrow() as ws:
-                ws.duck.executemany(
-                    f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            text = "".join(json.dumps(r) + "\n" for r in rows)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def newest(self, limit: int, user: str | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` newest entries (of ``user`` when given), newest first."""
+        self.flush()
+        out: list[dict[str, Any]] = []
+        for line in _lines_backwards(self.path):
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if user is None or row.get("user_name") == user:
+                    out.append(row)
+                    if len(out) >= limit:
+                        break
+        return out
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            with contextlib.suppress(Exception):  # retried with the next batch
+            with contextlib.suppress(OSError):  # retried with the next batch
                 self.flush()
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
         self.flush()
+
+
+def _lines_backwards(path: Path, block: int = 1 << 16) -> Iterator[str]:
+    """The file's lines from the last, reading blocks from its end (the log only grows)."""
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        pos, rest = f.tell(), b""
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            chunk = f.read(step) + rest
+            lines = chunk.split(b"\n")
+            rest = lines[0]
+            for line in reversed(lines[1:]):
+                if line.strip():
+                    yield line.decode("utf-8", "replace")
+        if rest.strip():
+            yield rest.decode("utf-8", "replace")

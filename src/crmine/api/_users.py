@@ -54,6 +54,11 @@ def _hasher() -> Any:
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                        "current_database() AND schema_name = 'meta' AND table_name = "
+                        "'api_users'").fetchone()
+    if found and found[0]:
+        return  # nothing to write (the server reads a read-only copy)
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(f"CREATE TABLE IF NOT EXISTS {USERS_TABLE} (user_id VARCHAR PRIMARY KEY, "
                 "name VARCHAR NOT NULL, role VARCHAR NOT NULL, token_hash VARCHAR NOT NULL, "
@@ -154,6 +159,10 @@ class TokenCache:
     def put(self, token: str, user: ApiUser) -> None:
         with self._lock:
             self._users[self._digest(token)] = user
+
+    def clear(self) -> None:
+        with self._lock:
+            self._users = {}
 
     def drop(self, user_id: str) -> None:
         with self._lock:

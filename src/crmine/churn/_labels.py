@@ -326,6 +326,7 @@ _NOT_FEATURES = {
     "customer_id", "name", "first_name", "last_name", "email", "phone", "address", "street",
     "postcode", "zip", "valid_from", "valid_to", "is_current", "load_id", "source",
     "source_row", "row_number", "birth_date", "signup_date", "record_hash", "city",
+    "marketing_opt_out",  # consent decides who may be contacted, not who churns
 }  # fmt: skip
 
 

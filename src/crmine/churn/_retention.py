@@ -56,6 +56,9 @@ class RetentionList:
     def export(self, path: str | Path) -> Path:
         """Write the list to ``.csv`` or ``.parquet`` (by the file's suffix)."""
         p = Path(path)
+        from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
+
+        refuse_plaintext_in_encrypted(p)
         if p.suffix.lower() == ".parquet":
             self.customers.to_parquet(p, index=False)
         elif p.suffix.lower() == ".csv":

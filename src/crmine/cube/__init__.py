@@ -9,11 +9,15 @@ Examples
 >>> from crmine.cube import query                                             # doctest: +SKIP
 >>> query(ws, where=["gender=F", "city=Shanghai"], by="region").groups         # doctest: +SKIP
 >>> query("my_workspace", where=["value_tier=A"]).count                        # doctest: +SKIP
+
+Media spend rows (``core.fct_marketing_spend``) are explored the same way with
+:func:`spend_query` (:mod:`crmine.cube._spend`): sums of spend and results by any dimensions.
 """
 
 from crmine.cube._filters import Filter, parse_where
 from crmine.cube._query import CubeResult, pivot, query
+from crmine.cube._spend import SPEND_MEASURES, spend_columns, spend_query
 from crmine.cube._table import DEFAULT_BANDS, cube_columns
 
-__all__ = ["DEFAULT_BANDS", "CubeResult", "Filter", "cube_columns", "parse_where", "pivot",
-           "query"]
+__all__ = ["DEFAULT_BANDS", "SPEND_MEASURES", "CubeResult", "Filter", "cube_columns",
+           "parse_where", "pivot", "query", "spend_columns", "spend_query"]

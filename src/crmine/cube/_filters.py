@@ -109,7 +109,8 @@ def literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _coerce(f: Filter, kind: str, distinct: Callable[[str], list[Any]]) -> list[Any]:
+def _coerce(f: Filter, kind: str, distinct: Callable[[str], list[Any]],
+            subject: str = "customer") -> list[Any]:
     out: list[Any] = []
     for raw in f.values:
         if kind == "number":
@@ -141,13 +142,13 @@ def _coerce(f: Filter, kind: str, distinct: Callable[[str], list[Any]]) -> list[
         bad = [v for v in out if v not in valid_set] if len(valid) < _CHECKED_VALUES else []
         if bad:
             shown = ", ".join(map(str, valid[:40])) + (" …" if len(valid) > 40 else "")
-            raise DataError(f"filter {f}: no customer has {f.column} = {bad[0]!r}; valid values "
+            raise DataError(f"filter {f}: no {subject} has {f.column} = {bad[0]!r}; valid values "
                             f"of {f.column}: {shown}")
     return out
 
 
 def where_sql(kinds: Mapping[str, str], filters: Sequence[Filter],
-              distinct: Callable[[str], list[Any]]) -> str:
+              distinct: Callable[[str], list[Any]], *, subject: str = "customer") -> str:
     """`` WHERE ...`` (or "") for ``filters`` on a table of ``kinds`` (column -> text, number,
     bool, date); ``distinct(column)`` lists a text column's values (up to 1,000) to check the
     filter's values against."""
@@ -158,7 +159,7 @@ def where_sql(kinds: Mapping[str, str], filters: Sequence[Filter],
                 f"unknown cube dimension {f.column!r}; valid: {', '.join(sorted(kinds))}")
         if f.op not in OPS:
             raise DataError(f"filter {f}: unknown operator {f.op!r}; use one of {OPS}")
-        vals = [literal(v) for v in _coerce(f, kinds[f.column], distinct)]
+        vals = [literal(v) for v in _coerce(f, kinds[f.column], distinct, subject)]
         col = quote(f.column)
         if f.op in ("=", "!=") and len(vals) > 1:
             neg = "NOT " if f.op == "!=" else ""

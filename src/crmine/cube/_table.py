@@ -255,8 +255,9 @@ def prepare(source: Workspace | pd.DataFrame | ir.Table, bands: Bands | None = N
     if cube is not None and cube.quick_signature == quick:
         return cube
     sig = _signature(ws.duck, b)
-    if ws.read_only:
-        # Nothing can be written: a temporary table, private to this connection.
+    if ws.read_only and not _is_stored(ws.duck, sig):
+        # Nothing can be written: a temporary table, private to this connection (a stored
+        # cube that is current is read as it is, e.g. by the API server's read-only copy).
         sql = ws.con.compile(cube_expr(ws, b))
         ws.duck.execute(f"CREATE OR REPLACE TEMP TABLE crmine_cube AS {sql}")
         cube = Cube(ws.duck, "crmine_cube", _kinds(ws.duck, "crmine_cube"),

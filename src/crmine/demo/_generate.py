@@ -16,16 +16,20 @@ import pandas as pd
 
 from crmine._progress import stage
 from crmine.demo._campaigns import make_campaigns
+from crmine.demo._consent import plant_opt_outs
 from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
 from crmine.demo._identities import make_identity_sources
 from crmine.demo._marketing_spend import make_marketing_spend
 from crmine.demo._orders import OrderResult, expected_order_value, make_orders
+from crmine.demo._pricing import flat_price_truth, make_price_calendar
 from crmine.demo._products import make_products, product_popularity
 from crmine.demo._reactivations import plant_reactivations
 from crmine.demo._service import (
     cancellation_tickets,
     make_surveys,
     make_tickets,
+    plant_agent_groups,
+    plant_complaint_spend,
     ticket_frame,
     ticket_topic_truth,
 )
@@ -64,7 +68,8 @@ class DemoCompany:
         values), ``segments``, ``bgnbd_params`` (rate per day), ``gamma_gamma_params``,
         ``product_affinities``, ``uplift``, ``customer_uplift``, ``channels``, ``funnel``,
         ``churn_drivers``, ``nps_drivers``, ``returns``, ``lifecycle_reactivations``
-        (``crmine.demo._reactivations``; empty without signal).
+        (``crmine.demo._reactivations``; empty without signal), ``sales_elasticity`` and
+        ``sales_price_calendar`` (``crmine.demo._pricing``; flat without signal).
     observation_end : Timestamp
         End of the data: every timestamp is strictly earlier.
     seed, n_customers : int
@@ -167,8 +172,12 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         if popularity is not None:
             affinities = affinities.iloc[:0]  # no co-purchases: nothing to find
     with stage("demo: orders (buy-till-you-die)"):
+        # Planted prices and promotions: the 13th child of the seed (none without signal).
+        pricing = make_price_calendar(np.random.default_rng(
+            np.random.SeedSequence(int(seed), spawn_key=(12,)))) if signal else None
         orders = make_orders(streams[2], customers, lat, products, affinities,
-                             None if popularity is None else popularity["probability"].to_numpy())
+                             None if popularity is None else popularity["probability"].to_numpy(),
+                             pricing=pricing)
         # Lapses and comebacks, moved into the lines afterwards: the 11th child of the seed.
         lines, order_truth, reactivations = plant_reactivations(
             np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(10,))),
@@ -192,6 +201,13 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         )
         all_tickets = pd.concat([tickets_internal, cancel], ignore_index=True)
         tickets = ticket_frame(all_tickets, customers)
+        # which team answered (a slow one planted): child 15 of the seed, for issue 14
+        tickets, agent_groups = plant_agent_groups(
+            np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(14,))),
+            tickets, OBSERVATION_END, signal=signal)
+        # complaints lower later spend (deterministic: no stream's draws change)
+        spent, service_spend = plant_complaint_spend(orders.orders, tickets, signal=signal)
+        orders = OrderResult(spent, orders.customer_truth, orders.returns)
         surveys, nps_drivers = make_surveys(streams[7], customers, lat, tickets_internal,
                                             signal=signal)
         # its own stream (child 11 of the seed; 9 is the media's, 10 the reactivations'), so
@@ -211,6 +227,7 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         "subscriptions": subs,
         "surveys": surveys,
     }
+    tables["customers"] = plant_opt_outs(seed, customers)  # consent (crmine.demo._consent)
     tables = {name: _canonical(name, df) for name, df in tables.items()}
 
     if signal:
@@ -238,8 +255,11 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
         "survey_factors": survey_factors,
         "returns": orders.returns,
         "ticket_topics": ticket_topic_truth(all_tickets, tickets),
+        "service_spend": service_spend,
+        "service_agent_groups": agent_groups,
         "lifecycle_reactivations": reactivations,
     }
+    truth |= pricing.truth() if pricing is not None else flat_price_truth()
     # Paid media and weekly sales (crmine.demo._marketing_spend): the 10th child of the seed.
     media = make_marketing_spend(
         np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(9,))), signal=signal)

@@ -12,7 +12,11 @@ Every purchase's net value (sum of its lines' ``amount``) is an exact Gamma-Gamm
 ``z ~ Gamma(gg_p, rate=nu)`` (Fader, Hardie & Lee 2005b, "RFM and CLV: using iso-value curves
 for customer base analysis"). The lines are chosen to fit that value from the customer's
 category mix, then their list prices are scaled by one per-order factor (dynamic pricing) so
-that the lines add up to ``z`` to the cent.
+that the lines add up to ``z`` to the cent. With the planted price calendar
+(``crmine.demo._pricing``, the demo company) each line's shelf price and units then follow
+its category's price that week: the order's value is ``z`` times a spend factor of mean one,
+so ``z``'s Gamma-Gamma mean still holds in expectation (the spread within a customer grows
+a little).
 
 Returns, cancelled orders and anonymous (walk-in) lines are added on top of the process, so
 the BG/NBD and Gamma-Gamma truth holds for the completed purchases with a customer.
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from crmine.demo._customers import CustomerLatent
+from crmine.demo._pricing import PriceCalendar
 from crmine.demo._spec import (
     CATEGORIES,
     CHANNELS_ORDER,
@@ -102,16 +107,19 @@ def purchase_times(rng: np.random.Generator, t0: np.ndarray, lam: np.ndarray, p:
 
 def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: CustomerLatent,
                 products: pd.DataFrame, affinities: pd.DataFrame,
-                popularity: np.ndarray | None = None) -> OrderResult:
+                popularity: np.ndarray | None = None, *,
+                pricing: PriceCalendar | None = None) -> OrderResult:
     """Draw every order line of the company (see the module docstring).
 
     With ``popularity`` (one probability per product) the lines are the no-signal company's:
     independent draws from it at list price, whoever buys (``affinities`` is then unused).
+    With ``pricing`` the planted lines' shelf prices and units follow its calendar
+    (``crmine.demo._pricing``): order values are then Gamma-Gamma in expectation.
     """
     cust, t, repeats, alive = purchase_times(rng, lat.t0, lat.lam, lat.p)
     n_orders = len(cust)
     if popularity is None:
-        channel, lines = _planted_lines(rng, lat, products, affinities, cust)
+        channel, lines = _planted_lines(rng, lat, products, affinities, cust, t, pricing)
         seg_p = np.array([s.gg_p for s in SEGMENTS])
         segment = np.array([s.name for s in SEGMENTS])[lat.segment]
         mean_order_value = seg_p[lat.segment] / lat.nu
@@ -188,10 +196,7 @@ def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: Customer
     country = customers["country"].to_numpy()
     o_t = all_orders["t"].to_numpy()[ol]
     ts = days_to_ts(o_t, START)
-    # Promotions run per calendar month; label them without formatting every line's date.
-    months, month_idx = np.unique(ts.year * 100 + ts.month, return_inverse=True)
-    promo = np.array([f"PROMO-{m}" for m in months], dtype=object)[month_idx]
-    promo[~all_lines["discounted"].to_numpy(dtype=bool)] = None
+    promo = all_lines["promotion"].to_numpy(dtype=object)
     prod_idx = all_lines["product"].to_numpy()
     chan = all_orders["channel"].to_numpy()[ol]
     out = pd.DataFrame({
@@ -252,8 +257,10 @@ def make_orders(rng: np.random.Generator, customers: pd.DataFrame, lat: Customer
 
 
 def _planted_lines(rng: np.random.Generator, lat: CustomerLatent, products: pd.DataFrame,
-                   affinities: pd.DataFrame, cust: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
-    """Order channels and lines with the planted value, category mix and co-purchases."""
+                   affinities: pd.DataFrame, cust: np.ndarray, t: np.ndarray,
+                   pricing: PriceCalendar | None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Order channels and lines with the planted value, category mix and co-purchases (and,
+    with ``pricing``, the planted shelf prices and units)."""
     seg_p = np.array([s.gg_p for s in SEGMENTS])
     seg_lines = np.array([s.lines_per_order for s in SEGMENTS])
     n_orders = len(cust)
@@ -307,16 +314,62 @@ def _planted_lines(rng: np.random.Generator, lat: CustomerLatent, products: pd.D
     pct = np.where(discounted, rng.choice(DISCOUNT_PCTS, size=len(line_order)), 0.0)
     raw = quantity * list_price[product] * (1.0 - pct)
     factor = value / np.bincount(line_order, raw, minlength=n_orders)
-    unit_price = np.round(list_price[product] * factor[line_order], 2)
+    shelf = np.ones(len(line_order))
+    promotion = np.full(len(line_order), None, dtype=object)
+    if pricing is not None:
+        quantity, product, shelf, promotion = _priced(
+            pricing, lat, cust, t, line_order, int((~is_addon).sum()), product, quantity,
+            prod_cat, list_price)
+    unit_price = np.round(list_price[product] * shelf * factor[line_order], 2)
     discount = np.round(pct * quantity * unit_price, 2)
     amount = np.round(quantity * unit_price - discount, 2)
 
     lines = pd.DataFrame({
         "order": line_order, "addon": is_addon, "product": product, "quantity": quantity,
         "unit_price": unit_price, "discount": discount, "amount": amount,
-        "discounted": discounted,
+        "discounted": discounted, "promotion": promotion,
     })  # fmt: skip
-    return channel, lines
+    return channel, lines[quantity > 0].reset_index(drop=True)
+
+
+def _priced(pricing: PriceCalendar, lat: CustomerLatent, cust: np.ndarray, t: np.ndarray,
+            line_order: np.ndarray, n_primary: int, product: np.ndarray, quantity: np.ndarray,
+            prod_cat: np.ndarray, list_price: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Units and shelf prices of the planned lines in their order's week.
+
+    The planned units times the week's units factor, rounded at random to a whole number
+    (unbiased, so small price moves move the expected units); a line may fall to zero (not
+    bought this time). An order left without units still happened: its first line becomes
+    one unit of a category the customer likes, chosen in proportion to that week's units
+    factors so this replacement responds to prices too. Returns quantity (zeros to drop),
+    product, shelf price factor and promotion id per line.
+    """
+    rng = pricing.rng
+    week = pricing.week_of(t[line_order])
+    cat = prod_cat[product]
+    x = quantity * pricing.units[cat, week]
+    q = np.floor(x) + (rng.random(len(x)) < x - np.floor(x))
+    n_orders = len(cust)
+    empty = np.flatnonzero(np.bincount(line_order, q, minlength=n_orders) == 0)
+    if len(empty):
+        # the primary lines come first, order by order
+        first = np.searchsorted(line_order[:n_primary], empty)
+        w = pricing.week_of(t[empty])
+        new_cat = choice_rows(rng, lat.category_pref[cust[empty]] * pricing.units[:, w].T)
+        product = product.copy()
+        for ci in np.unique(new_cat):
+            members = np.flatnonzero(prod_cat == ci)
+            members = members[np.argsort(list_price[members])]
+            rows = first[new_cat == ci]
+            # the product of the new category nearest in price to the one planned
+            pos = np.clip(np.searchsorted(list_price[members], list_price[product[rows]]),
+                          0, len(members) - 1)
+            product[rows] = members[pos]
+        q[first] = 1.0
+        cat = prod_cat[product]
+    shelf = pricing.price[cat, week]
+    return q, product, shelf, pricing.promotion_ids(cat, week)
 
 
 def expected_order_value(products: pd.DataFrame, popularity: np.ndarray) -> float:
@@ -346,6 +399,7 @@ def _independent_lines(rng: np.random.Generator, lat: CustomerLatent, products: 
         "order": line_order, "addon": False, "product": product, "quantity": quantity,
         "unit_price": unit_price, "discount": discount,
         "amount": np.round(quantity * unit_price - discount, 2), "discounted": discounted,
+        "promotion": None,
     })  # fmt: skip
     return channel, lines
 

@@ -136,10 +136,7 @@ def plant_reactivations(
     out = orders.copy()
     moved = new_t != t
     out.loc[moved, "order_ts"] = days_to_ts(new_t[moved], START)
-    promo = out["promotion_id"].notna().to_numpy() & moved
-    stamps = pd.DatetimeIndex(out.loc[promo, "order_ts"])
-    out.loc[promo, "promotion_id"] = [f"PROMO-{y * 100 + m}"
-                                      for y, m in zip(stamps.year, stamps.month, strict=True)]
+    # a moved line keeps its promotion: it was bought at that promotion's price
     out = out.iloc[np.lexsort((out["line_number"].to_numpy(), out["order_ts"].to_numpy()))]
     out = out.reset_index(drop=True)
 

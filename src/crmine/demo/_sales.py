@@ -1,8 +1,8 @@
 """A shop's sales with planted price elasticities, promotion lifts and seasonality.
 
-The demo company's order values are exact Gamma-Gamma draws (its CLV truth), so its prices
-cannot also drive demand. This module plants what the sales analysis must find in a separate
-set of order lines: per category and week a price move (regular re-pricing, sd 7 %) and, in
+The demo company plants its own prices and promotions (``crmine.demo._pricing``); this module
+is a smaller, cleaner shop of independent categories (one line per order) for the sales
+analysis's unit tests: per category and week a price move (regular re-pricing, sd 7 %) and, in
 about one week in six, a promotion (20 % off plus a display lift); expected units are
 
     base · price_factor ^ elasticity · (1 + lift)^promo · season(week) · trend

@@ -15,6 +15,8 @@ __all__ = [
     "cancellation_tickets",
     "make_surveys",
     "make_tickets",
+    "plant_agent_groups",
+    "plant_complaint_spend",
     "ticket_frame",
     "ticket_topic_truth",
 ]
@@ -29,6 +31,16 @@ PRIORITIES = ("low", "medium", "high", "urgent")
 # Mean hours to close per priority (log-normal around it).
 CLOSE_HOURS = np.array([60.0, 30.0, 12.0, 4.0])
 NPS_COMPLAINT_EFFECT = -1.3  # NPS points per complaint before the survey
+# Each complaint in the SPEND_WINDOW_DAYS before a calendar month multiplies what the customer
+# pays for their orders in that month by SPEND_RATIO_PER_COMPLAINT (they buy cheaper).
+SPEND_RATIO_PER_COMPLAINT = 0.75
+SPEND_WINDOW_DAYS = 90
+# The teams that answer tickets; one of them (outsourced) is planted slow and poorly rated.
+AGENT_GROUPS = ("Tier 1", "Tier 2", "Billing desk", "Outsourced")
+AGENT_GROUP_MIX = np.array([0.40, 0.25, 0.20, 0.15])
+SLOW_GROUP = "Outsourced"
+SLOW_HOURS_RATIO = 2.0  # its tickets take twice as long to close
+SLOW_CSAT_DROP_SHARE = 0.5  # and half its CSAT answers are one point lower (never below 1)
 
 SURVEY_TEXT = {
     "promoter": ("Great service and fast delivery, I recommend you to my friends.",
@@ -206,3 +218,81 @@ def make_surveys(rng: np.random.Generator, customers: pd.DataFrame, lat: Custome
             "unit": "mean NPS without complaints"} for s in SEGMENTS]
     )
     return surveys, drivers
+
+
+def plant_complaint_spend(orders: pd.DataFrame, tickets: pd.DataFrame, *, signal: bool = True
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``orders`` with the planted cost of complaints in later spend, and
+    ``truth["service_spend"]`` (log spend ratio per service event in the window).
+
+    Each complaint a customer made in the ``SPEND_WINDOW_DAYS`` up to the start of a calendar
+    month scales the prices of their order lines in that month by
+    ``SPEND_RATIO_PER_COMPLAINT`` (compounding). Repeat contacts and slow resolutions have no
+    effect of their own; without ``signal`` nothing is planted. No random numbers are drawn.
+    """
+    effect = float(np.log(SPEND_RATIO_PER_COMPLAINT)) if signal else 0.0
+    unit = (f"log ratio of a month's spend per complaint in the {SPEND_WINDOW_DAYS} days "
+            "before the month starts")
+    truth = pd.DataFrame({
+        "feature": ["complaints", "repeat_contacts", "slow_resolutions"],
+        "effect": [effect, 0.0, 0.0],
+        "window_days": SPEND_WINDOW_DAYS,
+        "unit": [unit, "not a driver of spend", "not a driver of spend"],
+    })  # fmt: skip
+    if not signal:
+        return orders, truth
+    comp = tickets[tickets["is_complaint"].to_numpy(dtype=bool)]
+    codes = {c: i for i, c in enumerate(pd.unique(orders["customer_id"].dropna()))}
+    origin = pd.Timestamp("1970-01-01")
+    c_code = comp["customer_id"].map(codes)
+    known = c_code.notna().to_numpy()
+    keys = np.sort(c_code.to_numpy(dtype=float)[known] * 1e6
+                   + ((comp["opened_ts"] - origin).dt.total_seconds().to_numpy()[known]
+                      / 86_400.0))
+    o_code = orders["customer_id"].map(codes)
+    month_start = pd.to_datetime(orders["order_ts"]).dt.to_period("M").dt.start_time
+    day = (month_start - origin).dt.total_seconds().to_numpy() / 86_400.0
+    base = o_code.fillna(-1).to_numpy(dtype=float) * 1e6
+    n = (np.searchsorted(keys, base + day, side="right")
+         - np.searchsorted(keys, base + day - SPEND_WINDOW_DAYS, side="right"))
+    n[o_code.isna().to_numpy()] = 0
+    factor = SPEND_RATIO_PER_COMPLAINT ** n
+    out = orders.copy()
+    for col in ("unit_price", "discount"):
+        out[col] = np.round(out[col].to_numpy(dtype=float) * factor, 2)
+    # from the rounded price, so a line of several units still adds up to the cent
+    out["amount"] = np.round(out["quantity"] * out["unit_price"] - out["discount"], 2)
+    return out, truth
+
+
+def plant_agent_groups(rng: np.random.Generator, tickets: pd.DataFrame, end: pd.Timestamp, *,
+                       signal: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``tickets`` with the ``agent_group`` that handled each, and ``truth["service_agent_
+    groups"]``: with ``signal`` the ``SLOW_GROUP`` takes ``SLOW_HOURS_RATIO`` times as long
+    to close a ticket and half its CSAT answers are a point lower; without it every group is
+    the same. Its own random stream, so nothing else in the demo changes but those tickets'
+    closing times and scores."""
+    out = tickets.copy()
+    group = np.array(AGENT_GROUPS)[rng.choice(len(AGENT_GROUPS), size=len(out),
+                                              p=AGENT_GROUP_MIX)]
+    drop = rng.random(len(out)) < SLOW_CSAT_DROP_SHARE
+    out["agent_group"] = group
+    slow = (group == SLOW_GROUP) & signal
+    if slow.any():
+        opened = pd.to_datetime(out["opened_ts"])
+        closed = opened + (pd.to_datetime(out["closed_ts"]) - opened) * SLOW_HOURS_RATIO
+        was_closed = out["closed_ts"].notna().to_numpy()
+        out.loc[slow & was_closed, "closed_ts"] = closed[slow & was_closed]
+        still_open = slow & was_closed & (out["closed_ts"] >= end).to_numpy()
+        out.loc[still_open, ["closed_ts", "csat"]] = [pd.NaT, np.nan]
+        lower = slow & drop & (out["csat"] > 1).to_numpy()
+        out.loc[lower, "csat"] = out.loc[lower, "csat"] - 1.0
+    truth = pd.DataFrame({
+        "agent_group": list(AGENT_GROUPS), "share": AGENT_GROUP_MIX,
+        "hours_ratio": [SLOW_HOURS_RATIO if g == SLOW_GROUP and signal else 1.0
+                        for g in AGENT_GROUPS],
+        "csat_drop_share": [SLOW_CSAT_DROP_SHARE if g == SLOW_GROUP and signal else 0.0
+                            for g in AGENT_GROUPS],
+        "planted_poor": [g == SLOW_GROUP and signal for g in AGENT_GROUPS],
+    })  # fmt: skip
+    return out, truth

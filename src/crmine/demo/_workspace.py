@@ -42,6 +42,7 @@ def build_demo_workspace(
     on_load: Callable[[str], None] | None = None,
     signal: bool = True,
     identity_sources: bool = False,
+    encrypt: bool = False,
 ) -> tuple[Workspace, list[LoadReport]]:
     """Create a workspace holding a synthetic company, its planted truth and its RFM mart.
 
@@ -51,7 +52,9 @@ def build_demo_workspace(
     The ``[demo]`` table of crmine.toml records how the company was generated.
     ``identity_sources=True`` also loads a shop's and a help desk's customer records naming
     the same people differently (sources ``demo:shop``, ``demo:helpdesk``) and their truth,
-    ``truth.identity``, for ``crmine identity resolve``.
+    ``truth.identity``, for ``crmine identity resolve``. ``encrypt=True`` encrypts the
+    workspace before anything is loaded (``crmine demo --encrypt``; key as for ``crmine init
+    --encrypt``).
     """
     from crmine.demo import generate
     from crmine.features import build_customer_rfm
@@ -75,6 +78,10 @@ def build_demo_workspace(
     if identity_sources:
         ws.config.extra["demo"]["identity_sources"] = True
     ws.save_config()
+    if encrypt and not ws.config.extra.get("privacy", {}).get("encrypted"):
+        from crmine.privacy import encrypt_workspace
+
+        encrypt_workspace(ws)
     reports = []
     for entity in LOAD_ORDER:
         frame = company.tables.get(entity)

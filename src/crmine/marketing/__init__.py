@@ -25,10 +25,12 @@ from crmine.marketing._effects import (
 from crmine.marketing._funnel import FunnelResult, funnel
 from crmine.marketing._kpis import campaign_contacts, campaign_kpis
 from crmine.marketing._mix_workspace import (
+    ADSTOCK_CHOICES,
     MixBacktest,
     MixFit,
     MixRun,
     backtest_mix,
+    choose_adstock,
     fit_mix_of,
     load_weekly,
     marketing_mix_of,
@@ -69,6 +71,7 @@ from crmine.marketing._workspace import (
 )
 
 __all__ = [
+    "ADSTOCK_CHOICES",
     "ANALYSIS",
     "ATTRIBUTION_MODELS",
     "KPI_KEYS",
@@ -98,6 +101,7 @@ __all__ = [
     "campaign_kpis",
     "channel_effects",
     "cheapest_groups",
+    "choose_adstock",
     "collapse_sums",
     "compare_arms",
     "effects_of",

@@ -4,7 +4,11 @@ and CLI)."""
 from __future__ import annotations
 
 from crmine.contract import Analysis, Mart, Setting, accepted, not_null, unique
-from crmine.marketing._mix_workspace import MIX_CHANNEL_COLUMNS, run_marketing_mix
+from crmine.marketing._mix_workspace import (
+    ADSTOCK_CHOICES,
+    MIX_CHANNEL_COLUMNS,
+    run_marketing_mix,
+)
 from crmine.marketing._workspace import BUDGET_COLUMNS, EFFECT_COLUMNS, run_marketing
 
 __all__ = ["ANALYSIS", "MARKETING_MIX"]
@@ -119,6 +123,10 @@ MARKETING_MIX = Analysis(
         Setting("mmm_outcome", str, "revenue", "what the marketing-mix model explains: weekly "
                 "revenue or conversions (of core.fct_marketing_outcomes, else of the orders)",
                 choices=("revenue", "conversions")),
+        Setting("mmm_adstock", str, "geometric", "carry-over of spend in the marketing-mix "
+                "model: geometric (decays from the week of spend), weibull (may peak weeks "
+                "later: TV, video) or auto (the one forecasting held-back training weeks "
+                "better)", choices=ADSTOCK_CHOICES),
         Setting("mmm_holdout_weeks", int, 13, "last weeks held out to judge the model's "
                 "forecast against trend and seasonality without media", check=_weeks),
         Setting("mmm_bootstrap", int, 100, "moving-block bootstrap replicates for the "

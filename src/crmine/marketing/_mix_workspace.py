@@ -21,12 +21,14 @@ from crmine.marketing._spend import (
 from crmine.warehouse import Workspace
 
 __all__ = [
+    "ADSTOCK_CHOICES",
     "MIX_CHANNEL_COLUMNS",
     "MIX_MODEL_VERSION",
     "MixBacktest",
     "MixFit",
     "MixRun",
     "backtest_mix",
+    "choose_adstock",
     "fit_mix_of",
     "load_weekly",
     "marketing_mix_of",
@@ -39,7 +41,8 @@ MIX_CHANNEL_COLUMNS = ("channel", "spend", "contribution", "contribution_ci_low"
                        "contribution_ci_high", "share_of_outcome", "roi", "roi_ci_low",
                        "roi_ci_high", "marginal_roi", "marginal_roi_ci_low",
                        "marginal_roi_ci_high", "rank", "beta", "decay", "half_saturation",
-                       "shape")  # fmt: skip
+                       "shape", "lag_scale", "lag_shape")  # fmt: skip
+ADSTOCK_CHOICES = ("geometric", "weibull", "auto")
 SPEND_TABLE = "core.fct_marketing_spend"
 OUTCOMES_TABLE = "core.fct_marketing_outcomes"
 # Dimensions tabulated in marts.spend_performance when the source has them.
@@ -149,24 +152,59 @@ class MixBacktest:
     mape: float
     baseline_mape: float
     verdict: Verdict
+    adstock: str = "geometric"  # the carry-over form fitted (chosen on training weeks if auto)
 
 
 def _mape(actual: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.abs(actual - pred) / np.maximum(np.abs(actual), 1e-9)
 
 
+def _check_adstock(adstock: str) -> None:
+    if adstock not in ADSTOCK_CHOICES:
+        raise ConfigError(f"mmm_adstock must be one of {', '.join(ADSTOCK_CHOICES)}; got "
+                          f"{adstock!r}")  # fmt: skip
+
+
+def choose_adstock(spend: pd.DataFrame, y: pd.Series, controls: pd.DataFrame, *,
+                   holdout: int = 13) -> tuple[str, dict[str, float]]:
+    """The carry-over form (geometric or Weibull) whose fit on all but the last ``holdout``
+    weeks forecasts those weeks best (mean absolute percentage error), and both errors.
+    Ties go to geometric, the simpler: Weibull must cut the error by 2% to be chosen."""
+    n = len(spend) - holdout
+    if holdout < 1 or n < 26:
+        raise ConfigError(f"choosing the adstock needs 26 weeks before the last {holdout}; "
+                          f"got {len(spend)} weeks")  # fmt: skip
+    actual = y.to_numpy(float)[n:]
+    errors = {}
+    for form in ("geometric", "weibull"):
+        model = MarketingMix(n_bootstrap=0, adstock=form).fit(
+            spend.iloc[:n], y.iloc[:n], controls.iloc[:n])
+        errors[form] = float(_mape(actual, model.predict(spend, controls)[n:]).mean())
+    best = "weibull" if errors["weibull"] < 0.98 * errors["geometric"] else "geometric"
+    return best, errors
+
+
 def backtest_mix(spend: pd.DataFrame, y: pd.Series, controls: pd.DataFrame, *,
-                 holdout: int = 13, random_state: int = 0) -> MixBacktest:
+                 holdout: int = 13, random_state: int = 0, adstock: str = "geometric"
+                 ) -> MixBacktest:
     """Fit on all but the last ``holdout`` weeks, forecast them (spend known, as in a plan)
     and compare the mean absolute percentage error with the baseline a sceptic would use:
     the same trend, seasonality and controls without any media. The interval is a paired
-    bootstrap over the held-out weeks."""
+    bootstrap over the held-out weeks.
+
+    ``adstock="auto"`` picks geometric or Weibull carry-over on the training weeks alone
+    (:func:`choose_adstock` with their own last ``holdout`` weeks), so the held-out weeks
+    that judge the model took no part in choosing it."""
+    _check_adstock(adstock)
     if holdout < 4 or holdout > len(spend) // 3:
         raise ConfigError(f"mmm_holdout_weeks = {holdout} must be between 4 and a third of "
                           f"the {len(spend)} weeks")  # fmt: skip
     train = slice(0, len(spend) - holdout)
-    model = MarketingMix(n_bootstrap=0).fit(spend.iloc[train], y.iloc[train],
-                                             controls.iloc[train])
+    if adstock == "auto":
+        adstock, _errors = choose_adstock(spend.iloc[train], y.iloc[train],
+                                          controls.iloc[train], holdout=holdout)
+    model = MarketingMix(n_bootstrap=0, adstock=adstock).fit(
+        spend.iloc[train], y.iloc[train], controls.iloc[train])
     pred = model.predict(spend, controls)[-holdout:]
     base = _baseline_forecast(model, spend, y, controls, holdout)
     actual = y.to_numpy(float)[-holdout:]
@@ -190,7 +228,7 @@ def backtest_mix(spend: pd.DataFrame, y: pd.Series, controls: pd.DataFrame, *,
     )
     weeks = pd.DataFrame({"week": spend.index[-holdout:], "actual": actual, "forecast": pred,
                           "baseline_forecast": base})
-    return MixBacktest(weeks, mape, base_mape, verdict)
+    return MixBacktest(weeks, mape, base_mape, verdict, adstock)
 
 
 def _baseline_forecast(model: MarketingMix, spend: pd.DataFrame, y: pd.Series,
@@ -204,11 +242,23 @@ def _baseline_forecast(model: MarketingMix, spend: pd.DataFrame, y: pd.Series,
     return np.asarray(design[n:] @ coef)
 
 
-def fit_mix_of(ws: Workspace, *, n_bootstrap: int | None = None) -> MarketingMix:
-    """The marketing-mix model fitted on every week of the workspace."""
+def _adstock_of(ws: Workspace, adstock: str | None) -> str:
+    form = str(_setting(ws, "mmm_adstock", "geometric") if adstock is None else adstock)
+    _check_adstock(form)
+    return form
+
+
+def fit_mix_of(ws: Workspace, *, n_bootstrap: int | None = None, adstock: str | None = None
+               ) -> MarketingMix:
+    """The marketing-mix model fitted on every week of the workspace, with the ``mmm_adstock``
+    carry-over (``auto``: the form forecasting the last ``mmm_holdout_weeks`` better)."""
     spend, y, controls = load_weekly(ws, outcome=_setting(ws, "mmm_outcome", "revenue"))
     boots = int(_setting(ws, "mmm_bootstrap", 100)) if n_bootstrap is None else n_bootstrap
-    return MarketingMix(n_bootstrap=boots).fit(spend, y, controls)
+    form = _adstock_of(ws, adstock)
+    if form == "auto":
+        form, _errors = choose_adstock(spend, y, controls,
+                                       holdout=int(_setting(ws, "mmm_holdout_weeks", 13)))
+    return MarketingMix(n_bootstrap=boots, adstock=form).fit(spend, y, controls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,14 +272,18 @@ class MixFit:
     allocation: MixAllocation | None  # None when the backtest is not informative
 
 
-def marketing_mix_of(ws: Workspace, *, n_bootstrap: int | None = None) -> MixFit:
+def marketing_mix_of(ws: Workspace, *, n_bootstrap: int | None = None,
+                     adstock: str | None = None) -> MixFit:
     """Backtest, final fit, channel summary and (when informative) the budget split, with
-    the workspace's ``mmm_*`` settings; writes nothing."""
+    the workspace's ``mmm_*`` settings (``adstock`` overrides ``mmm_adstock``); writes
+    nothing."""
     if n_bootstrap is not None and n_bootstrap < 0:
         raise ConfigError(f"the number of bootstrap replicates must be >= 0; got {n_bootstrap}")
     spend, y, controls = load_weekly(ws, outcome=_setting(ws, "mmm_outcome", "revenue"))
-    back = backtest_mix(spend, y, controls, holdout=int(_setting(ws, "mmm_holdout_weeks", 13)))
-    model = fit_mix_of(ws, n_bootstrap=n_bootstrap)
+    back = backtest_mix(spend, y, controls, holdout=int(_setting(ws, "mmm_holdout_weeks", 13)),
+                        adstock=_adstock_of(ws, adstock))
+    # The final fit keeps the form the backtest judged (auto: chosen on its training weeks).
+    model = fit_mix_of(ws, n_bootstrap=n_bootstrap, adstock=back.adstock)
     alloc = (model.optimize_budget(_setting(ws, "mmm_budget", None),
                                    max_change=float(_setting(ws, "mmm_max_change", 0.5)))
              if back.verdict.actionable else None)  # fmt: skip
@@ -269,7 +323,8 @@ class MixRun:
                                           float(best["roi_ci_high"])]}  # fmt: skip
         if self.backtest is not None:
             out |= {"holdout_mape": self.backtest.mape,
-                    "baseline_mape": self.backtest.baseline_mape}
+                    "baseline_mape": self.backtest.baseline_mape,
+                    "adstock": self.backtest.adstock}
         if self.allocation is not None:
             out |= self.allocation.summary()
         elif self.verdict is not None and not self.verdict.actionable:
@@ -368,9 +423,9 @@ def run_marketing_mix(ws: Workspace, *, model_version: str = MIX_MODEL_VERSION
                       None, verdict, tuple(written))  # fmt: skip
     holdout = int(_setting(ws, "mmm_holdout_weeks", 13))
     with recorded_warnings() as caught:
-        back = backtest_mix(spend, y, controls, holdout=holdout)
-        model = MarketingMix(n_bootstrap=int(_setting(ws, "mmm_bootstrap", 100))).fit(
-            spend, y, controls)
+        back = backtest_mix(spend, y, controls, holdout=holdout, adstock=_adstock_of(ws, None))
+        model = MarketingMix(n_bootstrap=int(_setting(ws, "mmm_bootstrap", 100)),
+                             adstock=back.adstock).fit(spend, y, controls)
         channels = model.channel_summary()
         curves = model.response_curves()
         alloc = model.optimize_budget(_setting(ws, "mmm_budget", None),

@@ -87,22 +87,27 @@ def _cost_per(spend: np.ndarray, count: np.ndarray, per: float = 1.0
     return value, low, high
 
 
-def _group_sql(source: str, by: Sequence[str], present: set[str], period: str) -> str:
+def _group_sql(source: str, by: Sequence[str], present: dict[str, str], period: str) -> str:
+    """One scan: the sums per group. Kept lean because it is the whole cost over millions of
+    rows: keys already text are not cast, NULLs are skipped by ``sum`` itself (a NULL
+    revenue adds nothing to the ratio sums either) and the few groups are sorted afterwards."""
     keys = []
     for b in by:
         if b == "period":
             unit = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}[period]
             keys.append(f"CAST(date_trunc('{unit}', date) AS DATE) AS period")
+        elif present.get(b) == "VARCHAR":
+            keys.append(f'"{b}"')
         else:
             keys.append(f'CAST("{b}" AS VARCHAR) AS "{b}"')
-    sums = ", ".join(f'sum(coalesce("{c}", 0)) AS "{c}"' if c in present
+    sums = ", ".join(f'coalesce(sum("{c}"), 0) AS "{c}"' if c in present
                      else f'NULL::DOUBLE AS "{c}"' for c in _SUMS)  # fmt: skip
-    ratio = ("sum(coalesce(revenue, 0) * coalesce(revenue, 0)) AS _rr, "
-             "sum(coalesce(revenue, 0) * spend) AS _rs, sum(spend * spend) AS _ss, "
+    ratio = ("coalesce(sum(revenue * revenue), 0) AS _rr, "
+             "coalesce(sum(revenue * spend), 0) AS _rs, sum(spend * spend) AS _ss, "
              if "revenue" in present else "NULL AS _rr, NULL AS _rs, NULL AS _ss, ")
     group = ", ".join(str(i + 1) for i in range(len(by)))
     return (f"SELECT {', '.join(keys)}, {sums}, {ratio} count(*) AS rows FROM {source} "
-            f"GROUP BY {group} ORDER BY {group}")
+            f"GROUP BY {group}")
 
 
 def summarise_spend(source: pd.DataFrame | str, by: Sequence[str], *,
@@ -124,16 +129,17 @@ def summarise_spend(source: pd.DataFrame | str, by: Sequence[str], *,
     try:
         if isinstance(source, pd.DataFrame):
             db.register("_crmine_spend", source)
-            table, present = "_crmine_spend", set(source.columns)
+            table = "_crmine_spend"
         else:
             table = source
-            present = {r[0] for r in db.execute(f"DESCRIBE {table}").fetchall()}
+        present = {r[0]: r[1] for r in db.execute(f"DESCRIBE {table}").fetchall()}
         missing = [b for b in by if b != "period" and b not in present] + (
             ["spend"] if "spend" not in present else [])
         if missing:
             raise DataError(f"spend data has no column {missing[0]!r}; columns: "
                             f"{', '.join(sorted(present))[:200]}")  # fmt: skip
-        out = db.execute(_group_sql(table, by, present, period)).df()
+        out = (db.execute(_group_sql(table, by, present, period)).df()
+               .sort_values(by, kind="stable", ignore_index=True))
     finally:
         if own:
             db.close()

@@ -166,6 +166,20 @@ def _withhold(ws: Workspace, a: Analysis, exc: Exception, published: Run,
         ))  # fmt: skip
 
 
+def _honour_consent(ws: Workspace, a: Analysis) -> dict[str, int]:
+    """Opted-out customers removed from ``a``'s lists to act on (crmine.warehouse._consent):
+    mart -> rows left out, for the marts naming customers."""
+    from crmine.warehouse._consent import exclude_opted_out, record_exclusions
+
+    removed = {}
+    for mart in a.marts:
+        if mart.actionable and (n := exclude_opted_out(ws, mart.table)) is not None:
+            removed[mart.name] = n
+    if removed:
+        record_exclusions(ws, a.name, removed)
+    return removed
+
+
 def run_pipeline(
     ws: Workspace,
     *,
@@ -247,7 +261,11 @@ def _run_steps(
             verdict = verdict.with_warnings(caught)
         if a.fits:
             record_verdict(ws, a.name, verdict)
+        summary = dict(run.summary())
+        excluded = _honour_consent(ws, a)
+        if excluded:
+            summary["consent_excluded"] = excluded
         results.append(StepResult(a.name, a.title, True, time.perf_counter() - start,
-                                  dict(run.summary()), verdict=verdict,
+                                  summary, verdict=verdict,
                                   warnings=tuple(caught), run=run))  # fmt: skip
     return results

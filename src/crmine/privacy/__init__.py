@@ -15,6 +15,7 @@ from crmine.privacy._pseudonymise import (
     pseudonym,
     pseudonymised_export,
 )
+from crmine.privacy._reidentify import reidentify
 from crmine.privacy._retention import RetentionResult, apply_retention
 from crmine.privacy._subjects import Subjects, find_subjects
 from crmine.privacy._traces import Trace, file_traces, table_traces, traces
@@ -40,6 +41,7 @@ __all__ = [
     "load_key",
     "pseudonym",
     "pseudonymised_export",
+    "reidentify",
     "rotate_key",
     "subject_access",
     "table_traces",

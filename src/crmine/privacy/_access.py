@@ -29,7 +29,8 @@ def _rows(ws: Workspace, source: str, condition: str) -> list[dict[str, Any]]:
 def subject_access(ws: Workspace, ids: Iterable[str] = (), *, emails: Iterable[str] = (),
                    phones: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
     """The document: ``person`` (ids and identifiers), ``tables`` (schema.table -> rows),
-    ``landing_files`` (file -> rows as received), ``models`` (versions trained with them)."""
+    ``landing_files`` (file -> rows as received), ``models`` (versions trained with them),
+    ``api_reads`` (the REST API's reads of their record, from the audit trail)."""
     subjects = find_subjects(ws, ids=ids, emails=emails, phones=phones)
     tables: dict[str, list[dict[str, Any]]] = {}
     for table in base_tables(ws):
@@ -44,10 +45,13 @@ def subject_access(ws: Workspace, ids: Iterable[str] = (), *, emails: Iterable[s
         rows = _rows(ws, view, condition) if condition else []
         if rows:
             landing[f"raw/{path.name}"] = rows
-    from crmine.privacy._audit import record
+    from crmine.privacy._audit import entries_about, record
 
     counts = {k: len(v) for k, v in {**tables, **landing}.items()}
     record(ws, "access", {"records": len(subjects.ids), "rows": sum(counts.values())})
+    # who read the person's record through the REST API (the audit trail's lines about them)
+    reads = [{"at": e["at"], **e["detail"]} for i in sorted(subjects.ids)
+             for e in entries_about(ws, i)]  # fmt: skip
     return {
         "generated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "workspace": str(ws.root),
@@ -61,13 +65,18 @@ def subject_access(ws: Workspace, ids: Iterable[str] = (), *, emails: Iterable[s
         "tables": tables,
         "landing_files": landing,
         "models": trained_with(ws, subjects),
+        "api_reads": reads,
         "counts": counts,
     }
 
 
 def write_subject_access(document: dict[str, Any], path: str | Path) -> Path:
-    """Write the document as indented UTF-8 JSON (dates as ISO text)."""
+    """Write the document as indented UTF-8 JSON (dates as ISO text); refused inside an
+    encrypted workspace (the document is for the person: plaintext)."""
+    from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
+
     out = Path(path)
+    refuse_plaintext_in_encrypted(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=_plain),
                    encoding="utf-8")  # fmt: skip

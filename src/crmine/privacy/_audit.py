@@ -7,23 +7,46 @@ of loads, runs and receipts - never a person's data), the previous line's hash a
 breaks the chain from there on, which ``crmine privacy audit --verify`` reports. Loads and
 runs are written into the chain from ``meta.loads`` and ``meta.runs`` whenever a privacy
 action is logged (they are recorded there by the ingest and the pipeline).
+
+Reads and exports of personal data through the REST API (``audit/api.jsonl``, or the
+``meta.api_audit`` table of older servers, written by ``crmine serve``) are chained the same
+way - when a privacy action is logged and by ``crmine privacy audit`` - as ``api_read`` /
+``api_export`` lines: who (user, role, whether the role sees personal data unmasked), which
+route, the status, how many rows, and the person read as a keyed pseudonym, never the id: an
+append-only log cannot be rewritten when that person is erased, and must not keep their
+identity after it.
+``crmine privacy audit --customer ID`` (and the subject-access document) find a person's
+lines by computing the pseudonym with the workspace's audit secret (``meta.audit_secret``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crmine.warehouse import Workspace
 
-__all__ = ["AUDIT_FILE", "AuditCheck", "audit_entries", "record", "verify"]
+__all__ = ["AUDIT_FILE", "AuditCheck", "audit_entries", "catch_up", "entries_about", "record",
+           "subject_pseudonym", "verify"]
 
 AUDIT_FILE = Path("audit") / "privacy.jsonl"
 GENESIS = "0" * 64
+API_AUDIT = "meta.api_audit"
+API_FILE = Path("audit") / "api.jsonl"  # where `crmine serve` logs requests (crmine.api)
+API_COLUMNS = ("logged_at", "user_id", "user_name", "role", "method", "path", "operation",
+               "status", "detail")
+SECRET_TABLE = "meta.audit_secret"
+# API routes that return personal data (a person's record, customer lists, exports, scores)
+PERSONAL_READS = frozenset({
+    "customers_search", "customer_get", "cube_list", "cube_export", "segment_customers",
+    "analysis_mart", "analysis_mart_export", "scores_customer", "scores_batch",
+})  # fmt: skip
 
 
 def _digest(previous: str, entry: dict[str, Any]) -> str:
@@ -55,7 +78,7 @@ def _append(ws: Workspace, entries: list[dict[str, Any]], action: str,
 
 
 def _catch_up(ws: Workspace, entries: list[dict[str, Any]]) -> None:
-    """Chain the loads and runs the warehouse recorded since the last privacy action."""
+    """Chain the loads, runs and API reads the warehouse recorded since the last line."""
     seen = {(e["action"], e["detail"].get("id")) for e in entries}
     if ws.has_table("meta.loads"):
         for load, entity, read, finished in ws.duck.execute(
@@ -70,10 +93,121 @@ def _catch_up(ws: Workspace, entries: list[dict[str, Any]]) -> None:
         ).fetchall():
             if ("run", run_id) not in seen:
                 _append(ws, entries, "run", {"id": run_id, "finished_at": str(finished)})
+    _catch_up_api(ws, entries)
+
+
+def _secret(ws: Workspace, *, create: bool = True) -> bytes | None:
+    """The workspace's audit secret (made on first use; None when it is not there)."""
+    if ws.has_table(SECRET_TABLE):
+        row = ws.duck.execute(f"SELECT secret FROM {SECRET_TABLE} LIMIT 1").fetchone()
+        if row:
+            return str(row[0]).encode("ascii")
+    if ws.read_only or not create:
+        return None
+    value = secrets.token_hex(32)
+    with ws.transaction():
+        ws.duck.execute(f"CREATE TABLE IF NOT EXISTS {SECRET_TABLE} (secret VARCHAR NOT NULL)")
+        ws.duck.execute(f"INSERT INTO {SECRET_TABLE} VALUES (?)", [value])
+    return value.encode("ascii")
+
+
+def subject_pseudonym(ws: Workspace, customer_id: object) -> str | None:
+    """How the audit trail names ``customer_id`` (None before any API read was chained)."""
+    key = _secret(ws, create=False)
+    return None if key is None else _keyed(key, f"customer\x00{customer_id}")
+
+
+def _keyed(key: bytes, text: str) -> str:
+    return "s" + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+
+
+def _api_detail(key: bytes, row: tuple[Any, ...], occurrence: str) -> tuple[str, dict[str, Any]]:
+    from crmine.api._policy import PII_ROLES
+
+    at, user_id, user, role, method, _path, operation, status, raw = row
+    try:
+        said = json.loads(raw) if raw else {}
+    except ValueError:
+        said = {}
+    said = said if isinstance(said, dict) else {}
+    detail: dict[str, Any] = {
+        "id": "api-" + _keyed(key, occurrence)[1:],
+        "logged_at": str(at), "user": user, "user_id": user_id, "role": role,
+        "personal_data_visible": role in PII_ROLES, "method": method,
+        "operation": operation, "status": status,
+    }  # fmt: skip
+    if said.get("customer_id") is not None:
+        detail["subjects"] = [_keyed(key, f"customer\x00{said['customer_id']}")]
+    for count in ("rows", "customers"):
+        if isinstance(said.get(count), int):
+            detail[count] = said[count]
+    if said.get("model"):
+        detail["model"] = str(said["model"])[:80]
+    if said.get("where") or said.get("query"):
+        detail["filtered"] = True  # the filter itself may name a person: not copied
+    action = "api_export" if str(operation).endswith("_export") else "api_read"
+    return action, detail
+
+
+def _api_rows(ws: Workspace) -> list[tuple[Any, ...]]:
+    """The API's logged reads of personal data, oldest first: the ``meta.api_audit`` table
+    (servers before the log became a file), then ``audit/api.jsonl``."""
+    rows: list[tuple[Any, ...]] = []
+    if ws.has_table(API_AUDIT):
+        rows += ws.duck.execute(
+            f"SELECT {', '.join(API_COLUMNS)} FROM {API_AUDIT} WHERE operation IN "
+            "(SELECT unnest(?::VARCHAR[])) ORDER BY logged_at, rowid", [sorted(PERSONAL_READS)]
+        ).fetchall()
+    path = ws.root / API_FILE
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                found = json.loads(line)
+            except ValueError:  # a line cut by a crash: the rest still counts
+                continue
+            if isinstance(found, dict) and found.get("operation") in PERSONAL_READS:
+                rows.append(tuple(found.get(c) for c in API_COLUMNS))
+    return rows
+
+
+def _catch_up_api(ws: Workspace, entries: list[dict[str, Any]]) -> None:
+    """Chain the API's reads and exports of personal data not yet in the chain."""
+    rows = _api_rows(ws)
+    if not rows:
+        return
+    key = _secret(ws)
+    if key is None:
+        return
+    seen = {e["detail"].get("id") for e in entries if str(e["action"]).startswith("api_")}
+    counts: dict[str, int] = {}
+    for row in rows:
+        body = json.dumps(row, default=str)
+        counts[body] = counts.get(body, 0) + 1  # two identical requests are two lines
+        action, detail = _api_detail(key, row, f"{body}\x00{counts[body]}")
+        if detail["id"] not in seen:
+            _append(ws, entries, action, detail)
+
+
+def catch_up(ws: Workspace) -> int:
+    """Chain what the warehouse recorded since the last line (loads, runs, API reads);
+    returns the lines added."""
+    entries = audit_entries(ws)
+    before = len(entries)
+    _catch_up(ws, entries)
+    return len(entries) - before
+
+
+def entries_about(ws: Workspace, customer_id: object) -> list[dict[str, Any]]:
+    """The lines naming ``customer_id`` (by its pseudonym): who read the person's record."""
+    name = subject_pseudonym(ws, customer_id)
+    if name is None:
+        return []
+    return [e for e in audit_entries(ws) if name in (e["detail"].get("subjects") or ())]
 
 
 def record(ws: Workspace, action: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """Append ``action`` (after any loads and runs not yet in the chain); returns the entry."""
+    """Append ``action`` (after any loads, runs and API reads not yet in the chain); returns
+    the entry."""
     entries = audit_entries(ws)
     _catch_up(ws, entries)
     return _append(ws, entries, action, detail)

@@ -13,6 +13,7 @@ import os
 from crmine.privacy._sql import literal
 from crmine.warehouse import Workspace
 from crmine.warehouse._encryption import attach_clause, is_encrypted, workspace_key
+from crmine.warehouse._pseudonyms import SCHEMA as PSEUDONYMISED
 
 __all__ = ["rewrite_database"]
 
@@ -23,6 +24,9 @@ def rewrite_database(ws: Workspace) -> tuple[int, int]:
     fresh = path.with_name(path.name + ".rewrite")
     fresh.unlink(missing_ok=True)
     before = path.stat().st_size
+    # the pseudonymised views are derived and call a macro only a connection with the key
+    # holds: not copied, they are made again on the next analysis read
+    ws.duck.execute(f"DROP SCHEMA IF EXISTS {PSEUDONYMISED} CASCADE")
     ws.duck.execute("CHECKPOINT")
     current = ws.duck.execute("SELECT current_database()").fetchone()
     name = str(current[0]) if current else "main"

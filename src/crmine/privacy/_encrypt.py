@@ -1,5 +1,6 @@
 """Encrypting a workspace at rest (``crmine init --encrypt``, ``crmine privacy encrypt``),
-rotating its key (``crmine privacy rotate-key``) and sealing landing files.
+rotating its key (``crmine privacy rotate-key``) and sealing landing files, saved models
+and reports (``crmine.warehouse._sealed``).
 
 Encrypting copies the live data into a new, encrypted warehouse file (``COPY FROM DATABASE``)
 that replaces the old one - so no plaintext page survives in it - marks the workspace
@@ -27,6 +28,7 @@ from crmine.warehouse._encryption import (
     seal_landing_files,
     workspace_key,
 )
+from crmine.warehouse._sealed import read_bytes, reseal, seal_key, sealed_files, write_bytes
 
 __all__ = ["encrypt_workspace", "rotate_key", "seal_landing_files"]
 
@@ -62,6 +64,7 @@ def encrypt_workspace(ws: Workspace, key: str | None = None) -> list[str]:
     ws.config.extra.setdefault("privacy", {})["encrypted"] = True
     ws.save_config()
     _reopen(ws, key)
+    reseal(ws.root, None, key)  # saved models and reports written before, sealed now
     return seal_landing_files(ws)
 
 
@@ -89,12 +92,18 @@ def rotate_key(ws: Workspace, new_key: str) -> list[str]:
         ws.duck.execute(f"COPY (SELECT * FROM {view}) TO {literal(str(new))} (FORMAT parquet, "
                         "ENCRYPTION_CONFIG {footer_key: 'crmine_new'})")  # fmt: skip
         moved.append((view, path, new))
+    old_key = seal_key(ws)
+    staged = _stage_files(ws, old_key, new_key)
     try:
         _copy_into(ws, new_key)
     except BaseException:
         for _view, _path, new in moved:
             new.unlink(missing_ok=True)
+        for _path, tmp in staged:
+            tmp.unlink(missing_ok=True)
         raise
+    for path, tmp in staged:  # the warehouse is on the new key: so are models and reports
+        os.replace(tmp, path)
     _reopen(ws, new_key)  # the landing key registered now is the new key's
     with ws.transaction():
         for view, _path, new in moved:
@@ -103,6 +112,22 @@ def rotate_key(ws: Workspace, new_key: str) -> list[str]:
     for _view, path, _new in moved:
         path.unlink(missing_ok=True)
     return [new.name for _v, _p, new in moved]
+
+
+def _stage_files(ws: Workspace, old_key: str | None, new_key: str) -> list[tuple[Path, Path]]:
+    """Models and reports sealed with ``new_key`` beside the originals (hidden names), to
+    replace them once the warehouse is re-encrypted."""
+    staged = []
+    try:
+        for path in sealed_files(ws.root):
+            tmp = path.with_name(f".{path.name}.rotating")
+            write_bytes(tmp, read_bytes(path, old_key), new_key)
+            staged.append((path, tmp))
+    except BaseException:
+        for _path, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    return staged
 
 
 def key_from_file(path: str | Path) -> str:

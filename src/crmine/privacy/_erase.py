@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from crmine.exceptions import ConfigError
 from crmine.privacy._compact import rewrite_database
-from crmine.privacy._landing import plan_landing_rewrites
+from crmine.privacy._landing import landing_views, plan_landing_rewrites
 from crmine.privacy._model_files import erase_from_models
 from crmine.privacy._subjects import Subjects, find_subjects
 from crmine.privacy._tables import erase_from_tables
@@ -33,6 +33,8 @@ __all__ = ["RECEIPTS", "ErasureReceipt", "erase", "first_seen", "load_accounting
 RECEIPTS = "meta.erasure_receipts"
 ERASED_ROWS = "meta.erased_rows"
 ModelPolicy = Literal["mark", "refit"]
+# Above this size the rewritten warehouse file is checked through its cells, not its bytes.
+BYTE_SCAN_LIMIT = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class ErasureReceipt:
     warehouse_bytes: tuple[int, int] = (0, 0)  # file size before and after the rewrite
     verified: bool = False
     remaining: list[str] = field(default_factory=list)  # where a trace was still found
+    # files whose content the final check searched as cells rather than as bytes
+    searched_as_cells: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,10 +72,19 @@ class ErasureReceipt:
             f"{len(self.models_flagged)} flagged for refit, {len(self.reports)} report file(s)"
             f" rebuilt or removed, warehouse file rewritten ({self.warehouse_bytes[0]:,} -> "
             f"{self.warehouse_bytes[1]:,} bytes)",
+            self._models_line(),
             "verified: no trace left in any table or file" if self.verified else
             "NOT verified: traces remain in " + ", ".join(self.remaining),
         ]  # fmt: skip
         return "\n".join(lines)
+
+    def _models_line(self) -> str:
+        if self.models_refitted:
+            return (f"{len(self.models_refitted)} model(s) refitted now ("
+                    f"{', '.join(self.models_refitted)})")  # fmt: skip
+        if self.models_deleted or self.models_flagged:
+            return "models trained with them: refit at the next run (crmine run)"
+        return "no saved model was trained with them"
 
 
 def _ensure_tables(ws: Workspace) -> None:
@@ -110,17 +123,20 @@ def _weak_needles(ws: Workspace, subjects: Subjects) -> set[str]:
 
 
 def _rebuild_reports(ws: Workspace, needles: set[str]) -> list[str]:
+    """Rebuild the report only when it names the people (a top-customer table), and remove
+    other report files that do (an export, an old copy): a report of aggregates only holds
+    nothing of them, and rebuilding it at a million customers costs more than the erasure."""
     touched: list[str] = []
     if not ws.reports_dir.is_dir():
         return touched
     index = ws.reports_dir / "index.html"
-    if index.exists():
+    holding = {Path(t.where) for t in file_traces(ws.reports_dir, needles, ws.duck)}
+    if index in holding:
         from crmine.report import build_report
 
         build_report(ws)
         touched.append(str(index.relative_to(ws.root)))
-    for trace in file_traces(ws.reports_dir, needles, ws.duck):  # an export, an old copy
-        target = Path(trace.where)
+    for target in sorted(holding - {index}):
         if target.exists():
             target.unlink()
             touched.append(str(target.relative_to(ws.root)) + " (removed)")
@@ -135,7 +151,9 @@ def _refit(ws: Workspace, names: list[str]) -> list[str]:
     wanted = [n for n in names if n in known]
     if not wanted:
         return []
-    return [r.name for r in run_pipeline(ws, only=wanted) if r.ok and not r.skipped]
+    # the pipeline also runs what they depend on (features): only the models are reported
+    return [r.name for r in run_pipeline(ws, only=wanted)
+            if r.ok and not r.skipped and r.name in wanted]  # fmt: skip
 
 
 def model_policy(ws: Workspace) -> ModelPolicy:
@@ -214,7 +232,9 @@ def erase(
         receipt.models_refitted = _refit(ws, model_done.names)
     receipt.reports = _rebuild_reports(ws, needles)
     receipt.warehouse_bytes = rewrite_database(ws)
-    remaining = table_traces(ws, needles) + file_traces(ws.root, needles, ws.duck)
+    skip = _searched_as_cells(ws)
+    receipt.searched_as_cells = sorted(str(p.relative_to(ws.root)) for p in skip)
+    remaining = table_traces(ws, needles) + file_traces(ws.root, needles, ws.duck, skip)
     receipt.remaining = sorted({_where(t, ws) for t in remaining})
     receipt.verified = not remaining
     receipt.seconds = round(time.perf_counter() - started, 2)
@@ -234,6 +254,17 @@ def erase(
         },
     )
     return receipt
+
+
+def _searched_as_cells(ws: Workspace) -> list[Path]:
+    """Files the final check reads through the warehouse instead of byte by byte: landing
+    files (their ``raw.*`` view's cells: their bytes are compressed), and the warehouse file
+    when larger than ``BYTE_SCAN_LIMIT`` (just rewritten from its live data, which is
+    searched cell by cell; a byte scan of gigabytes would take minutes)."""
+    files = [path for _, path in landing_views(ws) if path.exists()]
+    if ws.warehouse_path.stat().st_size > BYTE_SCAN_LIMIT:
+        files.append(ws.warehouse_path)
+    return files
 
 
 def _where(trace: Trace, ws: Workspace) -> str:

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmine.privacy._sql import could_hold, literal, quote, token_pattern
+from crmine.privacy._sql import literal, quote, token_pattern
 from crmine.privacy._subjects import Subjects
-from crmine.privacy._tables import MASK
+from crmine.privacy._tables import masked, search
 from crmine.warehouse import Workspace
 from crmine.warehouse._encryption import PARQUET_KEY, READ_OPTION, SEALED, is_encrypted
 
@@ -58,43 +58,38 @@ def landing_views(ws: Workspace) -> list[tuple[str, Path]]:
 
 
 def plan_landing_rewrites(ws: Workspace, subjects: Subjects, tag: str) -> list[LandingRewrite]:
-    """Write the new landing files (the old ones stay until the erasure commits)."""
+    """Write the new landing files (the old ones stay until the erasure commits).
+
+    Each file is rewritten by one DuckDB ``COPY`` of its view without the people's rows,
+    searching only the columns that can hold an identifier (``crmine.privacy._columns``)."""
     strong = sorted(subjects.strong)
     if not strong:
         return []
-    lowered = "(SELECT lower(unnest([" + ", ".join(literal(v) for v in strong) + "])))"
     pattern = literal(token_pattern(strong))
-    shortest = min(len(v) for v in strong)
+    encrypted = is_encrypted(ws.config.extra)
     plans = []
     for view, old in landing_views(ws):
         cols = [str(r[0]) for r in ws.duck.execute(f"DESCRIBE {view}").fetchall()]
-        text = [quote(c) for c in cols]
+        found = search(ws, view, dict.fromkeys(cols, "VARCHAR"), sorted(subjects.ids), strong)
+        if found.own is None and not found.named:
+            continue
         # coalesce: a NULL cell must not make the whole test NULL (and drop the row)
-        own = (
-            "coalesce("
-            + " OR ".join(f"lower(trim(CAST({c} AS VARCHAR))) IN {lowered}" for c in text)
-            + ", false)"
-        )
-        # only a cell longer than the shortest value can name someone inside other text
-        longer = {quote(c) for c in could_hold(ws, view, cols, shortest + 1)}
-        tests = [f"regexp_matches(CAST({c} AS VARCHAR), {pattern})" for c in text if c in longer]
-        named = "coalesce(" + (" OR ".join(tests) or "false") + ", false)"
+        own = found.own or "false"
+        named = "coalesce(" + (" OR ".join(found.named.values()) or "false") + ", false)"
         row = ws.duck.execute(
             f"SELECT count(*) FILTER (WHERE {own}), count(*) FILTER (WHERE NOT ({own}) AND "
             f"({named})) FROM {view}"
         ).fetchone()
-        removed, masked = (int(row[0]), int(row[1])) if row else (0, 0)
-        if not removed and not masked:
+        removed, n_masked = (int(row[0]), int(row[1])) if row else (0, 0)
+        if not removed and not n_masked:
             continue
         stem = old.name.split(".", 1)[0]  # customers__l00001
         new = old.with_name(f"{stem}.{tag}.parquet")
         select = ", ".join(
-            f"regexp_replace(CAST({c} AS VARCHAR), {pattern}, '\\1{MASK}\\3', 'g') AS {c}"
-            if c in longer
-            else f"CAST({c} AS VARCHAR) AS {c}"
-            for c in text
-        )
-        encrypted = is_encrypted(ws.config.extra)
+            f"CASE WHEN {found.named[c]} THEN {masked(c, pattern)} ELSE {quote(c)} END "
+            f"AS {quote(c)}" if c in found.named else f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}"
+            for c in cols
+        )  # fmt: skip
         sealing = f", ENCRYPTION_CONFIG {{footer_key: '{PARQUET_KEY}'}}" if encrypted else ""
         if encrypted:
             new = new.with_name(new.name.removesuffix(".parquet") + SEALED)
@@ -102,5 +97,5 @@ def plan_landing_rewrites(ws: Workspace, subjects: Subjects, tag: str) -> list[L
             f"COPY (SELECT {select} FROM {view} WHERE NOT ({own})) TO {literal(str(new))} "
             f"(FORMAT parquet, COMPRESSION zstd{sealing})"
         )
-        plans.append(LandingRewrite(view, old, new, removed, masked, cols, encrypted))
+        plans.append(LandingRewrite(view, old, new, removed, n_masked, cols, encrypted))
     return plans

@@ -16,7 +16,8 @@ from typing import Any
 from crmine.privacy._subjects import Subjects
 from crmine.privacy._tables import MASK
 from crmine.warehouse import Workspace
-from crmine.warehouse._models import LATEST, METADATA_FILE, MODEL_FILE, read_latest
+from crmine.warehouse._models import LATEST, METADATA_FILE, MODEL_FILE, read_latest, read_metadata
+from crmine.warehouse._sealed import key_for, load_object, write_bytes
 
 __all__ = ["ModelErasure", "erase_from_models", "trained_with"]
 
@@ -36,9 +37,7 @@ class ModelErasure:
 
 
 def _holds(path: Path, patterns: list[bytes]) -> bool:
-    import joblib
-
-    data = pickle.dumps(joblib.load(path), protocol=4)
+    data = pickle.dumps(load_object(path), protocol=4)  # decrypted in memory when sealed
     return any(p in data for p in patterns)
 
 
@@ -86,7 +85,7 @@ def erase_from_models(ws: Workspace, subjects: Subjects, receipt_id: str,
                 if latest == folder.name:  # the next run fits a new one
                     (base / LATEST).unlink(missing_ok=True)
                 continue
-            meta = json.loads((folder / METADATA_FILE).read_text())
+            meta = read_metadata(folder)
             meta, changed = _mask(meta, strong)
             if changed:
                 done.masked.append(label)
@@ -97,10 +96,9 @@ def erase_from_models(ws: Workspace, subjects: Subjects, receipt_id: str,
                 privacy.setdefault("erasures", []).append(receipt_id)
                 done.flagged.append(label)
                 changed = True
-            if changed:
-                tmp = folder / f".{METADATA_FILE}.tmp"
-                tmp.write_text(json.dumps(meta, indent=2))
-                tmp.replace(folder / METADATA_FILE)
+            if changed:  # atomic, sealed again in an encrypted workspace
+                write_bytes(folder / METADATA_FILE, json.dumps(meta, indent=2).encode("utf-8"),
+                            key_for(folder))  # fmt: skip
     return done
 
 
@@ -116,7 +114,7 @@ def trained_with(ws: Workspace, subjects: Subjects) -> list[dict[str, Any]]:
     root = ws.models_dir
     for base in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         for folder in sorted(p for p in base.iterdir() if (p / METADATA_FILE).exists()):
-            meta = json.loads((folder / METADATA_FILE).read_text())
+            meta = read_metadata(folder)
             saved = _saved_at(meta)
             if seen is not None and saved is not None and saved < seen:
                 continue

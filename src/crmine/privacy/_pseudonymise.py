@@ -26,13 +26,15 @@ from crmine.exceptions import ConfigError, DataError
 from crmine.privacy._classify import _by_name, _schema_flags
 from crmine.privacy._tables import is_id_column
 from crmine.warehouse import Workspace
+from crmine.warehouse._consent import CONSENT_COLUMNS, OPT_OUT_COLUMNS
 
 __all__ = ["KEY_ENV", "Anonymised", "anonymise", "pseudonym", "pseudonymised_export"]
 
 KEY_ENV = "CRMINE_PSEUDONYM_KEY"
-# Consent columns: a row with one of these true (or consent false) is never exported.
-_OPT_OUT = ("opt_out", "opted_out", "do_not_contact", "marketing_opt_out", "unsubscribed")
-_CONSENT = ("consent", "marketing_consent")
+# Consent columns: a row with one of these true (or consent false) is never exported; the
+# same columns the pipeline honours in every target list.
+_OPT_OUT = OPT_OUT_COLUMNS
+_CONSENT = CONSENT_COLUMNS
 MAX_LEVEL = 4
 
 

@@ -17,14 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmine.privacy._sql import (
-    base_tables,
-    column_types,
-    could_hold,
-    literal,
-    quote,
-    token_pattern,
-)
+from crmine.privacy._sql import base_tables, column_types, literal, quote
 from crmine.warehouse import Workspace
 
 __all__ = ["Trace", "file_traces", "table_traces", "traces"]
@@ -124,28 +117,33 @@ def _decoded(path: Path, duck: Any = None) -> tuple[str, bytes] | None:
                 if duck is None:
                     con.close()
             return "parquet", "\n".join("\x1f".join(map(str, r)) for r in rows).encode()
-        if name.endswith(".joblib"):
-            import joblib
+        from crmine.warehouse._sealed import is_sealed, load_object, read_bytes
 
-            return "pickle", pickle.dumps(joblib.load(path), protocol=4)
+        if name.endswith(".joblib"):  # decrypted in memory when sealed
+            return "pickle", pickle.dumps(load_object(path), protocol=4)
+        if is_sealed(path):  # a model's metadata or a report of an encrypted workspace
+            return "sealed", read_bytes(path)
     except Exception as exc:  # an unreadable file is reported, never skipped silently
         return "unreadable: " + type(exc).__name__, b""
     return None
 
 
-def file_traces(root: Path, needles: Iterable[str], duck: Any = None) -> list[Trace]:
+def file_traces(root: Path, needles: Iterable[str], duck: Any = None,
+                skip: Iterable[Path] = ()) -> list[Trace]:  # fmt: skip
     """Every file under ``root`` holding any of ``needles`` in its bytes or decoded content.
 
     Raw bytes are searched for values of at least ``MIN_BYTES`` characters only: a shorter
     one ("C1") turns up by chance in any megabyte of compressed or encrypted data.
+    ``skip``: files searched another way (a landing file through its view's cells).
     """
+    skipped = {Path(p) for p in skip}
     values = list(needles)
     patterns = _encodings(values)
     long_patterns = _encodings(v for v in values if len(v) >= MIN_BYTES)
     found = []
     every = _trie_pattern(patterns) if patterns else None
     long_every = _trie_pattern(long_patterns) if long_patterns else None
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p not in skipped):
         hits = _count_in_stream(_file_chunks(path), long_patterns, long_every)
         if hits:
             found.append(Trace(str(path), "bytes", hits))
@@ -162,24 +160,27 @@ def file_traces(root: Path, needles: Iterable[str], duck: Any = None) -> list[Tr
 
 
 def table_traces(ws: Workspace, needles: Iterable[str]) -> list[Trace]:
-    """Every table (and raw view) with a cell holding any of ``needles`` as a token."""
+    """Every table (and raw view) with a cell holding any of ``needles`` as a token.
+
+    One query per table, on only the columns that can hold one (``crmine.privacy._columns``):
+    id columns compared exactly, few-valued text on its distinct values, the rest by cell."""
+    from crmine.privacy._tables import search
+
     values = sorted(set(needles))
     if not values:
         return []
-    pattern = literal(token_pattern(values))
     views = [f"raw.{r[0]}" for r in ws.duck.execute(
         "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw' AND database_name = "
         "current_database()").fetchall()]  # fmt: skip
     found = []
-    shortest = min(len(v) for v in values)
     for table in [*base_tables(ws), *views]:
         target = ".".join(quote(p) for p in table.split(".", 1))
-        cols = could_hold(ws, target, list(column_types(ws, table)), shortest)
-        if not cols:
+        where = search(ws, target, column_types(ws, table), values, values)
+        tests = [t for t in (where.own, *where.named.values()) if t]
+        if not tests:
             continue
-        cells = " OR ".join(f"regexp_matches(CAST({quote(c)} AS VARCHAR), {pattern})"
-                            for c in cols)  # fmt: skip
-        row = ws.duck.execute(f"SELECT count(*) FROM {target} WHERE {cells}").fetchone()
+        row = ws.duck.execute(f"SELECT count(*) FROM {target} WHERE {' OR '.join(tests)}"
+                              ).fetchone()  # fmt: skip
         if row and row[0]:
             found.append(Trace(table, "cells", int(row[0])))
     return found

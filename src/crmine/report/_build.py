@@ -12,6 +12,7 @@ from crmine.contract import Verdict, all_analyses, verdict_of
 from crmine.report._registry import all_sections
 from crmine.report._render import note, verdict_block
 from crmine.warehouse import Workspace, last_run
+from crmine.warehouse._sealed import seal_key, write_bytes
 
 _CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
 
@@ -67,9 +68,8 @@ def build_report(ws: Workspace, path: str | Path | None = None) -> Path:
         f"{html.escape(str(ws.warehouse_path))}. {html.escape(_run_line(ws))}</p></header>"
         f"<nav>{''.join(links)}</nav><main>{''.join(parts)}</main></body></html>"
     )
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    # atomic; sealed in an encrypted workspace (`crmine report --open` shows it decrypted)
+    write_bytes(out, page.encode("utf-8"), seal_key(ws))
     return out
 
 

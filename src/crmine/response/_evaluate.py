@@ -446,11 +446,11 @@ def train_response(
                          model.base_rate_, cv if cv >= 2 else 0, auc, lift, gains, verdict,
                          warnings=tuple(caught))  # fmt: skip
     if model_path is not None:
-        import joblib
+        from crmine.warehouse._sealed import dump_object, key_for
 
         path = Path(model_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(result.bundle(), path, compress=3)
+        dump_object(result.bundle(), path, key_for(path.parent))  # sealed in an encrypted ws
         where = str(path)
     elif models_dir is not None:
         from crmine.warehouse._models import save_model

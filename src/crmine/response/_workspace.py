@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
@@ -560,7 +559,9 @@ def load_models(path: str | Path, *, version: str | None = None) -> dict[str, An
     if p.is_dir():
         obj, _meta = load_model(p, "response", version=version)
     elif p.exists():
-        obj = joblib.load(p)
+        from crmine.warehouse._sealed import load_object
+
+        obj = load_object(p)  # a file sealed in an encrypted workspace too
     else:
         raise DataError(f"no saved model at {p}; train one first with `crmine response train`")
     if not isinstance(obj, dict) or "response" not in obj:

@@ -7,7 +7,12 @@ from crmine.sales._elasticity import ELASTICITY_COLUMNS
 from crmine.sales._forecast import MODELS
 from crmine.sales._summary import MEASURES, WHALE_COLUMNS
 from crmine.sales._whatif import WHATIF_COLUMNS
-from crmine.sales._workspace import BREAK_EVEN_COLUMNS, FORECAST_COLUMNS, run_sales
+from crmine.sales._workspace import (
+    BREAK_EVEN_COLUMNS,
+    FORECAST_COLUMNS,
+    PROMOTION_COLUMNS,
+    run_sales,
+)
 
 __all__ = ["ANALYSIS"]
 
@@ -55,9 +60,10 @@ _MARTS: tuple[Mart, ...] = (
          (unique("unique_id"),)),
     Mart("sales_elasticity", "one row per category (log-log price elasticity)",
          _cols("category", *ELASTICITY_COLUMNS[1:]), (unique("category"),)),
-    Mart("sales_promotions", "one row per category (promotion lift beyond its price cut)",
-         _cols("category", "promotion_lift", "promotion_lift_lower", "promotion_lift_upper",
-               "weeks"), (unique("category"),)),
+    Mart("sales_promotions",
+         "one row per category with promotions (lift beyond the price cut, total uplift by "
+         "the model and by matched periods, pull-forward, cannibalisation)",
+         _cols(*PROMOTION_COLUMNS), (unique("category"),)),
     Mart("sales_whatif", "one row per category (revenue and margin under sales.price_change)",
          _cols("category", *WHATIF_COLUMNS[1:]), (unique("category"),)),
     Mart("sales_discounts", "one row per category (loss-making and margin-maximising discount)",

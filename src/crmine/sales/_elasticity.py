@@ -7,7 +7,19 @@ with a trend, yearly Fourier seasonality and the promoted share of units as cont
     log(units) = a + e·log(price index) + b·t + Σ_k (c_k sin + d_k cos)(2πkw/52) + g·promo + ε
 
 ``e`` is the elasticity; ``exp(g) - 1`` the lift of a promotion beyond its price cut
-(display, communication). Standard errors are heteroskedasticity-robust (HC1).
+(display, communication). Two more controls: the shop's weekly lines of the *other* groups
+(``traffic``: new customers, busy days; the group's own lines are left out as its price
+moves them) and the previous week's promoted share (``after``: ``1 - exp(coefficient)`` is
+the *pull-forward*, the dip after a promotion while customers use up what they stocked).
+Standard errors are robust to heteroskedasticity and to correlation of neighbouring weeks'
+errors (Newey-West, ``HAC_LAGS`` weeks).
+
+A weekly price index computed from a sample of lines is measured with noise (order-level
+pricing, the mix of products), and noise in a regressor pulls its coefficient towards 0. So
+the index is computed twice, from two halves of the orders (by a hash of the order id), and
+the half-A index is instrumented by the half-B one (split-sample instrumental variables: the
+two halves share the true price, not the noise); with too few lines for two halves the
+plain least-squares fit is used (``estimator``).
 """
 
 from __future__ import annotations
@@ -34,12 +46,18 @@ __all__ = [
 ]
 
 PANEL_COLUMNS = ("group", "week", "units", "revenue", "reference_value", "cost", "price_index",
-                 "promo_share")  # fmt: skip
+                 "promo_share", "traffic", "price_index_a", "price_index_b")  # fmt: skip
 ELASTICITY_COLUMNS = (
     "group", "elasticity", "std_error", "lower", "upper", "p_value", "p_holm",
-    "promotion_lift", "promotion_lift_lower", "promotion_lift_upper", "price_sd",
-    "price_varies", "plausible", "weeks", "r2", "units", "revenue", "cost", "unit_price",
+    "promotion_lift", "promotion_lift_lower", "promotion_lift_upper", "model_uplift",
+    "model_uplift_lower", "model_uplift_upper", "pull_forward",
+    "pull_forward_lower", "pull_forward_upper", "promotion_weeks", "price_sd",
+    "price_varies", "plausible", "estimator", "weeks", "r2", "units", "revenue", "cost",
+    "unit_price",
 )  # fmt: skip
+HAC_LAGS = 8  # weeks of error correlation allowed for in the standard errors
+MIN_AFTER_WEEKS = 4  # weeks after a promotion (not promoted themselves) to measure a dip
+MIN_HALF_CORRELATION = 0.3  # the two halves' price indexes must agree this much to instrument
 MIN_PRICE_SD = 0.02  # sd of the weekly log price index under which the price barely moved
 MIN_WEEKS = 20
 
@@ -64,17 +82,31 @@ def elasticity_panel(lines: pd.DataFrame, group: str = "category") -> pd.DataFra
     promo = df["promotion_id"].notna() if "promotion_id" in df.columns else False
     df["promo_units"] = np.where(promo, df["quantity"], 0.0)
     df["cost"] = df["quantity"] * df["unit_cost"] if "unit_cost" in df.columns else np.nan
+    key = df["order_id"] if "order_id" in df.columns else pd.Series(df.index, index=df.index)
+    half_a = (pd.util.hash_pandas_object(key.astype(str), index=False).to_numpy() % 2) == 0
+    for h, mask in (("a", half_a), ("b", ~half_a)):
+        df[f"revenue_{h}"] = np.where(mask, df["amount"], 0.0)
+        df[f"reference_{h}"] = np.where(mask, df["reference_value"], 0.0)
     g = df.groupby([group, "week"], as_index=False).agg(
         units=("quantity", "sum"), revenue=("amount", "sum"),
         reference_value=("reference_value", "sum"), cost=("cost", "sum"),
-        promo_units=("promo_units", "sum"),
+        promo_units=("promo_units", "sum"), revenue_a=("revenue_a", "sum"),
+        reference_a=("reference_a", "sum"), revenue_b=("revenue_b", "sum"),
+        reference_b=("reference_b", "sum"),
     )  # fmt: skip
     g = g.rename(columns={group: "group"})
+    own = df.groupby([group, "week"]).size().to_numpy()
+    g["traffic"] = g["week"].map(df.groupby("week").size()).to_numpy() - own
     return _finish_panel(g)
 
 
 def _finish_panel(g: pd.DataFrame) -> pd.DataFrame:
+    if "traffic" not in g.columns:
+        g["traffic"] = np.nan
     g["price_index"] = g["revenue"] / g["reference_value"]
+    for h in ("a", "b"):
+        g[f"price_index_{h}"] = g[f"revenue_{h}"] / g[f"reference_{h}"].where(
+            g[f"reference_{h}"] > 0)
     g["promo_share"] = g["promo_units"] / g["units"]
     g["group"] = g["group"].astype(str)
     return g[list(PANEL_COLUMNS)].sort_values(["group", "week"], ignore_index=True)
@@ -94,18 +126,29 @@ def workspace_panel(ws: Workspace, group: str = "category") -> pd.DataFrame:
         WITH s AS (
             SELECT coalesce(CAST({src}."{group}" AS VARCHAR), '(none)') AS "group",
                    l.product_id, l.order_ts, l.quantity, l.amount, l.unit_cost,
-                   {promo} AS promo, l.amount / l.quantity AS unit_net
+                   {promo} AS promo, l.amount / l.quantity AS unit_net,
+                   l.order_id, hash(l.order_id) % 2 = 0 AS half_a
             FROM core.fct_order_lines l LEFT JOIN core.dim_product p USING (product_id)
             WHERE l.status = 'completed' AND l.quantity > 0 AND l.amount > 0
-        ), r AS (SELECT product_id, median(unit_net) AS ref FROM s GROUP BY 1)
-        SELECT "group", CAST(date_trunc('week', order_ts) AS TIMESTAMP) AS week,
+        ), r AS (SELECT product_id, median(unit_net) AS ref FROM s GROUP BY 1),
+        g AS (SELECT "group", CAST(date_trunc('week', order_ts) AS TIMESTAMP) AS week,
                sum(quantity) AS units, sum(amount) AS revenue,
                sum(quantity * ref) AS reference_value, sum(quantity * unit_cost) AS cost,
-               sum(quantity) FILTER (promo) AS promo_units
+               sum(quantity) FILTER (promo) AS promo_units,
+               count(*) AS own_lines,
+               sum(amount) FILTER (half_a) AS revenue_a,
+               sum(quantity * ref) FILTER (half_a) AS reference_a,
+               sum(amount) FILTER (NOT half_a) AS revenue_b,
+               sum(quantity * ref) FILTER (NOT half_a) AS reference_b
         FROM s JOIN r USING (product_id) GROUP BY 1, 2
+    ), t AS (SELECT week, sum(own_lines) AS lines FROM g GROUP BY 1)
+    SELECT g.* EXCLUDE (own_lines), t.lines - g.own_lines AS traffic
+    FROM g LEFT JOIN t USING (week)
     """
     g = ws.duck.execute(sql).df()
     g["promo_units"] = g["promo_units"].fillna(0.0)
+    g[["revenue_a", "reference_a", "revenue_b", "reference_b"]] = g[
+        ["revenue_a", "reference_a", "revenue_b", "reference_b"]].fillna(0.0)
     return _finish_panel(g)
 
 
@@ -119,22 +162,106 @@ def _design(panel: pd.DataFrame, weeks_total: float) -> tuple[np.ndarray, list[s
     for k in range(1, harmonics + 1):
         cols += [np.sin(2 * np.pi * k * w / 52.18), np.cos(2 * np.pi * k * w / 52.18)]
         names += [f"sin{k}", f"cos{k}"]
+    # The other groups' lines that week (the group's own price does not move them): traffic
+    # (new customers, busy days) moves every category.
+    traffic = panel["traffic"].to_numpy(float) if "traffic" in panel.columns else None
+    if traffic is not None and np.all(traffic > 0) and np.log(traffic).std() > 0:
+        cols.append(np.log(traffic))
+        names.append("traffic")
     promo = panel["promo_share"].to_numpy(float)
     if promo.std() > 0:
         cols.append(promo)
         names.append("promo")
+    after = _after(panel)
+    if ((after > 0.5) & (promo < 0.5)).sum() >= MIN_AFTER_WEEKS:
+        cols.append(after)
+        names.append("after")
     return np.column_stack(cols), names
 
 
-def _ols_hc1(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _after(panel: pd.DataFrame) -> np.ndarray:
+    """The promoted share of the week before (0 when that week sold nothing)."""
+    weeks = pd.to_datetime(panel["week"])
+    prev = pd.Series(panel["promo_share"].to_numpy(float), index=weeks + pd.Timedelta(weeks=1))
+    return prev.reindex(weeks).fillna(0.0).to_numpy(float)
+
+
+def _ols_hc1(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Least squares, or with instruments ``z`` (same shape as ``x``) the just-identified
+    IV estimate ``(Z'X)^-1 Z'y``; HC1 standard errors either way."""
     n, k = x.shape
-    xtx_inv = np.linalg.pinv(x.T @ x)
-    beta = xtx_inv @ x.T @ y
+    z = x if z is None else z
+    zx_inv = np.linalg.pinv(z.T @ x)
+    beta = zx_inv @ z.T @ y
     resid = y - x @ beta
-    meat = x.T @ (x * (resid**2)[:, None])
-    cov = xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
+    cov = zx_inv @ _hac_meat(z * resid[:, None]) @ zx_inv.T * n / max(n - k, 1)
     r2 = 1 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum() or 1.0)
-    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r2
+    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r2, cov
+
+
+def _hac_meat(score: np.ndarray, lags: int = HAC_LAGS) -> np.ndarray:
+    """Newey-West (Bartlett) sum of the weekly scores' outer products: prices hold for
+    weeks and demand drifts, so errors of neighbouring weeks are correlated."""
+    meat = score.T @ score
+    for lag in range(1, min(lags, len(score) - 1) + 1):
+        gamma = score[lag:].T @ score[:-lag]
+        meat += (1 - lag / (lags + 1)) * (gamma + gamma.T)
+    return meat
+
+
+def _split_iv(x: np.ndarray, y: np.ndarray, log_a: np.ndarray, log_b: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Split-sample IV both ways at once: the half-A index instrumented by the half-B one
+    stacked on the reverse, with standard errors clustered by week (each week twice)."""
+    n, k = x.shape
+    xa, xb = x.copy(), x.copy()
+    xa[:, 1], xb[:, 1] = log_a, log_b
+    xs, zs, ys = np.vstack([xa, xb]), np.vstack([xb, xa]), np.r_[y, y]
+    zx_inv = np.linalg.pinv(zs.T @ xs)
+    beta = zx_inv @ zs.T @ ys
+    resid = ys - xs @ beta
+    score = zs * resid[:, None]
+    cov = zx_inv @ _hac_meat(score[:n] + score[n:]) @ zx_inv.T * n / max(n - k, 1)
+    fitted = y - 0.5 * (resid[:n] + resid[n:])
+    r2 = 1 - float(((y - fitted) ** 2).sum()) / float(((y - y.mean()) ** 2).sum() or 1.0)
+    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r2, cov
+
+
+def _model_uplift(g: pd.DataFrame, beta: np.ndarray, cov: np.ndarray, j: int, z: float
+                  ) -> dict[str, float]:
+    """The model's total uplift of the promotion weeks over their matched weeks (price cut
+    and lift together), comparable with the matched-period estimate, delta-method interval."""
+    from crmine.sales._promotions import matched_baseline
+
+    logp = np.log(g["price_index"].to_numpy(float))
+    share = g["promo_share"].to_numpy(float)
+    promo, base_p = matched_baseline(g, logp)
+    _, base_s = matched_baseline(g, share)
+    ok = np.isfinite(base_p)
+    if not ok.any():
+        return {}
+    v = np.zeros(len(beta))
+    v[1] = float(np.mean(logp[promo[ok]] - base_p[ok]))
+    v[j] = float(np.mean(share[promo[ok]] - base_s[ok]))
+    mid, sd = float(v @ beta), float(np.sqrt(max(v @ cov @ v, 0.0)))
+    return {"model_uplift": math.exp(mid) - 1, "model_uplift_lower": math.exp(mid - z * sd) - 1,
+            "model_uplift_upper": math.exp(mid + z * sd) - 1}
+
+
+def _halves(g: pd.DataFrame) -> np.ndarray | None:
+    """The weeks where both halves sold (to instrument one by the other), or None when
+    they are too few (under 80 % of the weeks) or their indexes hardly agree."""
+    if "price_index_a" not in g.columns:
+        return None
+    a, b = g["price_index_a"].to_numpy(float), g["price_index_b"].to_numpy(float)
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    if ok.sum() < max(MIN_WEEKS, 0.8 * len(g)):
+        return None
+    la, lb = np.log(a[ok]), np.log(b[ok])
+    if la.std() == 0 or lb.std() == 0 or np.corrcoef(la, lb)[0, 1] < MIN_HALF_CORRELATION:
+        return None
+    return ok
 
 
 def _holm(p: np.ndarray) -> np.ndarray:
@@ -192,8 +319,18 @@ def price_elasticity(
             continue
         span = (pd.to_datetime(g["week"]).max() - pd.to_datetime(g["week"]).min()).days / 7 + 1
         x, names = _design(g, span)
-        beta, se, r2 = _ols_hc1(x, np.log(g["units"].to_numpy(float)))
-        dof = max(len(g) - x.shape[1], 1)
+        y = np.log(g["units"].to_numpy(float))
+        base["promotion_weeks"] = int((g["promo_share"] >= 0.5).sum())
+        both = _halves(g)
+        if both is not None:
+            beta, se, r2, cov = _split_iv(x[both], y[both],
+                                          np.log(g["price_index_a"].to_numpy(float)[both]),
+                                          np.log(g["price_index_b"].to_numpy(float)[both]))
+            x, y = x[both], y[both]
+        else:
+            beta, se, r2, cov = _ols_hc1(x, y)
+        base["estimator"] = "split-sample iv" if both is not None else "ols"
+        dof = max(len(y) - x.shape[1], 1)
         e, e_se = float(beta[1]), float(se[1])
         base.update({
             "elasticity": e, "std_error": e_se, "lower": e - z * e_se, "upper": e + z * e_se,
@@ -206,6 +343,15 @@ def price_elasticity(
             base.update({
                 "promotion_lift": math.exp(b) - 1, "promotion_lift_lower": math.exp(b - z * s) - 1,
                 "promotion_lift_upper": math.exp(b + z * s) - 1,
+            })  # fmt: skip
+        if "promo" in names:
+            base |= _model_uplift(g, beta, cov, names.index("promo"), z)
+        if "after" in names:  # a dip after promotions: units pulled forward into them
+            j = names.index("after")
+            b, s = float(beta[j]), float(se[j])
+            base.update({
+                "pull_forward": 1 - math.exp(b), "pull_forward_lower": 1 - math.exp(b + z * s),
+                "pull_forward_upper": 1 - math.exp(b - z * s),
             })  # fmt: skip
         rows.append(base)
     out = pd.DataFrame(rows).reindex(columns=list(ELASTICITY_COLUMNS))

@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmine.contract import Verdict, judge, recorded_warnings
+from crmine.contract import Verdict, recorded_warnings
 from crmine.exceptions import DataError, MissingColumnError
+from crmine.sales import _backtest as _bt
+from crmine.sales._calibrate import apply_factors, conformal_factors, ensure_intervals
+from crmine.sales._regressors import check_future, effects, regressor_columns, shift
 
 __all__ = [
     "MODELS",
@@ -38,7 +41,8 @@ __all__ = [
 MODELS = {
     "snaive": "SeasonalNaive",
     "ets": "AutoETS",
-    "theta": "AutoTheta",
+    "theta": "DynamicOptimizedTheta",
+    "autotheta": "AutoTheta",
     "arima": "AutoARIMA",
     "mstl": "MSTL",
     "croston": "CrostonOptimized",
@@ -46,13 +50,17 @@ MODELS = {
     "combo": "Combination",
 }
 DEFAULT_MODELS = ("ets", "theta", "arima", "combo")
-BASELINE = "SeasonalNaive"
+BASELINE = _bt.BASELINE
 # Members of the combination (equal weights): averaging ETS, Theta and ARIMA is what beat
 # single methods in the M3/M4 competitions.
-COMBO_MEMBERS = ("AutoETS", "AutoTheta", "AutoARIMA")
+# Theta in its dynamic optimised form (Fiorucci et al. 2016): one fit, where AutoTheta fits
+# four variants, and the better member on the simulated competition (``_competition``).
+COMBO_MEMBERS = ("AutoETS", "DynamicOptimizedTheta", "AutoARIMA")
+COMBINE = "mean"  # or "median": with three members, robust to one that runs away
 INTERMITTENT_ZERO_SHARE = 0.3  # series with more zero periods get Croston / ADIDA too
+# windows taking at most 20 % of the shortest history: one fit per series, applied forward
+ONE_PASS_SHARE = 0.8
 CLOSED_SHARE = 0.8  # a weekday without sales in 80 % of weeks is a closing day
-MIN_GAIN = 0.05  # a MASE gain over seasonal naive under 5 % is "weak"
 
 
 def season_length_of(freq: str) -> int:
@@ -143,17 +151,20 @@ class ForecastResult:
         return out
 
 
-def _check_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def _check_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     missing = [c for c in ("unique_id", "ds", "y") if c not in frame.columns]
     if missing:
         raise MissingColumnError(
             f"forecast needs columns unique_id, ds, y; missing {missing} "
             f"(found {list(frame.columns)[:20]})"
         )
-    df = frame[["unique_id", "ds", "y"]].copy()
+    regressors = regressor_columns(frame)
+    df = frame[["unique_id", "ds", "y", *regressors]].copy()
     df["unique_id"] = df["unique_id"].astype(str)
     df["ds"] = pd.to_datetime(df["ds"])
     df["y"] = pd.to_numeric(df["y"], errors="coerce").astype(float)
+    for c in regressors:
+        df[c] = pd.to_numeric(df[c]).astype(float)
     bad = df[~np.isfinite(df["y"])]
     if len(bad):
         row = bad.index[0]
@@ -168,7 +179,7 @@ def _check_frame(frame: pd.DataFrame) -> pd.DataFrame:
             f"forecast frame row {row}: series {df.loc[row, 'unique_id']!r} has two values "
             f"at {df.loc[row, 'ds']}; aggregate to one row per unique_id and ds"
         )
-    return df.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    return df.sort_values(["unique_id", "ds"]).reset_index(drop=True), regressors
 
 
 def _models(
@@ -181,28 +192,31 @@ def _models(
         AutoETS,
         AutoTheta,
         CrostonOptimized,
+        DynamicOptimizedTheta,
         SeasonalNaive,
     )
-    from statsforecast.utils import ConformalIntervals
 
     out: list[Any] = [SeasonalNaive(season_length=season)]
     wanted = set(names)
+    # Seasonal ETS and ARIMA with a period over 24 (weekly data's 52) are slow and unstable:
+    # the yearly cycle of weekly data is Theta's (decomposition) and MSTL's job.
+    short_season = season if season <= 24 else 1
     if "ets" in wanted or "combo" in wanted:
-        # Seasonal ETS with a period over 24 (weekly data's 52) is slow and unstable: the
-        # yearly cycle of weekly data is Theta's and MSTL's job.
-        out.append(AutoETS(season_length=season if season <= 24 else 1))
+        out.append(AutoETS(season_length=short_season))
     if "theta" in wanted or "combo" in wanted:
+        out.append(DynamicOptimizedTheta(season_length=season))
+    if "autotheta" in wanted:
         out.append(AutoTheta(season_length=season))
     if "arima" in wanted:
-        out.append(AutoARIMA(season_length=season))
+        out.append(AutoARIMA(season_length=short_season))
     # MSTL for daily data with a yearly cycle on top of the weekly one, when two years exist.
     two_years = freq.upper().startswith("D") and season == 7 and n_min >= 2 * 365 + horizon
     if "mstl" in wanted or (two_years and "ets" in wanted):
         out.append(MSTL(season_length=[7, 365] if two_years else [season]))
     if intermittent or "croston" in wanted or "adida" in wanted:
-        conformal = ConformalIntervals(h=horizon, n_windows=2)
-        out.append(CrostonOptimized(prediction_intervals=conformal))
-        out.append(ADIDA(prediction_intervals=conformal))
+        # no intervals of their own: the calibration gives them conformal ones
+        out.append(CrostonOptimized())
+        out.append(ADIDA())
     return out
 
 
@@ -210,111 +224,24 @@ def _add_combo(frame: pd.DataFrame, level: Sequence[int]) -> pd.DataFrame:
     members = [m for m in COMBO_MEMBERS if m in frame.columns]
     if len(members) < 2:
         return frame
-    frame = frame.copy()
-    frame["Combination"] = frame[members].mean(axis=1)
-    for lv in level:  # averaging quantiles: Vincentization (Lichtendahl et al. 2013)
+
+    def combine(cols: list[str]) -> pd.Series:
+        part = frame[cols]
+        return part.median(axis=1) if COMBINE == "median" else part.mean(axis=1)
+
+    add = {"Combination": combine(members)}
+    for lv in level:  # combining quantiles: Vincentization (Lichtendahl et al. 2013)
         for side in ("lo", "hi"):
-            frame[f"Combination-{side}-{lv}"] = frame[[f"{m}-{side}-{lv}" for m in members]].mean(
-                axis=1
-            )
-    return frame
+            add[f"Combination-{side}-{lv}"] = combine([f"{m}-{side}-{lv}" for m in members])
+    return frame.assign(**add)
 
 
-def _scales(df: pd.DataFrame, before: pd.Series, season: int) -> pd.Series:
-    """MASE scale per series: in-sample MAE of seasonal naive on data before ``before``."""
-    cut = df["unique_id"].map(before)
-    train = df[df["ds"] <= cut]
-
-    def scale(y: pd.Series) -> float:
-        v = y.to_numpy()
-        lag = season if len(v) > season else 1
-        d = np.abs(v[lag:] - v[:-lag]) if len(v) > lag else np.array([])
-        s = float(d.mean()) if len(d) else math.nan
-        return s if s > 0 else float(np.abs(v).mean()) or 1.0
-
-    return train.groupby("unique_id")["y"].agg(scale)
-
-
-def _coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    ok = np.isfinite(lo) & np.isfinite(hi)
-    return float(((y >= lo) & (y <= hi))[ok].mean()) if ok.any() else math.nan
-
-
-def _verdict(
-    held: pd.DataFrame, chosen: pd.Series, scale: pd.Series, season: int, level: Sequence[int]
-) -> tuple[Verdict, pd.DataFrame]:
-    """Held-out MASE gain over seasonal naive, with a block-bootstrap interval."""
-    if held.empty:
-        v = Verdict(
-            "not_informative",
-            "held-out MASE gain over seasonal naive",
-            None,
-            0.0,
-            why="no series was long enough for a backtest window",
-            what_to_try="forecast fewer periods ahead or supply more history",
-        )
-        return v, pd.DataFrame(columns=["unique_id", "model", "mase", "naive_mase"])
-    held = held.assign(model=held["unique_id"].map(chosen), scale=held["unique_id"].map(scale))
-    held["yhat"] = held.apply(lambda r: r[r["model"]], axis=1).astype(float)
-    held["err_model"] = np.abs(held["y"] - held["yhat"]) / held["scale"]
-    held["err_naive"] = np.abs(held["y"] - held[BASELINE]) / held["scale"]
-    rows = []
-    for uid, g in held.groupby("unique_id", sort=True):
-        m = str(g["model"].iloc[0])
-        row: dict[str, Any] = {
-            "unique_id": uid,
-            "model": m,
-            "mase": float(g["err_model"].mean()),
-            "naive_mase": float(g["err_naive"].mean()),
-            "smape": smape(g["y"].to_numpy(), g["yhat"].to_numpy()),
-            "naive_smape": smape(g["y"].to_numpy(), g[BASELINE].to_numpy()),
-        }
-        for lv in level:
-            row[f"coverage_{lv}"] = _coverage(
-                g["y"].to_numpy(),
-                g[f"{m}-lo-{lv}"].to_numpy(float),
-                g[f"{m}-hi-{lv}"].to_numpy(float),
-            )
-            row[f"naive_coverage_{lv}"] = _coverage(
-                g["y"].to_numpy(),
-                g[f"{BASELINE}-lo-{lv}"].to_numpy(float),
-                g[f"{BASELINE}-hi-{lv}"].to_numpy(float),
-            )
-        rows.append(row)
-    backtest = pd.DataFrame(rows)
-    # Resampling units: (series, block of one season) — errors within a block are correlated.
-    step = held.groupby("unique_id").cumcount() // max(season, 1)
-    unit = pd.factorize(held["unique_id"].astype(str) + "#" + step.astype(str))[0]
-    em = np.bincount(unit, held["err_model"].to_numpy())
-    en = np.bincount(unit, held["err_naive"].to_numpy())
-    gain = 1.0 - em.sum() / en.sum() if en.sum() > 0 else math.nan
-    rng = np.random.default_rng(0)
-    k = len(em)
-    draws = rng.integers(0, k, (1000, k))
-    boot = 1.0 - em[draws].sum(axis=1) / np.maximum(en[draws].sum(axis=1), 1e-12)
-    lo, hi = (float(x) for x in np.percentile(boot, [2.5, 97.5])) if k > 1 else (gain, gain)
-    mase, naive = float(backtest["mase"].mean()), float(backtest["naive_mase"].mean())
-    cov_level = 80 if 80 in level else level[0]
-    cov = float(backtest[f"coverage_{cov_level}"].mean())
-    why = (
-        f"on the held-out final window the forecast's MASE is {mase:.3f} against seasonal "
-        f"naive's {naive:.3f} ({len(backtest)} series): a {gain:.1%} lower scaled error "
-        f"(95% interval {lo:.1%} to {hi:.1%}); {cov_level}% intervals covered {cov:.0%} of "
-        "actual values"
-    )
-    v = judge(
-        "held-out MASE gain over seasonal naive",
-        gain,
-        0.0,
-        (lo, hi),
-        min_gain=MIN_GAIN,
-        why=why
-        if lo > 0
-        else why + "; the forecast does not beat copying last season beyond chance",
-        what_to_try="use seasonal naive (or aggregate to a coarser period / fewer series); "
-        "add promotion and holiday regressors; a longer history",
-    )
-    return v, backtest
+def _model_names(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if c not in ("unique_id", "ds", "cutoff", "y") and "-lo-" not in c and "-hi-" not in c
+    ]
 
 
 def forecast(
@@ -327,6 +254,7 @@ def forecast(
     season_length: int | None = None,
     n_windows: int = 3,
     n_jobs: int = 1,
+    future: pd.DataFrame | None = None,
 ) -> ForecastResult:
     """Forecast every series of a long frame, choosing the model per series by backtest.
 
@@ -334,7 +262,9 @@ def forecast(
     ----------
     frame : DataFrame
         ``unique_id, ds, y`` (long format), one row per series and period without gaps
-        (missing periods are filled with 0: no sales).
+        (missing periods are filled with 0: no sales). Further numeric columns are
+        regressors (a promotion share, a holiday flag): their effect per series is taken
+        out before the models and added back to the forecast (:mod:`._regressors`).
     freq : str
         ``"D"``, ``"W"``, ``"M"`` (month starts or ends, as the data), ``"Q"``, ``"H"``.
     horizon : int
@@ -346,15 +276,25 @@ def forecast(
         Croston and ADIDA are added for intermittent series; MSTL for daily data with two
         years when ETS and Theta are candidates).
     season_length : int, optional
-        Default from ``freq`` (:func:`season_length_of`); shorter histories fall back to 1.
+        Default from ``freq`` (:func:`season_length_of`); series shorter than two seasons
+        (plus the horizon) are forecast without one.
     n_windows : int
-        Rolling-origin windows of ``horizon`` periods: all but the last choose the model, the
-        last is the held-out backtest (1: choice and backtest on the same window).
+        Rolling-origin windows of ``horizon`` periods: all but the last choose the model and
+        calibrate the intervals, the last is the held-out backtest (1: choice and backtest on
+        the same window, intervals uncalibrated in the backtest).
     n_jobs : int
         Processes statsforecast fits the series with (-1: every core).
+    future : DataFrame, optional
+        ``unique_id, ds`` and every regressor column for each forecast period; required
+        when ``frame`` has regressors.
 
-    Daily series whose shop is closed on some weekday (no sales in 80 % of those days before
-    the backtest) get 0, intervals included, on that weekday.
+    Where the windows take at most a fifth of the history, each model is fitted once per
+    series (on the history before the first window) and the windows and the final forecast
+    apply it to the data up to their origin (statsforecast's ``forward``): the backtest costs
+    no refits. Shorter histories refit at every window and for the final forecast. Intervals
+    are calibrated conformally on the windows (:mod:`._calibrate`). Daily series whose shop
+    is closed on some weekday (no sales in 80 % of those days before the backtest) get 0,
+    intervals included, on that weekday.
 
     Returns
     -------
@@ -370,69 +310,294 @@ def forecast(
     >>> list(res.forecast.columns)[:3], len(res.forecast)
     (['unique_id', 'ds', 'yhat'], 7)
     """
-    from statsforecast import StatsForecast
-
     if horizon < 1:
         raise DataError(f"forecast horizon must be >= 1 period, got {horizon}")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise DataError(f"unknown forecast model(s) {unknown}; choose from {sorted(MODELS)}")
     level = tuple(int(lv) for lv in level)
-    df = _check_frame(frame)
+    df, regressors = _check_frame(frame)
     if df.empty:
         raise DataError("forecast frame has no rows")
     season = season_length or season_length_of(freq)
     pfreq = _pandas_freq(freq, df["ds"])
     try:
-        pd.tseries.frequencies.to_offset(pfreq)
+        offset = pd.tseries.frequencies.to_offset(pfreq)
     except ValueError:
         raise DataError(f"unknown forecast frequency {freq!r}: use D, W, M (MS), Q or H") from None
-    df = _fill_gaps(df, pfreq)
-    lengths = df.groupby("unique_id").size()
-    if lengths.min() < 2 * season + horizon:  # too short to estimate a seasonal pattern
-        season = 1
+    df = _fill_gaps(df, pfreq, regressors)
+    last = df.groupby("unique_id", sort=False)["ds"].max()
+    ahead = pd.DataFrame({
+        "unique_id": np.repeat(last.index.to_numpy(), horizon),
+        "ds": [d + k * offset for d in last for k in range(1, horizon + 1)],
+    })  # fmt: skip
+    ahead = check_future(future, regressors, ahead)
+    lengths = df.groupby("unique_id", sort=False).size()
+    # Each series gets as many windows as its history allows (at most n_windows); one too
+    # short for a single window is forecast without a backtest.
     windows = max(1, int(n_windows))
-    # Series too short for the backtest still get a forecast, just without one.
-    need = windows * horizon + max(2 * season, 8)
-    while windows > 1 and lengths.max() < need:
-        windows -= 1
-        need = windows * horizon + max(2 * season, 8)
-    zero_share = df.groupby("unique_id")["y"].apply(lambda y: float((y == 0).mean()))
+    n = lengths.to_numpy()
+    fits = np.clip((n - max(2 * season, 8)) // horizon, 0, windows)
+    # Too short for two seasons and a window: backtested without the season.
+    plain = np.clip((n - 8) // horizon, 0, windows)
+    seasons = np.where(fits > 0, season, 1)
+    fits = np.where(fits > 0, fits, plain)
     closed: dict[str, set[int]] = {}
     if pfreq.upper() == "D":  # closing days judged before the backtest windows: no peeking
-        end = df.groupby("unique_id")["ds"].transform("max") - pd.Timedelta(days=windows * horizon)
+        end = df["unique_id"].map(last) - pd.Timedelta(days=windows * horizon)
         closed = closed_weekdays(df[df["ds"] <= end])
+    zero_share = (df["y"] == 0).groupby(df["unique_id"], sort=False).mean()
     intermittent = bool((zero_share >= INTERMITTENT_ZERO_SHARE).any())
+    groups = sorted({(int(s), int(w)) for s, w in zip(seasons, fits, strict=True) if w > 0},
+                    key=lambda g: (-g[0], -g[1]))  # fmt: skip
     with recorded_warnings() as caught:
-        candidates = _models(models, season, horizon, intermittent, int(lengths.min()), freq)
-        sf = StatsForecast(models=candidates, freq=pfreq, n_jobs=n_jobs)
-        long_ids = lengths[lengths >= need].index
-        cv = pd.DataFrame()
-        if len(long_ids):
-            cv = sf.cross_validation(
-                h=horizon,
-                df=df[df["unique_id"].isin(long_ids)],
-                n_windows=windows,
-                step_size=horizon,
-                level=list(level),
-            )
-            cv = _add_combo(_closed_to_zero(cv.reset_index(drop=True), closed), level)
-        final = sf.forecast(h=horizon, df=df, level=list(level))
-        final = _add_combo(_closed_to_zero(final.reset_index(drop=True), closed), level)
-    names = [
-        c
-        for c in final.columns
-        if c not in ("unique_id", "ds") and "-lo-" not in c and "-hi-" not in c
-    ]
-    allowed = [MODELS[m] for m in models if MODELS[m] in names] or names
-    if "MSTL" in names and "MSTL" not in allowed:
-        allowed.append("MSTL")
-    if intermittent:
-        allowed += [m for m in ("CrostonOptimized", "ADIDA") if m in names and m not in allowed]
-    chosen, backtest, verdict = _choose(cv, df, allowed, season, level, windows, lengths.index)
+        run = _Run(models, level, pfreq, horizon, intermittent, n_jobs, regressors, closed)
+        parts = [
+            run.backtested(df, ahead, lengths.index[(seasons == s) & (fits == w)], s, w)
+            for s, w in groups
+        ]
+        short = lengths.index[fits == 0]
+        factors = parts[0].factors if parts else {}
+        if len(short):
+            parts.append(run.forecast_only(df, ahead, short, season, factors))
+    final = pd.concat([p.forecast for p in parts], ignore_index=True)
+    final = final.sort_values(["unique_id", "ds"], ignore_index=True)
+    tested = [p for p in parts if len(p.held)]
+    held = pd.concat([p.held for p in tested], ignore_index=True) if tested else pd.DataFrame()
+    chosen = pd.concat([p.chosen for p in parts])
+    scale = pd.concat([p.scale for p in parts])
+    verdict, backtest = _bt.verdict(held, chosen, scale, season, level)
     verdict = verdict.with_warnings(caught)
-    out = _pick(final, chosen, level)
-    return ForecastResult(out, backtest, cv, verdict, pfreq, horizon, level, season)
+    cv = pd.concat([p.windows for p in tested], ignore_index=True) if tested else pd.DataFrame()
+    used_season = season if tested and groups[0][0] == season else 1
+    return ForecastResult(final, backtest, cv, verdict, pfreq, horizon, level, used_season)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    forecast: pd.DataFrame
+    held: pd.DataFrame  # the held-out window, calibrated on the earlier ones
+    windows: pd.DataFrame
+    chosen: pd.Series
+    scale: pd.Series
+    factors: dict[tuple[str, int], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One forecast call's settings, applied to the backtested and the short series."""
+
+    names: Sequence[str]
+    level: tuple[int, ...]
+    pfreq: str
+    horizon: int
+    intermittent: bool
+    n_jobs: int
+    regressors: list[str]
+    closed: dict[str, set[int]]
+
+    def _allowed(self, fitted: list[str]) -> list[str]:
+        allowed = [MODELS[m] for m in self.names if MODELS[m] in fitted] or list(fitted)
+        if "MSTL" in fitted and "MSTL" not in allowed:
+            allowed.append("MSTL")
+        if self.intermittent:
+            extra = ("CrostonOptimized", "ADIDA")
+            allowed += [m for m in extra if m in fitted and m not in allowed]
+        return allowed
+
+    def backtested(
+        self, df: pd.DataFrame, ahead: pd.DataFrame, ids: pd.Index, season: int, windows: int
+    ) -> _Part:
+        """Rolling windows, their calibrated intervals, the choice and the final forecast."""
+        from statsforecast import StatsForecast
+        from statsforecast.models import Naive
+
+        hist = df[df["unique_id"].isin(ids)]
+        fut = ahead[ahead["unique_id"].isin(ids)].assign(y=np.nan)
+        ext = pd.concat([hist, fut[hist.columns]], ignore_index=True)
+        ext = ext.sort_values(["unique_id", "ds"], ignore_index=True)
+        # the history before the first window: what the models' parameters are fitted on
+        pos = hist.groupby("unique_id", sort=False).cumcount()
+        size = hist.groupby("unique_id", sort=False)["y"].transform("size")
+        train = hist[pos < size - windows * self.horizon]
+        coef = effects(train, self.regressors) if self.regressors else None
+        xb = shift(ext, coef, self.regressors) if coef is not None else np.zeros(len(ext))
+        ext = ext.assign(y=ext["y"] - xb)
+        lengths = hist.groupby("unique_id").size()
+        candidates = _models(self.names, season, self.horizon, self.intermittent,
+                             int(lengths.min()), self.pfreq)  # fmt: skip
+        # Long histories: each model is fitted once, before the first window, and applied
+        # forward through the windows and the future (one more window). When the windows
+        # take a large share of the history, parameters and model forms fitted on what is
+        # left would be stale: every window refits, and the final forecast uses all of it.
+        one_pass = (lengths.min() - windows * self.horizon) >= ONE_PASS_SHARE * lengths.min()
+        cols = ["unique_id", "ds", "y"]
+        if one_pass:
+            cv = self._windows(candidates, ext[cols], windows + 1, forward=True)
+        else:
+            past = self._windows(candidates, ext.loc[ext["y"].notna(), cols], windows, False)
+            sf = StatsForecast(models=candidates, freq=self.pfreq, n_jobs=self.n_jobs,
+                               fallback_model=Naive())  # fmt: skip
+            fut_df = sf.forecast(h=self.horizon, df=ext.loc[ext["y"].notna(), cols],
+                                 level=list(self.level)).reset_index(drop=True)  # fmt: skip
+            last_ds = hist.groupby("unique_id", sort=False)["ds"].max()
+            fut_df.insert(2, "cutoff", fut_df["unique_id"].map(last_ds).to_numpy())
+            fut_df.insert(3, "y", np.nan)
+            cv = pd.concat([past, fut_df[past.columns]], ignore_index=True)
+            cv = cv.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
+        cv = self._restore(cv, ext, xb)
+        scale = _bt.scales(train, season)
+        fitted = _model_names(cv)
+        cv = ensure_intervals(cv, fitted, self.level, scale)
+        cv = _add_combo(_closed_to_zero(cv, self.closed), self.level)
+        names = _model_names(cv)
+        window = cv.groupby("unique_id", sort=False)["cutoff"].rank(method="dense").astype(int)
+        final_rows = window.to_numpy() == windows + 1
+        held_rows = window.to_numpy() == windows
+        sel_rows = window.to_numpy() < windows if windows > 1 else held_rows
+        calib = cv[sel_rows] if windows > 1 else cv.iloc[:0]
+        f_bt = conformal_factors(calib, names, self.level)
+        f_final = conformal_factors(cv[sel_rows | held_rows], names, self.level)
+        past = apply_factors(cv[~final_rows], f_bt, names, self.level)
+        future_rows = apply_factors(cv[final_rows], f_final, names, self.level)
+        allowed = self._allowed(names)
+        chosen = _bt.choose(past[sel_rows[~final_rows]], allowed, scale)
+        chosen = chosen.reindex(ids).fillna(_fallback(allowed))
+        held = past[held_rows[~final_rows]].reset_index(drop=True)
+        out = _pick(future_rows.reset_index(drop=True), chosen, self.level)
+        return _Part(out, held, past.reset_index(drop=True), chosen, scale, f_final)
+
+    def _windows(
+        self, candidates: list[Any], frame: pd.DataFrame, n_windows: int, forward: bool
+    ) -> pd.DataFrame:
+        """Rolling-origin forecasts of every candidate; with ``forward`` fitted only once
+        (models without a forward step, Croston and ADIDA, are cheap and refit anyway)."""
+        from statsforecast import StatsForecast
+        from statsforecast.models import Naive
+
+        cv = None
+        for refit in (False, True) if forward else (True,):
+            group = [m for m in candidates if not forward or hasattr(m, "forward") != refit]
+            if not group:
+                continue
+            sf = StatsForecast(models=group, freq=self.pfreq, n_jobs=self.n_jobs,
+                               fallback_model=Naive())  # fmt: skip
+            part = sf.cross_validation(
+                h=self.horizon,
+                df=frame,
+                n_windows=n_windows,
+                step_size=self.horizon,
+                level=list(self.level),
+                refit=refit,
+            ).reset_index(drop=True)
+            if cv is None:
+                cv = part
+            else:
+                new = part.drop(columns=["unique_id", "ds", "cutoff", "y"])
+                cv = pd.concat([cv, new], axis=1)
+        assert cv is not None  # SeasonalNaive is always a candidate
+        return cv
+
+    def _restore(self, cv: pd.DataFrame, ext: pd.DataFrame, xb: np.ndarray) -> pd.DataFrame:
+        """Add the regressors' effect back to actuals, forecasts and interval bounds."""
+        if not self.regressors:
+            return cv
+        key = pd.MultiIndex.from_frame(ext[["unique_id", "ds"]])
+        add = pd.Series(xb, index=key).reindex(pd.MultiIndex.from_frame(cv[["unique_id", "ds"]]))
+        add_v = add.to_numpy(float)
+        cols = [c for c in cv.columns if c not in ("unique_id", "ds", "cutoff")]
+        cv = cv.copy()
+        for c in cols:
+            cv[c] = cv[c].to_numpy(float) + add_v
+        return cv
+
+    def forecast_only(
+        self,
+        df: pd.DataFrame,
+        ahead: pd.DataFrame,
+        ids: pd.Index,
+        season: int,
+        factors: dict[tuple[str, int], float],
+    ) -> _Part:
+        """Series too short for a backtest: forecast without one (no season under 2 of them).
+
+        Their intervals take the calibration of the backtested series, when there are any.
+        """
+        from statsforecast import StatsForecast
+        from statsforecast.models import Naive
+
+        hist = df[df["unique_id"].isin(ids)]
+        lengths = hist.groupby("unique_id").size()
+        s = season if lengths.min() >= 2 * season + 2 else 1
+        fut = ahead[ahead["unique_id"].isin(ids)]
+        coef = effects(hist, self.regressors) if self.regressors else None
+        xb_hist = shift(hist, coef, self.regressors) if coef is not None else 0.0
+        xb_fut = shift(fut, coef, self.regressors) if coef is not None else np.zeros(len(fut))
+        hist = hist.assign(y=hist["y"] - xb_hist)
+        candidates = _models(self.names, s, self.horizon, self.intermittent, int(lengths.min()),
+                             self.pfreq)  # fmt: skip
+        sf = StatsForecast(models=candidates, freq=self.pfreq, n_jobs=1, fallback_model=Naive())
+        f = sf.forecast(h=self.horizon, df=hist[["unique_id", "ds", "y"]], level=list(self.level))
+        f = f.reset_index(drop=True)
+        scale = _bt.scales(hist, s)
+        f = ensure_intervals(f, _model_names(f), self.level, scale)
+        f = _add_combo(_closed_to_zero(f, self.closed), self.level)
+        f = apply_factors(f, factors, _model_names(f), self.level)
+        if coef is not None:
+            add = pd.Series(xb_fut, index=pd.MultiIndex.from_frame(fut[["unique_id", "ds"]]))
+            add_v = add.reindex(pd.MultiIndex.from_frame(f[["unique_id", "ds"]])).to_numpy(float)
+            for c in _value_columns(f):
+                f[c] = f[c].to_numpy(float) + add_v
+        allowed = self._allowed(_model_names(f))
+        chosen = pd.Series(_fallback(allowed), index=ids, dtype=object)
+        empty = pd.DataFrame()
+        return _Part(_pick(f, chosen, self.level), empty, empty, chosen, scale, factors)
+
+
+def _value_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in ("unique_id", "ds", "cutoff")]
+
+
+def _fallback(allowed: Sequence[str]) -> str:
+    order = ("Combination", "AutoETS", "DynamicOptimizedTheta")
+    return next((m for m in order if m in allowed), allowed[0])
+
+
+def _pick(final: pd.DataFrame, chosen: pd.Series, level: Sequence[int]) -> pd.DataFrame:
+    model = final["unique_id"].map(chosen).to_numpy()
+    out = pd.DataFrame({"unique_id": final["unique_id"].to_numpy(), "ds": final["ds"].to_numpy()})
+    out["yhat"] = _bt.take(final, model)
+    for lv in level:
+        out[f"yhat_lo_{lv}"] = _bt.take(final, model, f"-lo-{lv}")
+        out[f"yhat_hi_{lv}"] = _bt.take(final, model, f"-hi-{lv}")
+    out["model"] = model
+    return out
+
+
+def _fill_gaps(df: pd.DataFrame, pfreq: str, regressors: Sequence[str]) -> pd.DataFrame:
+    """Every series on one complete grid from its first to its last period (gaps: 0 sales)."""
+    grid = pd.date_range(df["ds"].min(), df["ds"].max(), freq=pfreq)
+    off = ~df["ds"].isin(grid)
+    if off.any():
+        row = df[off].iloc[0]
+        raise DataError(
+            f"forecast series {row['unique_id']!r}: dates such as {row['ds']} are not on "
+            f"the {pfreq} grid; aggregate to the period first"
+        )
+    pos = grid.get_indexer(df["ds"])
+    span = pd.DataFrame({"uid": df["unique_id"], "pos": pos}).groupby("uid", sort=True)["pos"]
+    first, last = span.min(), span.max()
+    n = (last - first + 1).to_numpy()
+    if int(n.sum()) == len(df):
+        return df
+    uid = np.repeat(first.index.to_numpy(), n)
+    idx = np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last, strict=True)])
+    full = pd.DataFrame({"unique_id": uid, "ds": grid[idx]})
+    full = full.merge(df, on=["unique_id", "ds"], how="left")
+    full["y"] = full["y"].fillna(0.0)
+    for c in regressors:  # a period without sales had no recorded regressor: none active
+        full[c] = full[c].fillna(0.0)
+    return full
 
 
 def closed_weekdays(df: pd.DataFrame, share: float = CLOSED_SHARE) -> dict[str, set[int]]:
@@ -464,71 +629,3 @@ def _closed_to_zero(frame: pd.DataFrame, closed: dict[str, set[int]]) -> pd.Data
     cols = [c for c in frame.columns if c not in ("unique_id", "ds", "cutoff", "y")]
     frame.loc[mask, cols] = 0.0
     return frame
-
-
-def _fill_gaps(df: pd.DataFrame, pfreq: str) -> pd.DataFrame:
-    parts = []
-    for uid, g in df.groupby("unique_id", sort=False):
-        idx = pd.date_range(g["ds"].min(), g["ds"].max(), freq=pfreq)
-        if len(idx) != len(g) or not idx.equals(pd.DatetimeIndex(g["ds"])):
-            off_grid = g.loc[~g["ds"].isin(idx), "ds"]
-            if len(off_grid):
-                raise DataError(
-                    f"forecast series {uid!r}: dates such as {off_grid.iloc[0]} are not on "
-                    f"the {pfreq} grid; aggregate to the period first"
-                )
-            g = g.set_index("ds").reindex(idx).rename_axis("ds").reset_index()
-            g["unique_id"] = uid
-            g["y"] = g["y"].fillna(0.0)
-        parts.append(g[["unique_id", "ds", "y"]])
-    return pd.concat(parts, ignore_index=True)
-
-
-def _choose(
-    cv: pd.DataFrame,
-    df: pd.DataFrame,
-    allowed: list[str],
-    season: int,
-    level: Sequence[int],
-    windows: int,
-    ids: pd.Index,
-) -> tuple[pd.Series, pd.DataFrame, Verdict]:
-    fallback = next(
-        (m for m in ("AutoETS", "Combination", "AutoTheta") if m in allowed), allowed[0]
-    )
-    chosen = pd.Series(fallback, index=ids, dtype=object)
-    if cv.empty:
-        empty = pd.DataFrame(columns=["unique_id", "model", "mase", "naive_mase"])
-        v, _ = _verdict(cv, chosen, pd.Series(dtype=float), season, level)
-        return chosen, empty, v
-    cutoffs = np.sort(cv["cutoff"].unique())
-    first_cut = cv.groupby("unique_id")["cutoff"].min()
-    scale = _scales(df, first_cut, season)
-    sel = cv[cv["cutoff"] < cutoffs[-1]] if windows > 1 else cv
-    held = cv[cv["cutoff"] == cutoffs[-1]]
-    err = sel[allowed].sub(sel["y"], axis=0).abs().div(sel["unique_id"].map(scale), axis=0)
-    err["unique_id"] = sel["unique_id"].to_numpy()
-    mase = err.groupby("unique_id")[allowed].mean()
-    best = mase.idxmin(axis=1)
-    chosen.loc[best.index] = best
-    verdict, backtest = _verdict(held.reset_index(drop=True), chosen, scale, season, level)
-    return chosen, backtest, verdict
-
-
-def _pick(final: pd.DataFrame, chosen: pd.Series, level: Sequence[int]) -> pd.DataFrame:
-    model = final["unique_id"].map(chosen).to_numpy()
-    out = pd.DataFrame({"unique_id": final["unique_id"].to_numpy(), "ds": final["ds"].to_numpy()})
-    rows = np.arange(len(final))
-
-    def take(suffix: str) -> np.ndarray:
-        cols = [f"{m}{suffix}" for m in model]
-        mat = final.reindex(columns=sorted(set(cols)))
-        pos = mat.columns.get_indexer(cols)
-        return mat.to_numpy(dtype=float)[rows, pos]
-
-    out["yhat"] = take("")
-    for lv in level:
-        out[f"yhat_lo_{lv}"] = take(f"-lo-{lv}")
-        out[f"yhat_hi_{lv}"] = take(f"-hi-{lv}")
-    out["model"] = model
-    return out

@@ -9,7 +9,8 @@ import pandas as pd
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["plot_elasticity", "plot_forecast", "plot_waterfall", "plot_whale_curve"]
+__all__ = ["plot_elasticity", "plot_forecast", "plot_promotions", "plot_waterfall",
+           "plot_whale_curve"]
 
 
 def plot_forecast(
@@ -107,5 +108,29 @@ def plot_elasticity(fit: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="Price elasticity of demand with 95% intervals",
         xaxis_title="% change in units per 1% change in price",
+    )
+    return fig
+
+
+def plot_promotions(promotions: pd.DataFrame) -> go.Figure:
+    """Units uplift of promotion weeks per category by the two baselines (the demand model,
+    matched clean weeks) with 95 % intervals; they should agree."""
+    import plotly.graph_objects as go
+
+    name = "category" if "category" in promotions.columns else "group"
+    fig = go.Figure()
+    for kind, label, colour in (("model", "demand model", "#1f77b4"),
+                                ("matched", "matched weeks", "#ff7f0e")):  # fmt: skip
+        mid, lo, hi = (promotions[f"{kind}_uplift{s}"] for s in ("", "_lower", "_upper"))
+        fig.add_trace(go.Scatter(
+            x=mid, y=promotions[name], mode="markers", name=label,
+            marker={"color": colour, "size": 10},
+            error_x={"type": "data", "symmetric": False, "array": hi - mid,
+                     "arrayminus": mid - lo},
+        ))  # fmt: skip
+    fig.add_vline(x=0, line_dash="dot")
+    fig.update_layout(
+        title="Promotion uplift of units against two baselines (95% intervals)",
+        xaxis_title="units in a promotion week / baseline - 1", xaxis_tickformat=".0%",
     )
     return fig

@@ -16,6 +16,7 @@ from crmine.exceptions import ConfigError
 from crmine.sales._elasticity import ELASTICITY_COLUMNS, price_elasticity, workspace_panel
 from crmine.sales._forecast import MODELS
 from crmine.sales._hierarchy import HierarchicalForecast, forecast_hierarchy
+from crmine.sales._promotions import cannibalisation, matched_uplift, workspace_product_weeks
 from crmine.sales._summary import (
     MEASURES,
     ORDERS,
@@ -31,8 +32,10 @@ __all__ = [
     "BREAK_EVEN_COLUMNS",
     "DIMENSIONS",
     "FORECAST_COLUMNS",
+    "PROMOTION_COLUMNS",
     "SalesRun",
     "forecast_settings",
+    "promotion_effects",
     "run_sales",
     "sales_series",
 ]
@@ -47,8 +50,12 @@ FORECAST_COLUMNS = ("unique_id", "level", "ds", "yhat", "yhat_lo_80", "yhat_hi_8
                     "yhat_lo_95", "yhat_hi_95", "yhat_base", "model")  # fmt: skip
 BREAK_EVEN_COLUMNS = ("purchase_rate", "break_even_spend", "acquisition_cost", "margin",
                       "cost_to_serve", "customers_above")  # fmt: skip
-PROMOTION_COLUMNS = ("category", "promotion_lift", "promotion_lift_lower",
-                     "promotion_lift_upper", "weeks")  # fmt: skip
+PROMOTION_COLUMNS = ("category", "promotion_weeks", "promotion_lift", "promotion_lift_lower",
+                     "promotion_lift_upper", "model_uplift", "model_uplift_lower",
+                     "model_uplift_upper", "matched_uplift", "matched_uplift_lower",
+                     "matched_uplift_upper", "pull_forward", "pull_forward_lower",
+                     "pull_forward_upper", "cannibalisation", "cannibalisation_lower",
+                     "cannibalisation_upper", "cannibalisation_note", "weeks")  # fmt: skip
 ELASTICITY_MIN_GAIN = 0.5  # half the categories with a price effect: informative
 
 
@@ -214,6 +221,23 @@ def _elasticity_verdict(fit: pd.DataFrame) -> Verdict:
     )
 
 
+def promotion_effects(ws: Workspace, panel: pd.DataFrame | None = None,
+                      fit: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per category with promotions (:data:`PROMOTION_COLUMNS`): the model's lift beyond
+    the price cut and total uplift, the matched-period uplift, the pull-forward and the
+    cannibalisation (or why it is not measurable), all with 95 % intervals."""
+    panel = workspace_panel(ws, "category") if panel is None else panel
+    fit = price_elasticity(panel) if fit is None else fit
+    matched = matched_uplift(panel)
+    cannibal = cannibalisation(workspace_product_weeks(ws, "category"))
+    out = fit.merge(matched.drop(columns="promotions"), on="group", how="left")
+    if len(cannibal):
+        out = out.merge(cannibal, on="group", how="left")
+    out = out.rename(columns={"group": "category"}).reindex(columns=list(PROMOTION_COLUMNS))
+    return out[out["promotion_lift"].notna() | out["matched_uplift"].notna()].reset_index(
+        drop=True)
+
+
 def _break_even(ws: Workspace, by_period: pd.DataFrame, whale: pd.DataFrame) -> pd.DataFrame:
     from crmine.clv import break_even
 
@@ -326,13 +350,7 @@ def run_sales(ws: Workspace) -> SalesRun:
         if fc is not None
         else _empty(("unique_id", "model", "mase", "naive_mase", "smape", "naive_smape"))
     )
-    promotions = (
-        fit.rename(columns={"group": "category"})[list(PROMOTION_COLUMNS)].dropna(
-            subset=["promotion_lift"]
-        )
-        if len(fit)
-        else _empty(PROMOTION_COLUMNS)
-    )
+    promotions = promotion_effects(ws, panel, fit) if len(fit) else _empty(PROMOTION_COLUMNS)
     written = {
         "sales_by_dimension": by_dimension,
         "sales_by_period": by_period,

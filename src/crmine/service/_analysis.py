@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from crmine.contract import Analysis, Mart, Setting, not_null, unique
+from crmine.service._agent_groups import AGENT_DIFF_COLUMNS, AGENT_GROUP_COLUMNS
 from crmine.service._churn_link import LINK_COLUMNS
 from crmine.service._contacts import GROUP_COLUMNS, PERIOD_COLUMNS
+from crmine.service._seasonality import VOLUME_COLUMNS
+from crmine.service._spend_link import SPEND_COLUMNS
 from crmine.service._workspace import ROUTING_COLUMNS, TOPIC_COLUMNS, run_service
 
 __all__ = ["ANALYSIS"]
@@ -31,11 +34,13 @@ def _n_topics(value: object) -> str | None:
 
 _MARTS: tuple[Mart, ...] = (
     Mart("service_contacts", "one row per dimension (all, category, channel, priority, "
-         "rfm_segment, value_tier) and value",
+         "rfm_segment, value_tier, agent_group) and value",
          (*GROUP_COLUMNS, *_STAMP),
          (unique("dimension", "value"), not_null("dimension", "value", "tickets"))),
     Mart("service_periods", "one row per calendar month", (*PERIOD_COLUMNS, *_STAMP),
          (unique("period"), not_null("period", "tickets"))),
+    Mart("service_volume_weekly", "one row per whole week (tickets = trend + seasonal + "
+         "remainder)", (*VOLUME_COLUMNS, *_STAMP), (unique("week"), not_null("week", "tickets"))),
     Mart("service_resolution_curves", "one row per ticket group and hour since opening",
          ("group", "hours", "share_open", "tickets", *_STAMP),
          (unique("group", "hours"), not_null("group", "hours", "share_open"))),
@@ -56,6 +61,14 @@ _MARTS: tuple[Mart, ...] = (
          (unique("ticket_id"), not_null("ticket_id", "predicted_category")), actionable=True),
     Mart("service_churn_link", "one row per covariate of the service -> churn Cox model",
          (*LINK_COLUMNS, *_STAMP), (unique("covariate"), not_null("covariate"))),
+    Mart("service_spend_link", "one row per covariate of the service -> spend fixed-effects "
+         "Poisson model", (*SPEND_COLUMNS, *_STAMP),
+         (unique("covariate"), not_null("covariate"))),
+    Mart("service_agent_groups", "one row per agent group (where tickets record one)",
+         (*AGENT_GROUP_COLUMNS, *_STAMP), (unique("agent_group"), not_null("agent_group"))),
+    Mart("service_agent_group_differences", "one row per metric and pair of agent groups "
+         "(Holm-corrected)", (*AGENT_DIFF_COLUMNS, *_STAMP),
+         (unique("metric", "group_a", "group_b"), not_null("metric", "p_holm"))),
 )  # fmt: skip
 
 _SETTINGS: tuple[Setting, ...] = (
@@ -66,7 +79,7 @@ _SETTINGS: tuple[Setting, ...] = (
             "hours within which a ticket should be closed (longer is an SLA breach)",
             check=_positive),
     Setting("service.churn_window_days", int, 90,
-            "days of service history counted before each subscription-month (churn link)",
+            "days of service history counted before each month (churn and spend links)",
             check=_days),
     Setting("service.n_topics", (str, int), "auto",
             "topics per language, or 'auto' to choose them from the text", check=_n_topics),

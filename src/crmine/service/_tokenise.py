@@ -2,9 +2,11 @@
 
 Chinese runs are segmented with jieba's own dictionary (shipped inside the package, so
 nothing is downloaded), optionally with a user dictionary; everything else is split into
-lower-cased words. Numbers, placeholders of masked PII and stop words (English and Chinese,
-extendable) are dropped. jieba is initialised once per dictionary, quietly, with its cache
-in a crmine folder of the system temp directory (never in $HOME).
+lower-cased words, stemmed lightly (:func:`crmine.service._stem.stem`: "refunds", "refunded"
+and "refunding" are one term; :meth:`Tokeniser.surface` gives back the word most often
+written for a stem, for showing). Numbers, placeholders of masked PII and stop words
+(English and Chinese, extendable) are dropped. jieba is initialised once per dictionary,
+quietly, with its cache in a crmine folder of the system temp directory (never in $HOME).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 
 from crmine.exceptions import ConfigError
 from crmine.service._pii import EMAIL_PATTERN
+from crmine.service._stem import stem
 
 __all__ = ["CHINESE_STOP_WORDS", "Tokeniser", "jieba_tokenizer"]
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z][a-z']+")
-_PLACEHOLDER = re.compile(r"\[(?:email|phone|card|id)\]")
+_PLACEHOLDER = re.compile(r"\[(?:email|phone|card|id|name)\]")
 
 # Function words and ticket boilerplate that say nothing about the reason for contact.
 _ZH_STOP_TEXT = """
@@ -108,6 +111,8 @@ class Tokeniser:
         self._cut = jieba_tokenizer(user_dict).lcut_for_search
         self._memo: dict[str, list[str]] = {}
         self._runs: dict[str, list[str]] = {}
+        self._stems: dict[str, str] = {}
+        self._surfaces: dict[str, dict[str, int]] = {}  # stem -> word -> times written
 
     def __getstate__(self) -> dict[str, Any]:
         return {"user_dict": self.user_dict, "stop_words": self.stop_words}
@@ -122,14 +127,36 @@ class Tokeniser:
             text = EMAIL_PATTERN.sub(" ", text)
         text = _PLACEHOLDER.sub(" ", text).lower()
         out: list[str] = []
-        stop = self._stop
         pos = 0
         for run in _CJK_RUN.finditer(text):
-            out.extend(w for w in _WORD.findall(text, pos, run.start()) if w not in stop)
+            out.extend(self._english(_WORD.findall(text, pos, run.start())))
             out.extend(self._segment(run.group(0)))
             pos = run.end()
-        out.extend(w for w in _WORD.findall(text, pos) if w not in stop)
+        out.extend(self._english(_WORD.findall(text, pos)))
         return out
+
+    def _english(self, words: list[str]) -> list[str]:
+        """Stems of the words that are not stop words (as written or once stemmed)."""
+        stop, stems, surfaces = self._stop, self._stems, self._surfaces
+        out = []
+        for w in words:
+            if w in stop:
+                continue
+            s = stems.get(w)
+            if s is None:
+                s = stems[w] = stem(w)
+            if s in stop:
+                continue
+            seen = surfaces.setdefault(s, {})
+            seen[w] = seen.get(w, 0) + 1
+            out.append(s)
+        return out
+
+    def surface(self, term: str) -> str:
+        """The word most often written for the stem ``term`` in the texts tokenised so far
+        (``term`` itself for a Chinese word or a stem never seen)."""
+        seen = self._surfaces.get(term)
+        return max(seen.items(), key=lambda kv: (kv[1], -len(kv[0])))[0] if seen else term
 
     def _segment(self, run: str) -> list[str]:
         """jieba's words of one run of CJK characters, stop words dropped; runs recur across

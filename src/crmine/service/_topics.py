@@ -259,7 +259,9 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
             labels[idx] = self._labels(w) + np.where(w.max(axis=1) > 0, offset, 0)
             weights[idx] = w.max(axis=1)
             vocab = model.vectorizer.get_feature_names_out()
-            terms += _top_terms(model.nmf.components_, vocab, self.n_terms)
+            # stems shown as the word customers wrote most often ("charged", not "charg")
+            terms += [[self.tokeniser_.surface(w) for w in row]
+                      for row in _top_terms(model.nmf.components_, vocab, self.n_terms)]
             topic_language += [language] * model.nmf.n_components
             offset += model.nmf.n_components
         self.n_topics_ = offset

@@ -17,6 +17,12 @@ from crmine.contract import (
     record_verdict,
     recorded_warnings,
 )
+from crmine.service._agent_groups import (
+    AGENT_DIFF_COLUMNS,
+    AGENT_GROUP_COLUMNS,
+    AgentGroups,
+    agent_groups,
+)
 from crmine.service._churn_link import LINK_COLUMNS, ChurnLink, churn_link, subscription_months
 from crmine.service._classify import ClassifierEvaluation, TicketClassifier, evaluate_classifier
 from crmine.service._contacts import (
@@ -28,6 +34,13 @@ from crmine.service._contacts import (
     resolution_curves,
 )
 from crmine.service._pii import mask_pii
+from crmine.service._seasonality import (
+    VOLUME_COLUMNS,
+    VolumeSeasonality,
+    volume_seasonality,
+    weekly_volume,
+)
+from crmine.service._spend_link import SPEND_COLUMNS, SpendLink, customer_months, spend_link
 from crmine.service._topics import TicketTopics, script_of
 from crmine.warehouse import Workspace
 
@@ -181,6 +194,12 @@ class ServiceRun:
         the classifier is not informative).
     link : ChurnLink or None
         The service -> churn hazard ratios (None without subscriptions).
+    spend : SpendLink or None
+        The service -> later spend ratios (None without orders).
+    volume : VolumeSeasonality
+        Weekly ticket volume split into trend and yearly season, with its test.
+    agents : AgentGroups or None
+        CSAT and resolution time by agent group (None without the column).
     """
 
     end: pd.Timestamp
@@ -194,6 +213,9 @@ class ServiceRun:
     complaint_classifier: ClassifierEvaluation | None
     routing: pd.DataFrame
     link: ChurnLink | None
+    spend: SpendLink | None
+    volume: VolumeSeasonality
+    agents: AgentGroups | None
     marts: tuple[str, ...]
     verdict: Verdict
 
@@ -217,6 +239,9 @@ class ServiceRun:
             "routed": len(self.routing),
             "churn_link": None if self.link is None
             else self.link.effects.to_dict("records"),
+            **self.volume.summary(),
+            "spend_link": None if self.spend is None
+            else self.spend.effects.to_dict("records"),
             "marts": list(self.marts),
             "verdict": self.verdict.to_dict(),
         }
@@ -268,6 +293,26 @@ def _orders(ws: Workspace) -> pd.DataFrame:
     ).df()
 
 
+def _spend_panel(ws: Workspace, t: pd.DataFrame, end: pd.Timestamp,
+                 settings: dict[str, Any]) -> pd.DataFrame | None:
+    """Customer-months of spend and service history (None without orders)."""
+    lines = "core.fct_order_lines"
+    if not ws.has_table(lines):
+        return None
+    source = ws.resolved(lines)
+    spend = ws.duck.execute(
+        f"SELECT customer_id, date_trunc('month', order_ts) AS month, sum(amount) AS spend "
+        f"FROM {source} WHERE customer_id IS NOT NULL AND order_ts < ? GROUP BY ALL",
+        [end.to_pydatetime()]).df()
+    first = ws.duck.execute(
+        f"SELECT customer_id, min(order_ts) AS first_order FROM {source} "
+        "WHERE customer_id IS NOT NULL GROUP BY ALL").df().set_index("customer_id")
+    return customer_months(spend, first["first_order"], t, end,
+                           window_days=settings["window_days"],
+                           sla_hours=settings["sla_hours"],
+                           repeat_days=settings["repeat_days"])
+
+
 def _segment_dimensions(ws: Workspace, t: pd.DataFrame) -> dict[str, pd.Series]:
     """Each ticket's customer's RFM segment and value tier, when segmentation has run."""
     if not ws.has_table("marts.customer_segments"):
@@ -301,9 +346,13 @@ def run_service(ws: Workspace) -> ServiceRun:
     # Many small fits (NMF, logistic, Cox on thousands of rows): one BLAS thread each is
     # faster than threads contending for the cores.
     with recorded_warnings() as caught, threadpool_limits(limits=1, user_api="blas"):
-        groups = contact_groups(t, _segment_dimensions(ws, t))
+        agents = agent_groups(t)
+        extra = _segment_dimensions(ws, t) | (
+            {} if agents is None else {"agent_group": t["agent_group"]})
+        groups = contact_groups(t, extra)
         periods = contact_periods(t, _orders(ws), end)
         curves = resolution_curves(t)
+        volume = volume_seasonality(weekly_volume(t["opened_ts"], end))
         has_text = t["text"].notna() & (t["text"].astype(str).str.strip() != "")
         text_t = t[has_text].reset_index(drop=True)
         if len(text_t) < 20:
@@ -337,8 +386,13 @@ def run_service(ws: Workspace) -> ServiceRun:
                                         sla_hours=settings["sla_hours"],
                                         repeat_days=settings["repeat_days"])
             link = churn_link(panel)
+        months = _spend_panel(ws, t, end, settings)
+        spend = (None if months is None
+                 else spend_link(months, window_days=settings["window_days"]))
     checks = tuple(v for v in (
-        ev.verdict, None if reason is None else reason.verdict,
+        ev.verdict, None if spend is None else spend.verdict,
+        None if agents is None else agents.verdict,
+        None if reason is None else reason.verdict,
         None if complaint is None else complaint.verdict) if v is not None)
     if link is not None:
         head = link.verdict
@@ -358,6 +412,7 @@ def run_service(ws: Workspace) -> ServiceRun:
     written = {
         "service_contacts": groups[list(GROUP_COLUMNS)],
         "service_periods": periods[list(PERIOD_COLUMNS)],
+        "service_volume_weekly": volume.frame[list(VOLUME_COLUMNS)],
         "service_resolution_curves": curves,
         "service_topics": topics,
         "service_topic_trend": trend,
@@ -366,6 +421,10 @@ def run_service(ws: Workspace) -> ServiceRun:
         "service_reason_confusion": confusion,
         "service_ticket_routing": routing if verdict.actionable else routing.iloc[:0],
         "service_churn_link": link.effects if link is not None else _empty(LINK_COLUMNS),
+        "service_spend_link": spend.effects if spend is not None else _empty(SPEND_COLUMNS),
+        "service_agent_groups": agents.groups if agents else _empty(AGENT_GROUP_COLUMNS),
+        "service_agent_group_differences": agents.differences if agents
+        else _empty(AGENT_DIFF_COLUMNS),
     }
     for name, frame in written.items():
         ws.write_mart(name, frame, model_version=MODEL_VERSION)
@@ -373,7 +432,8 @@ def run_service(ws: Workspace) -> ServiceRun:
     return ServiceRun(end=end, groups=groups, periods=periods, curves=curves, topics=topics,
                       ticket_topics=ticket_topics, topic_evaluation=ev,
                       reason_classifier=reason, complaint_classifier=complaint,
-                      routing=written["service_ticket_routing"], link=link,
+                      routing=written["service_ticket_routing"], link=link, spend=spend,
+                      volume=volume, agents=agents,
                       marts=tuple(f"marts.{n}" for n in written), verdict=verdict)
 
 

@@ -19,12 +19,12 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from crmine._format import fmt_number
 from crmine.exceptions import NotFittedError, WorkspaceError
+from crmine.warehouse._sealed import dump_object, key_for, load_object, read_bytes, write_bytes
 
 __all__ = [
     "SavedModel",
@@ -174,9 +174,10 @@ def save_model(
         "software": _versions_of(("crmine", "scikit-learn", "numpy", "pandas", "lifelines")),
         **(metadata or {}),
     })  # fmt: skip
+    key = key_for(folder)  # an encrypted workspace's models are written sealed
     try:
-        joblib.dump(model, folder / MODEL_FILE, compress=3)
-        (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+        dump_object(model, folder / MODEL_FILE, key, compress=3)
+        write_bytes(folder / METADATA_FILE, json.dumps(meta, indent=2).encode("utf-8"), key)
     except BaseException:  # a half-written version must not become the latest
         for part in folder.iterdir():
             part.unlink()
@@ -209,8 +210,12 @@ def _version_folder(models_dir: str | Path, name: str, version: str | None) -> P
 def load_metadata(models_dir: str | Path, name: str, *, version: str | None = None
                   ) -> dict[str, Any]:
     """A saved model's metadata (the latest unless ``version``), without loading the model."""
-    folder = _version_folder(models_dir, name, version)
-    meta: dict[str, Any] = json.loads((folder / METADATA_FILE).read_text())
+    return read_metadata(_version_folder(models_dir, name, version))
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """The metadata of the version in ``folder`` (decrypted when it is sealed)."""
+    meta: dict[str, Any] = json.loads(read_bytes(folder / METADATA_FILE))
     return meta
 
 
@@ -226,10 +231,10 @@ def load_model(
     ``expect`` checks the object's type. Saved models are pickles: load only your own.
     """
     folder = _version_folder(models_dir, name, version)
-    model = joblib.load(folder / MODEL_FILE)
+    model = load_object(folder / MODEL_FILE)
     if expect is not None and not isinstance(model, expect):
         raise WorkspaceError(f"{folder / MODEL_FILE} does not hold a {expect.__name__}")
-    return model, json.loads((folder / METADATA_FILE).read_text())
+    return model, read_metadata(folder)
 
 
 def headline(metrics: dict[str, float], n: int = 3) -> str:
@@ -245,7 +250,7 @@ def list_models(models_dir: str | Path) -> pd.DataFrame:
     for base in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
         latest = read_latest(base)
         for version in _versions(base):
-            meta = json.loads((base / version / METADATA_FILE).read_text())
+            meta = read_metadata(base / version)
             metrics = meta.get("metrics") or {}
             rows.append({
                 "name": base.name, "version": version,

@@ -69,10 +69,14 @@ def create_resolved_views(ws: Workspace) -> list[str]:
 def resolved_name(ws: Workspace, name: str) -> str:
     """The table an analysis should read for the core table ``name``: its ``resolved`` view
     when identities were resolved, else ``name`` itself."""
+    from crmine.warehouse._pseudonyms import enabled, pseudonymised_name
+
     schema, _, table = name.partition(".")
-    if schema != "core" or not ws.has_table(IDENTITY):
-        return name
-    view = f"{RESOLVED_SCHEMA}.{table}"
-    if not ws.has_table(view) and ws.has_table(name) and not ws.read_only:
-        create_resolved_views(ws)  # a table first loaded after the last resolve
-    return view if ws.has_table(view) else name
+    found = name
+    if schema == "core" and ws.has_table(IDENTITY):
+        view = f"{RESOLVED_SCHEMA}.{table}"
+        if not ws.has_table(view) and ws.has_table(name) and not ws.read_only:
+            create_resolved_views(ws)  # a table first loaded after the last resolve
+        found = view if ws.has_table(view) else name
+    # [privacy] pseudonymise_analyses: analyses see keyed pseudonyms, not ids
+    return pseudonymised_name(ws, found) if schema == "core" and enabled(ws) else found

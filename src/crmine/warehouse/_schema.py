@@ -113,6 +113,8 @@ ENTITIES: dict[str, Entity] = {
                 Column("country", "text"),
                 Column("signup_date", "date"),
                 Column("acquisition_channel", "text"),
+                # consent: true = opted out of marketing; left out of every target list
+                Column("marketing_opt_out", "bool"),
             ),
         ),
         Entity(
@@ -230,6 +232,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("category", "text"),
                 Column("channel", "text"),
                 Column("priority", "text"),
+                Column("agent_group", "text"),  # the team that handled it, where recorded
                 Column("is_complaint", "bool"),
                 Column("csat", "float"),
                 Column("text", "text"),

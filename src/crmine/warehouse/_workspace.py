@@ -106,6 +106,9 @@ class Workspace:
         # asked once per Workspace (a prompt is not repeated when the file is reopened)
         key = getattr(self, "_encryption_key", None) or workspace_key(self.root, self.config.extra)
         self._encryption_key = key
+        from crmine.warehouse._sealed import remember_key
+
+        remember_key(self.root, key)  # models and reports of this workspace are sealed with it
         con = ibis.duckdb.connect()
         name = self.warehouse_path.stem
         load_crypto(con.con, key)

@@ -188,7 +188,7 @@ async function openCustomer(id) {
 
 async function go(page) {
   document.querySelectorAll(".page").forEach((p) => { p.hidden = p.id !== "page-" + page; });
-  document.querySelectorAll("#nav button").forEach((b) => {
+  document.querySelectorAll("#nav button, #analysis-nav button").forEach((b) => {
     if (b.dataset.page === page) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   });
@@ -198,10 +198,12 @@ async function go(page) {
 async function signIn(token) {
   state.token = token;
   const me = await api("/me");
+  state.me = me;
   sessionStorage.setItem("crmine-token", token);
   $("who").textContent = me.name + " (" + me.role + (me.pii ? "" : ", personal data masked") + ")";
   $("login").hidden = true;
   $("nav").hidden = false;
+  await buildAnalysisNav();  // pages.js: a page per declared analysis
   await go("overview");
 }
 

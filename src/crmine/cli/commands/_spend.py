@@ -126,6 +126,10 @@ def register_spend(camp: typer.Typer) -> None:
     def mmm_cmd(
         bootstrap: Annotated[int | None, typer.Option(help="Bootstrap replicates (default: "
                                                       "setting mmm_bootstrap).")] = None,
+        adstock: Annotated[str | None, typer.Option(
+            help="Carry-over: geometric, weibull (may peak weeks after the spend) or auto "
+                 "(the better forecaster of held-back training weeks). Default: setting "
+                 "mmm_adstock.")] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
@@ -135,9 +139,10 @@ def register_spend(camp: typer.Typer) -> None:
         from crmine.marketing import marketing_mix_of
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            fit = marketing_mix_of(ws, n_bootstrap=bootstrap)
+            fit = marketing_mix_of(ws, n_bootstrap=bootstrap, adstock=adstock)
         back, channels, alloc = fit.backtest, fit.channels, fit.allocation
-        info: dict[str, Any] = {"weeks": fit.weeks, "verdict": back.verdict.to_dict(),
+        info: dict[str, Any] = {"weeks": fit.weeks, "adstock": back.adstock,
+                                "verdict": back.verdict.to_dict(),
                                 "holdout_mape": back.mape, "baseline_mape": back.baseline_mape,
                                 "channels": channels,
                                 "budget": None if alloc is None else
@@ -147,9 +152,11 @@ def register_spend(camp: typer.Typer) -> None:
             print_verdict(back.verdict)
             cols = ["channel", "spend", "contribution", "roi", "roi_ci_low", "roi_ci_high",
                     "marginal_roi", "marginal_roi_ci_low", "marginal_roi_ci_high", "rank",
-                    "decay", "half_saturation", "shape"]
+                    *(("lag_scale", "lag_shape") if back.adstock == "weibull" else ("decay",)),
+                    "half_saturation", "shape"]
             print_frame(channels[cols].sort_values("rank"),
-                        title=f"Channels over {fit.weeks} weeks (90% intervals)")
+                        title=f"Channels over {fit.weeks} weeks (90% intervals; "
+                              f"{back.adstock} adstock)")
             if alloc is not None:
                 shift = pd.DataFrame(alloc.table[["channel", "current_spend", "optimal_spend",
                                                   "change"]])

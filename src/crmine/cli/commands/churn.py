@@ -155,6 +155,9 @@ def register(app: typer.Typer) -> None:
                     scores.insert(0, id_col, frame[id_col].to_numpy())
                 scores = scores.sort_values("churn_risk", ascending=False)
                 if out is not None:
+                    from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
+
+                    refuse_plaintext_in_encrypted(out)
                     if out.suffix.lower() == ".parquet":
                         scores.to_parquet(out, index=False)
                     else:

@@ -71,7 +71,8 @@ def fit_columns(frame: pd.DataFrame, width: int) -> list[str]:
     return [c for c in frame.columns if c in chosen]
 
 
-def print_table(frame: pd.DataFrame, title: str, *, width: int | None = None) -> None:
+def print_table(frame: pd.DataFrame, title: str, *, width: int | None = None,
+                hint: str = "choose with --column, or use --json / --export") -> None:
     """``frame`` as a table that fits the terminal: the key columns when not all fit, with a
     note naming the columns left out."""
     from rich.table import Table
@@ -89,7 +90,7 @@ def print_table(frame: pd.DataFrame, title: str, *, width: int | None = None) ->
     hidden = [c for c in frame.columns if c not in shown]
     if hidden:
         console.print(f"[dim]{len(hidden):,} more columns not shown ({', '.join(hidden)}): "
-                      "choose with --column, or use --json / --export[/dim]", highlight=False,
+                      f"{hint}[/dim]", highlight=False,
                       soft_wrap=False, width=width)
 
 
@@ -112,22 +113,45 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option("--page-size", help="Rows per page.")] = 50,
         export: Annotated[Path | None, typer.Option(
             "--export", help="Write all matching customers to FILE.csv or FILE.parquet.")] = None,
+        spend: Annotated[bool, typer.Option(
+            "--spend", help="Explore media spend rows (marketing_spend: channel, campaign, "
+                            "ad, age, gender, interest, period) instead of customers; "
+                            "measures rows, spend, clicks, conversions, cpa, roas …")] = False,
+        period: Annotated[str, typer.Option(
+            "--period", help="With --spend: the period dimension, D, W, M, Q or Y.")] = "W",
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Filter customers on any dimensions: the count, the list, groups with measures."""
-        from crmine.cube import query
+        """Filter customers on any dimensions: the count, the list, groups with measures
+        (``--spend``: the same over media spend rows)."""
+        from crmine.cube import query, spend_query
 
         with errors_handled(json_out):
-            res = query(workspace, where=where or [], by=by or None, measures=measure or None,
-                        list_customers=list_, columns=column or None, page=page,
-                        page_size=page_size, export=export)
+            if spend:
+                if list_ or export is not None or column:
+                    from crmine.exceptions import ConfigError
+
+                    raise ConfigError("--list, --export and --column list customers; with "
+                                      "--spend group the rows with --by instead")
+                res = spend_query(workspace, where=where or [], by=by or None,
+                                  measures=measure or None, period=period)
+            else:
+                res = query(workspace, where=where or [], by=by or None,
+                            measures=measure or None, list_customers=list_,
+                            columns=column or None, page=page, page_size=page_size,
+                            export=export)
 
         def render() -> None:
-            conds = " and ".join(str(f) for f in res.filters) or "all customers"
-            console.print(f"[bold]{res.count:,}[/bold] customers ({conds})", highlight=False)
+            conds = " and ".join(str(f) for f in res.filters) or ("all rows" if spend
+                                                                  else "all customers")
+            noun = "spend rows" if spend else "customers"
+            console.print(f"[bold]{res.count:,}[/bold] {noun} ({conds})", highlight=False)
             if res.groups is not None:
-                print_table(res.groups, "By " + ", ".join(res.by))
+                if spend:
+                    print_table(res.groups, "By " + ", ".join(res.by),
+                                hint="choose with --measure, or use --json")
+                else:
+                    print_table(res.groups, "By " + ", ".join(res.by))
             if res.customers is not None:
                 print_table(res.customers, f"Page {res.page:,} of {res.pages:,}")
             if res.exported is not None:

@@ -144,6 +144,9 @@ def register(app: typer.Typer) -> None:
             scores = score_table(_models_dir(workspace), name, read_flat_file(data),
                                  version=version)  # fmt: skip
             if out is not None:
+                from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
+
+                refuse_plaintext_in_encrypted(out)
                 if out.suffix.lower() == ".parquet":
                     scores.to_parquet(out, index=False)
                 else:

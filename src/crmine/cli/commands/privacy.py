@@ -112,6 +112,26 @@ def register(app: typer.Typer) -> None:
             rows = load_accounting(ws)
         emit(rows, json_out)
 
+    @sub.command("reidentify")
+    def reidentify_cmd(
+        table: Annotated[str, typer.Argument(help="A pseudonymised mart (marts.customer_rfm).")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+        column: Annotated[str, typer.Option(help="The pseudonym column.")] = "customer_id",
+        workspace: WorkspaceOpt = Path("."),
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Turn the pseudonyms of a mart back into customer ids (needs CRMINE_PSEUDONYM_KEY;
+        recorded in the audit log): for lists that must reach the people on them."""
+        from crmine.privacy import reidentify
+
+        with errors_handled(json_out), open_workspace(workspace) as ws:
+            frame = reidentify(ws, ws.read(table), column=column)
+            tmp = out.with_name(out.name + ".tmp")
+            frame.to_csv(tmp, index=False)
+            tmp.replace(out)  # nothing half-written
+        emit({"table": table, "rows": len(frame), "out": str(out),
+              "unmatched": int(frame[column].isna().sum())}, json_out)  # fmt: skip
+
     @sub.command("retain")
     def retain_cmd(
         days: Annotated[
@@ -184,13 +204,20 @@ def register(app: typer.Typer) -> None:
                 "--verify", help="Check the hash chain; exit 1 when a line was tampered with."
             ),
         ] = False,
+        customer: Annotated[
+            str | None,
+            typer.Option("--customer", help="Only the lines naming this customer (API reads of "
+                         "their record, by the pseudonym the trail names them with)."),
+        ] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """The audit trail of loads, runs, exports, erasures and subject-access requests."""
+        """The audit trail of loads, runs, exports, erasures, subject-access requests and the
+        REST API's reads and exports of personal data (chained here when not yet)."""
         from crmine.privacy import audit_entries, verify
+        from crmine.privacy._audit import catch_up, entries_about
 
-        with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
+        with errors_handled(json_out), open_workspace(workspace) as ws:
             if verify_chain:
                 check = verify(ws)
                 emit(
@@ -203,7 +230,9 @@ def register(app: typer.Typer) -> None:
                 if not check.ok:
                     raise typer.Exit(1)
                 return
-            entries = audit_entries(ws)
+            if verify(ws).ok:  # a broken chain is not extended: --verify shows where
+                catch_up(ws)
+            entries = audit_entries(ws) if customer is None else entries_about(ws, customer)
         emit([{k: e[k] for k in ("seq", "at", "action", "detail")} for e in entries], json_out)
 
     app.add_typer(sub, name="privacy")

@@ -151,6 +151,9 @@ def register(app: typer.Typer) -> None:
                     result = workspace_scores(ws, cost_per_contact=cost_per_contact,
                                               margin=margin)  # fmt: skip
             if out is not None:
+                from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
+
+                refuse_plaintext_in_encrypted(out)
                 if out.suffix.lower() == ".parquet":
                     result.to_parquet(out, index=False)
                 else:

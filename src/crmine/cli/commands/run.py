@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from crmine._format import fmt_number
 from crmine.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -47,6 +48,10 @@ def _render_steps(steps: list[dict[str, Any]]) -> None:
         extra = "" if s["ok"] else f" — {escape(s['error'].splitlines()[0])}"
         console.print(f"{mark} {s['title']} ({s['seconds']:.1f}s){extra}")
         print_verdict(s.get("verdict"), indent="    ")
+        left_out = (s.get("summary") or {}).get("consent_excluded") or {}
+        if any(left_out.values()):
+            lists = ", ".join(f"{fmt_number(n)} from {m}" for m, n in left_out.items() if n)
+            console.print(f"    [dim]opted out of marketing, left out: {lists}[/dim]")
 
 
 def register(app: typer.Typer) -> None:
@@ -77,6 +82,14 @@ def register(app: typer.Typer) -> None:
                 "truth.identity), for `crmine identity resolve`.",
             ),
         ] = False,
+        encrypt: Annotated[
+            bool,
+            typer.Option(
+                "--encrypt",
+                help="Encrypt the workspace at rest before loading (warehouse, landing files, "
+                "models, reports); the key from CRMINE_ENCRYPTION_KEY, a key file or a prompt.",
+            ),
+        ] = False,
         workspace: Annotated[
             Path | None,
             typer.Option(
@@ -104,7 +117,7 @@ def register(app: typer.Typer) -> None:
 
             ws, loads = build_demo_workspace(
                 directory, n_customers=customers, seed=seed, on_load=loaded, signal=signal,
-                identity_sources=identity_sources,
+                identity_sources=identity_sources, encrypt=encrypt,
             )
             with ws:
                 for _ in bar:  # finish the bar for entities the generator did not produce
@@ -172,16 +185,31 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--output", "-o", help="HTML file (default: reports/index.html)."),
         ] = None,
+        open_it: Annotated[
+            bool,
+            typer.Option(
+                "--open",
+                help="Open it in the browser. An encrypted workspace's report is decrypted in "
+                "memory and served once from 127.0.0.1 (no decrypted copy on disk).",
+            ),
+        ] = False,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Write the self-contained HTML report (works offline) from what the analyses stored."""
         from crmine.report import all_sections, build_report
+        from crmine.warehouse._sealed import is_sealed, seal_key
 
         with errors_handled(json_out), open_workspace(workspace, read_only=True) as ws:
             path = build_report(ws, output)
-        emit(
-            {"report": str(path), "sections": [s.key for s in all_sections()]},
-            json_out,
-            lambda: console.print(f"report written: [bold]{path}[/bold]"),
-        )
+            key = seal_key(ws)
+        info = {"report": str(path), "sections": [s.key for s in all_sections()],
+                "encrypted": is_sealed(path)}  # fmt: skip
+        if open_it:
+            from crmine.report._view import open_report
+
+            with errors_handled(json_out):
+                if not json_out and is_sealed(path):
+                    console.print("[dim]serving the decrypted report once from 127.0.0.1…[/dim]")
+                info["opened"] = open_report(path, key)
+        emit(info, json_out, lambda: console.print(f"report written: [bold]{path}[/bold]"))

@@ -59,6 +59,7 @@ def _forecast(
     windows: int | None,
     input_file: Path | None,
     json_out: bool,
+    future_file: Path | None = None,
 ) -> None:
     from crmine.sales import forecast, forecast_hierarchy, forecast_settings, sales_series
 
@@ -67,6 +68,7 @@ def _forecast(
             from crmine.cli._common import read_flat_file
 
             frame = read_flat_file(input_file)
+            future = read_flat_file(future_file) if future_file is not None else None
             f = (freq or "D").upper()
             res: Any = forecast(
                 frame,
@@ -74,6 +76,7 @@ def _forecast(
                 horizon=horizon or 28,
                 models=_split(models) if models else ("ets", "theta", "combo"),
                 n_windows=windows or 3,
+                future=future,
             )
             base = res
         else:
@@ -150,6 +153,11 @@ InputOpt = Annotated[
     Path | None,
     typer.Option("--input", help="Forecast a long-format file (unique_id, ds, y) instead."),
 ]
+FutureOpt = Annotated[
+    Path | None,
+    typer.Option("--future", help="With --input: unique_id, ds and the regressor columns "
+                 "(promotion, holiday…) for every forecast period."),
+]  # fmt: skip
 ForecastByOpt = Annotated[
     str | None,
     typer.Option(
@@ -204,11 +212,13 @@ def register(app: typer.Typer) -> None:
         models: ModelsOpt = None,
         windows: WindowsOpt = None,
         input_file: InputOpt = None,
+        future_file: FutureOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Revenue forecast, total and by --by, reconciled, with its backtest."""
-        _forecast(workspace, freq, horizon, by, models, windows, input_file, json_out)
+        _forecast(workspace, freq, horizon, by, models, windows, input_file, json_out,
+                  future_file)  # fmt: skip
 
     @sub.command("elasticity")
     def elasticity_cmd(
@@ -237,18 +247,35 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("promotions")
     def promotions_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
-        """Promotion lift per category beyond its price cut (95% intervals)."""
-        from crmine.sales import price_elasticity, workspace_panel
+        """Promotion effects per category (95% intervals): lift beyond the price cut, total
+        uplift against the demand model and against matched clean weeks, pull-forward (the
+        dip the week after) and cannibalisation of the category's other products."""
+        from crmine.sales import promotion_effects
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            fit = price_elasticity(workspace_panel(ws, "category"))
-        lifts = fit[["group", "promotion_lift", "promotion_lift_lower", "promotion_lift_upper",
-                     "weeks"]].rename(columns={"group": "category"})  # fmt: skip
-        emit(
-            {"promotions": lifts},
-            json_out,
-            lambda: print_frame(lifts, "Promotion lift (units, beyond the price cut)"),
-        )
+            effects = promotion_effects(ws)
+
+        def render() -> None:
+            ranges = effects[["category", "promotion_weeks"]].rename(
+                columns={"promotion_weeks": "weeks"})
+            for col, label in (("promotion_lift", "lift"), ("model_uplift", "uplift model"),
+                               ("matched_uplift", "uplift matched"),
+                               ("pull_forward", "pull-fwd"),
+                               ("cannibalisation", "cannibal.")):  # fmt: skip
+                ranges[label] = [
+                    "n/m" if m != m else f"{m:+.0%} [{lo:+.0%}, {hi:+.0%}]"
+                    for m, lo, hi in zip(effects[col], effects[f"{col}_lower"],
+                                         effects[f"{col}_upper"], strict=True)
+                ]
+            print_frame(ranges, "Promotion effects on units, 95% intervals (lift: beyond the "
+                        "price cut; uplift against the demand model and matched clean weeks; "
+                        "n/m: not measurable)")
+            for cat, note in zip(effects["category"], effects["cannibalisation_note"],
+                                 strict=True):
+                if isinstance(note, str):
+                    console.print(f"cannibalisation, {cat}: {note}")
+
+        emit({"promotions": effects}, json_out, render)
 
     app.add_typer(sub, name="sales")
 
@@ -260,11 +287,13 @@ def register(app: typer.Typer) -> None:
         models: ModelsOpt = None,
         windows: WindowsOpt = None,
         input_file: InputOpt = None,
+        future_file: FutureOpt = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """Revenue forecast with backtest (same as `crmine sales forecast`)."""
-        _forecast(workspace, freq, horizon, by, models, windows, input_file, json_out)
+        _forecast(workspace, freq, horizon, by, models, windows, input_file, json_out,
+                  future_file)  # fmt: skip
 
     whatif = typer.Typer(help="What-if: price changes.", no_args_is_help=True)
 

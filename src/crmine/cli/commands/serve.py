@@ -30,9 +30,15 @@ def register(app: typer.Typer) -> None:
         with errors_handled(False):
             check_workspace_config(workspace)
             from crmine.api import serve
+            from crmine.exceptions import WorkspaceError
             from crmine.warehouse import Workspace
 
-            Workspace.open(workspace).close()  # a missing workspace: the clear error now
+            try:  # a missing workspace: the clear error now (and a killed run recovered)
+                Workspace.open(workspace).close()
+            except WorkspaceError as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                # another process is writing it: the last complete copy is served
             console.print(f"crmine API and dashboard on http://{host}:{port}/ "
                           f"(workspace {workspace.resolve()}); Ctrl-C to stop")
             serve(workspace, host=host, port=port)

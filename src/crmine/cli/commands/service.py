@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from crmine.cli._common import (
@@ -40,7 +41,7 @@ def _run(workspace: Path, json_out: bool) -> Any:
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
         help="Service and contacts: volume, resolution, topics of ticket text, routing, and "
-        "what complaints cost in churn.",
+        "what complaints cost in churn and spend.",
         no_args_is_help=True,
     )
 
@@ -48,7 +49,12 @@ def register(app: typer.Typer) -> None:
     def contacts_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
         """Volume, resolution time, repeat contacts, SLA breaches, complaint rates and CSAT."""
         run = _run(workspace, json_out)
-        data = {**run.summary(), "groups": run.groups, "periods": run.periods}
+        agents = run.agents
+        data = {**run.summary(), "groups": run.groups, "periods": run.periods,
+                "weekly": run.volume.frame,
+                "agent_groups": None if agents is None else agents.groups,
+                "agent_group_differences": None if agents is None else agents.differences,
+                "agent_group_verdict": None if agents is None else agents.verdict.to_dict()}
 
         def render() -> None:
             print_verdict(run.verdict)
@@ -57,6 +63,18 @@ def register(app: typer.Typer) -> None:
                                 "sla_breach_rate", "repeat_rate", "csat_mean"]]
             print_frame(shown, "Contacts by reason, channel and priority (hours to close)")
             print_frame(run.periods.tail(12), "The last 12 months")
+            v = run.volume
+            if np.isfinite(v.p_value):
+                found = "a significant" if v.significant else "no significant"
+                console.print(f"Weekly volume: {found} yearly season (F test p = "
+                              f"{v.p_value:.3f}, peak week {v.peak_week}, "
+                              f"{v.peak_to_trough:.2f}x the trough)")
+            if agents is not None:
+                print_verdict(agents.verdict)
+                print_frame(agents.groups, "By agent group (hours ratio: to the other groups, "
+                            "within priority)")
+                print_frame(agents.differences[agents.differences["significant"]],
+                            "Differences between agent groups significant after Holm")
 
         emit(data, json_out, render)
 
@@ -120,23 +138,34 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("link-to-churn")
     def link_cmd(workspace: WorkspaceOpt = Path("."), json_out: JsonOpt = False) -> None:
-        """Hazard ratios of complaints, repeat contacts and slow resolution on later churn."""
+        """What complaints, repeat contacts and slow resolution cost: hazard ratios on later
+        churn and ratios of later spend."""
         run = _run(workspace, json_out)
-        link = run.link
+        link, spend = run.link, run.spend
         data: dict[str, Any] = {
             "effects": None if link is None else link.effects,
             "verdict": None if link is None else link.verdict.to_dict(),
+            "spend_effects": None if spend is None else spend.effects,
+            "spend_verdict": None if spend is None else spend.verdict.to_dict(),
         }
 
         def render() -> None:
             if link is None:
                 console.print("no core.fct_subscriptions: load subscriptions to link "
                               "service to churn")
+            else:
+                print_verdict(link.verdict)
+                print_frame(link.effects.drop(columns=["unit"]),
+                            f"Cox model of {link.subscriptions:,} subscriptions, "
+                            f"{link.churned:,} churned ({link.months:,} subscription-months)")
+            if spend is None:
+                console.print("no core.fct_order_lines: load orders to link service to spend")
                 return
-            print_verdict(link.verdict)
-            print_frame(link.effects.drop(columns=["unit"]),
-                        f"Cox model of {link.subscriptions:,} subscriptions, "
-                        f"{link.churned:,} churned ({link.months:,} subscription-months)")
+            print_verdict(spend.verdict)
+            print_frame(spend.effects.drop(columns=["unit"]),
+                        f"Monthly spend of {spend.customers:,} customers "
+                        f"({spend.months:,} customer-months; fixed effects per customer and "
+                        "month)")
 
         emit(data, json_out, render)
 

@@ -94,6 +94,9 @@ def build(ws: Workspace) -> Section | None:
         cols = ["channel", "spend", "contribution", "share_of_outcome", "roi", "roi_ci_low",
                 "roi_ci_high", "marginal_roi", "marginal_roi_ci_low", "marginal_roi_ci_high",
                 "decay", "half_saturation", "shape", "rank"]
+        if "lag_scale" in channels and channels["lag_scale"].notna().any():  # Weibull adstock
+            cols[cols.index("decay")] = "lag_scale"
+            cols.insert(cols.index("lag_scale") + 1, "lag_shape")
         parts.append(table(channels.sort_values("rank")[cols], caption=(
             "Channels: contribution, ROI (contribution per unit spent) and marginal ROI with "
             "90% bootstrap intervals; fitted adstock decay and Hill saturation")))

@@ -27,6 +27,7 @@ def sales(ws: Workspace) -> Section | None:
     from crmine.sales._plots import (
         plot_elasticity,
         plot_forecast,
+        plot_promotions,
         plot_waterfall,
         plot_whale_curve,
     )
@@ -108,6 +109,20 @@ def sales(ws: Workspace) -> Section | None:
                         "promotion_lift_lower", "promotion_lift_upper", "price_sd",
                         "price_varies", "weeks"]],
             max_rows=20, digits=3, caption="Price elasticity and promotion lift per category",
+        )  # fmt: skip
+    promotions = _read(ws, "sales_promotions")
+    if len(promotions) and promotions["matched_uplift"].notna().any():
+        html += plot(plot_promotions(promotions), height=360)
+        html += table(
+            promotions[["category", "promotion_weeks", "promotion_lift", "promotion_lift_lower",
+                        "promotion_lift_upper", "model_uplift", "model_uplift_lower",
+                        "model_uplift_upper", "matched_uplift", "matched_uplift_lower",
+                        "matched_uplift_upper", "pull_forward", "pull_forward_lower",
+                        "pull_forward_upper", "cannibalisation", "cannibalisation_note"]],
+            max_rows=20, digits=3,
+            caption="Promotions: lift beyond the price cut; uplift of units against the demand "
+            "model and against matched clean weeks nearby (bootstrap interval); pull-forward "
+            "(the dip the week after); cannibalisation of the category's other products",
         )  # fmt: skip
     whatif = _read(ws, "sales_whatif")
     if len(whatif):

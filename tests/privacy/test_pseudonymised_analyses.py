@@ -1,0 +1,151 @@
+"""``[privacy] pseudonymise_analyses``: analyses read keyed pseudonyms, marts hold them (the
+RFM mart here), re-identification needs the key, and the key never reaches the file."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.warehouse.test_ingest import ORDERS_CSV
+
+KEY = "analysis-pseudonym-key-0123"
+
+
+@pytest.fixture
+def pseudonymised(workspace, tmp_path, monkeypatch):
+    from crmine.warehouse import ingest
+
+    (tmp_path / "orders.csv").write_text(ORDERS_CSV)
+    ingest(workspace, "orders", tmp_path / "orders.csv")
+    workspace.config.extra["privacy"] = {"pseudonymise_analyses": True}
+    workspace.save_config()
+    monkeypatch.setenv("CRMINE_PSEUDONYM_KEY", KEY)
+    return workspace
+
+
+def _ids(ws) -> set[str]:
+    return {r[0] for r in ws.duck.execute(
+        "SELECT DISTINCT customer_id FROM core.fct_order_lines WHERE customer_id IS NOT NULL"
+    ).fetchall()}  # fmt: skip
+
+
+def test_rfm_mart_holds_the_export_pseudonyms_not_ids(pseudonymised):
+    from crmine.features import build_customer_rfm
+    from crmine.privacy import pseudonym
+
+    ws = pseudonymised
+    ids = _ids(ws)
+    assert len(ids) >= 2
+    assert build_customer_rfm(ws) == len(ids)
+    held = {r[0] for r in ws.duck.execute("SELECT customer_id FROM marts.customer_rfm").fetchall()}
+    assert held == {pseudonym(i, KEY.encode()) for i in ids}  # the export's pseudonyms
+    assert not held & ids
+    # the key is only in the connection: no view or macro in the file holds it
+    sql = " ".join(r[0] for r in ws.duck.execute(
+        "SELECT sql FROM duckdb_views() WHERE NOT internal AND sql IS NOT NULL").fetchall())
+    assert "crmine_pseudonym(customer_id)" in sql
+    assert KEY.encode().hex()[:16] not in sql
+
+
+def test_reidentify_needs_the_key_and_is_audited(pseudonymised, monkeypatch):
+    from crmine.exceptions import ConfigError
+    from crmine.features import build_customer_rfm
+    from crmine.privacy import audit_entries, reidentify
+
+    ws = pseudonymised
+    build_customer_rfm(ws)
+    mart = ws.read("marts.customer_rfm")
+    back = reidentify(ws, mart)
+    assert set(back["customer_id"]) == _ids(ws)
+    assert back["monetary_value"].tolist() == mart["monetary_value"].tolist()  # rows stay in place
+    assert audit_entries(ws)[-1]["action"] == "reidentify"
+    monkeypatch.delenv("CRMINE_PSEUDONYM_KEY")
+    with pytest.raises(ConfigError, match="CRMINE_PSEUDONYM_KEY"):
+        reidentify(ws, mart)
+
+
+def test_without_the_key_analyses_fail_clearly_and_never_see_ids(pseudonymised, monkeypatch):
+    from crmine.exceptions import ConfigError
+    from crmine.features import build_customer_rfm
+
+    monkeypatch.delenv("CRMINE_PSEUDONYM_KEY")
+    with pytest.raises(ConfigError, match="pseudonymise_analyses is on"):
+        build_customer_rfm(pseudonymised)
+    assert not pseudonymised.has_table("marts.customer_rfm")
+
+
+def test_reidentify_command_writes_ids_for_a_list(pseudonymised, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from crmine.cli import app
+    from crmine.features import build_customer_rfm
+
+    build_customer_rfm(pseudonymised)
+    ids = _ids(pseudonymised)
+    pseudonymised.close()
+    out = tmp_path / "list.csv"
+    result = CliRunner().invoke(app, ["privacy", "reidentify", "marts.customer_rfm", "-o",
+                                      str(out), "-w", str(pseudonymised.root), "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["unmatched"] == 0
+    assert {line.split(",")[0] for line in out.read_text().splitlines()[1:]} == ids
+
+
+@pytest.mark.slow  # the churn and CLV fits on a copy of the 2,000-customer demo: about a minute
+def test_churn_and_clv_marts_hold_pseudonyms(demo_workspace, tmp_path, monkeypatch):
+    import shutil
+
+    from crmine.pipeline import run_pipeline
+    from crmine.privacy import pseudonym
+    from crmine.warehouse import Workspace
+
+    demo_workspace.duck.execute("CHECKPOINT")
+    shutil.copytree(demo_workspace.root, tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        ws.config.extra["privacy"] = {"pseudonymise_analyses": True}
+        ws.save_config()
+        monkeypatch.setenv("CRMINE_PSEUDONYM_KEY", KEY)
+        results = {r.name: r for r in run_pipeline(ws, only=["churn", "clv"])}
+        assert all(r.ok for r in results.values()), {n: r.error for n, r in results.items()}
+        ids = {r[0] for r in ws.duck.execute("SELECT customer_id FROM core.dim_customer"
+                                             ).fetchall()}  # fmt: skip
+        expected = {pseudonym(i, KEY.encode()) for i in ids}
+        for mart in ("marts.customer_scores", "marts.retention_list", "marts.customer_features"):
+            held = {r[0] for r in ws.duck.execute(f"SELECT customer_id FROM {mart}").fetchall()}
+            assert held and held <= expected and not held & ids, mart
+        # the models scored the pseudonyms: every customer's CLV, the churn risk of those the
+        # churn model covers (on this demo the same 40.7 % and sums as without pseudonyms)
+        scores = ws.read("marts.customer_scores")
+        assert scores["predicted_clv_12m"].notna().all()
+        scored = set(scores.loc[scores["churn_risk"].notna(), "customer_id"])
+        assert len(scored) > 500
+        listed = {r[0] for r in ws.duck.execute("SELECT customer_id FROM marts.retention_list"
+                                                ).fetchall()}  # fmt: skip
+        assert listed and listed <= scored
+        assert results["churn"].verdict.status == results["clv"].verdict.status == "informative"
+    finally:
+        ws.close()
+
+
+def test_erasure_works_without_the_key_and_drops_the_views(pseudonymised, monkeypatch):
+    """The pseudonymised views call a macro only a connection with the key holds: an erasure
+    from a connection without it rewrites the file without them (they come back later)."""
+    from crmine.features import build_customer_rfm
+    from crmine.privacy import erase
+    from crmine.warehouse import Workspace
+
+    build_customer_rfm(pseudonymised)
+    assert pseudonymised.has_table("pseudonymised.fct_order_lines")
+    root = pseudonymised.root
+    pseudonymised.close()
+    monkeypatch.delenv("CRMINE_PSEUDONYM_KEY")
+    ws = Workspace.open(root)
+    try:
+        receipt = erase(ws, ["C1"])
+        assert receipt.verified, receipt.remaining
+        assert not ws.has_table("pseudonymised.fct_order_lines")
+        assert "C1" not in _ids(ws)
+    finally:
+        ws.close()
