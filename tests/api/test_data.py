@@ -44,16 +44,22 @@ def test_group_by_sums_to_the_count(client, tokens):
     assert sum(row["customers"] for row in g["groups"]) == g["count"] == 2000
 
 
-def test_customer_360(client, tokens, con):
-    c = client.get("/api/v1/customers/C000003", headers=auth(tokens["analyst"])).json()
-    lines = con.execute("SELECT count(*) FROM core.fct_order_lines WHERE customer_id = "
-                        "'C000003'").fetchone()[0]
+@pytest.fixture(scope="module")
+def reachable(con) -> str:
+    """A customer with offers to act on (the demo's planted opt-outs have none)."""
+    return con.execute("SELECT min(customer_id) FROM marts.basket_recommendations").fetchone()[0]
+
+
+def test_customer_360(client, tokens, con, reachable):
+    c = client.get(f"/api/v1/customers/{reachable}", headers=auth(tokens["analyst"])).json()
+    lines = con.execute("SELECT count(*) FROM core.fct_order_lines WHERE customer_id = ?",
+                        [reachable]).fetchone()[0]
     assert len(c["orders"]) == min(lines, 50) and lines > 0
     assert c["attributes"]["email"] == con.execute(
-        "SELECT email FROM core.dim_customer WHERE customer_id = 'C000003' AND is_current"
+        "SELECT email FROM core.dim_customer WHERE customer_id = ? AND is_current", [reachable]
     ).fetchone()[0]
     seg = con.execute("SELECT cluster, rfm_segment FROM marts.customer_segments WHERE "
-                      "customer_id = 'C000003'").fetchone()
+                      "customer_id = ?", [reachable]).fetchone()
     assert (c["segment"]["cluster"], c["segment"]["rfm_segment"]) == seg
     assert c["scores"]["predicted_clv_12m"] > 0 and c["lifecycle"]["stage"]
     assert [p["rank"] for p in c["next_best_products"]] == sorted(
@@ -86,11 +92,11 @@ def test_realtime_scores_equal_the_runs_scores(client, tokens, con, api_root, mo
     assert one.json()["scores"][0][column] == pytest.approx(run[ids[0]], rel=1e-6, abs=1e-9)
 
 
-def test_next_best_product(client, tokens, con):
-    r = client.get("/api/v1/scores/next_best_product/C000003",
+def test_next_best_product(client, tokens, con, reachable):
+    r = client.get(f"/api/v1/scores/next_best_product/{reachable}",
                    headers=auth(tokens["marketer"])).json()
     top = con.execute("SELECT product_id FROM marts.basket_recommendations WHERE customer_id = "
-                      "'C000003' ORDER BY rank LIMIT 1").fetchone()[0]
+                      "? ORDER BY rank LIMIT 1", [reachable]).fetchone()[0]
     assert r["scores"][0]["next_best_products"][0]["product_id"] == top and r["version"]
 
 

@@ -18,7 +18,9 @@ STABLE_IDS = sorted([
     "cube_columns", "cube_count", "cube_list", "cube_group", "cube_export", "segments_list",
     "segment_customers", "campaigns_kpis", "rules_list", "models_list", "scores_customer",
     "scores_batch", "jobs_list", "job_start", "job_get", "job_cancel", "audit_list",
-    "users_list", "user_add", "user_revoke"])
+    "users_list", "user_add", "user_revoke",
+    # the dashboard's page of each analysis (its verdict, lists and marts)
+    "analysis_page", "analysis_mart", "analysis_mart_export"])
 
 
 def test_openapi_operation_ids_are_stable(live_url):

@@ -7,9 +7,10 @@ The same filters as the customer cube (``channel=search,social``, ``spend>=100``
 sums (CPA is the group's spend over its conversions, not a mean of per-row CPAs); their
 intervals are in ``crmine campaigns spend``.
 
-Examples
---------
->>> spend_query(ws, where=["channel=search"], by=["age", "gender"]).groups  # doctest: +SKIP
+For example, spend and results of search by age band and gender (``ws`` a workspace holding
+spend rows)::
+
+    spend_query(ws, where=["channel=search"], by=["age", "gender"]).groups
 """
 
 from __future__ import annotations

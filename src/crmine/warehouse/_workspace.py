@@ -302,8 +302,11 @@ class Workspace:
         new[f"{model}_scored_at"] = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
         if self.has_table("marts.customer_scores"):
             old = self.read("marts.customer_scores")
-            keep = [c for c in old.columns if c == "customer_id" or c not in new.columns]
-            new = old[keep].merge(new, on="customer_id", how="outer")
+            # Scores keyed the other way (ids vs pseudonyms: `[privacy] pseudonymise_analyses`
+            # switched since) name no one in common: replaced, never mixed into one table.
+            if _keyed_by_pseudonyms(old["customer_id"]) == _keyed_by_pseudonyms(new["customer_id"]):
+                keep = [c for c in old.columns if c == "customer_id" or c not in new.columns]
+                new = old[keep].merge(new, on="customer_id", how="outer")
         self.write_table("marts.customer_scores", new.sort_values("customer_id", kind="stable"))
 
     @contextmanager
@@ -339,3 +342,8 @@ class Workspace:
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.config.settings.get(key, default)
+
+
+def _keyed_by_pseudonyms(ids: pd.Series) -> bool:
+    """Whether most of ``ids`` are keyed pseudonyms ("p" and 16 hex digits, crmine.privacy)."""
+    return bool(ids.astype(str).str.fullmatch(r"p[0-9a-f]{16}").mean() > 0.5) if len(ids) else False
