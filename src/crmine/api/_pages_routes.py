@@ -111,11 +111,7 @@ def analysis_mart_export(request: Request, name: Name, mart: MartName,
     _gate(request, m.table)
     state = state_of(request)
     user = _user(request)
-    wait = state.exports.retry_after(user.user_id)
-    if wait:
-        raise ApiError(429, f"too many exports: at most {state.exports.limit} per "
-                       f"{state.exports.window:g} s; retry in {wait:.0f} s",
-                       headers={"Retry-After": str(max(1, round(wait)))})
+    state.exports.admit(user.user_id)
     pii = has_pii_rights(user.role)
     with state.pool.borrow() as ws:
         query = views.MartQuery(ws, m.table, pii=pii, sort=sort, desc=desc, q=q,

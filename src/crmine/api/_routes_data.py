@@ -222,11 +222,7 @@ def cube_export(request: Request, where: Where = []) -> Response:  # noqa: B006
 
     state = state_of(request)
     user = _user(request)
-    wait = state.exports.retry_after(user.user_id)
-    if wait:
-        raise ApiError(429, f"too many exports: at most {state.exports.limit} per "
-                       f"{state.exports.window:g} s; retry in {wait:.0f} s",
-                       headers={"Retry-After": str(max(1, round(wait)))})
+    state.exports.admit(user.user_id)
     import pandas as pd
 
     with _cube(state) as ws, tempfile.TemporaryDirectory() as tmp:

@@ -46,6 +46,16 @@ class RateLimiter:
             calls.append(now)
             return 0.0
 
+    def admit(self, key: str, what: str = "exports") -> None:
+        """Count the call, or refuse it with 429 and when to retry."""
+        from crmine.api._errors import ApiError
+
+        wait = self.retry_after(key)
+        if wait:
+            raise ApiError(429, f"too many {what}: at most {self.limit} per {self.window:g} s; "
+                           f"retry in {wait:.0f} s",
+                           headers={"Retry-After": str(max(1, round(wait)))})
+
 
 class ServerState:
     def __init__(self, root: Path, *, pool_size: int = 4, export_limit: int = 10,
