@@ -279,21 +279,9 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(sub, name="sales")
 
-    @app.command("forecast")
-    def top_forecast_cmd(
-        freq: FreqOpt = None,
-        horizon: HorizonOpt = None,
-        by: ForecastByOpt = None,
-        models: ModelsOpt = None,
-        windows: WindowsOpt = None,
-        input_file: InputOpt = None,
-        future_file: FutureOpt = None,
-        workspace: WorkspaceOpt = Path("."),
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Revenue forecast with backtest (same as `crmine sales forecast`)."""
-        _forecast(workspace, freq, horizon, by, models, windows, input_file, json_out,
-                  future_file)  # fmt: skip
+    # the same command at the top level
+    app.command("forecast", help="Revenue forecast with backtest (same as `crmine sales "
+                "forecast`).")(forecast_cmd)  # fmt: skip
 
     whatif = typer.Typer(help="What-if: price changes.", no_args_is_help=True)
 
