@@ -160,3 +160,46 @@ def test_label_errors_name_the_problem() -> None:
         subscription_labels(subs(), cutoff="2010-01-01")
     with pytest.raises(DataError, match="is not a date"):
         subscription_labels(subs(), cutoff="yesterday-ish")
+
+
+def test_service_measures_use_only_what_was_known_at_the_cutoff() -> None:
+    """Repeat contacts, slow resolutions and open tickets, by hand, at CUT (2024-01-01)."""
+    ts = pd.Timestamp
+    tickets = pd.DataFrame({
+        "ticket_id": range(8),
+        "customer_id": ["a", "a", "a", "b", "b", "c", "d", "d"],
+        "opened_ts": [ts("2023-12-01"), ts("2023-12-05"), ts("2023-12-31 12:00"),
+                      ts("2023-06-01"), ts("2023-12-20"), ts("2023-12-30 23:00"),
+                      ts("2023-12-30"), ts("2024-01-02")],
+        # a: closed in 10 h, in 60 h (slow), opened 12 h before the cut-off and closed
+        # after it (not yet known to be slow, but open at the cut-off);
+        # b: an old ticket still open, a fast recent one; c: closed 3 days after the
+        # cut-off, opened an hour before it; d: a repeat after the cut-off does not count.
+        "closed_ts": [ts("2023-12-01 10:00"), ts("2023-12-07 12:00"), ts("2024-01-05"),
+                      pd.NaT, ts("2023-12-20 05:00"), ts("2024-01-03"),
+                      ts("2023-12-30 02:00"), ts("2024-01-02 01:00")],
+        "is_complaint": [True, True, False, False, True, True, False, True],
+    })  # fmt: skip
+    f = ticket_features(tickets, cutoff=CUT, lookback_days=90, repeat_days=7,
+                        sla_hours=48).set_index("customer_id")
+    assert f.loc["a", "n_repeat_contacts"] == 1  # 12-05 after 12-01; 12-31 is 26 days on
+    assert f.loc["a", "n_slow_resolutions"] == 1 and f.loc["a", "n_open_tickets"] == 1
+    assert f.loc["a", "slow_share"] == pytest.approx(1 / 2)  # the 12-31 ticket is not due
+    assert f.loc["b", "n_tickets"] == 1 and f.loc["b", "n_open_tickets"] == 1
+    assert f.loc["b", "n_slow_resolutions"] == 0  # the old open one is outside the look-back
+    assert f.loc["c", "n_slow_resolutions"] == 0 and f.loc["c", "n_open_tickets"] == 1
+    assert np.isnan(f.loc["c", "slow_share"])  # nothing was due yet
+    assert f.loc["d", "n_repeat_contacts"] == 0 and f.loc["d", "n_complaints"] == 0
+    # A longer repeat window and a shorter SLA are the service settings' to choose.
+    g = ticket_features(tickets, cutoff=CUT, lookback_days=90, repeat_days=30,
+                        sla_hours=1).set_index("customer_id")
+    assert g.loc["a", "n_repeat_contacts"] == 2 and g.loc["a", "n_slow_resolutions"] == 3
+    # Whatever happens after the cut-off changes nothing.
+    later = tickets.copy()
+    later.loc[later["opened_ts"] < pd.Timestamp(CUT), "closed_ts"] = later["closed_ts"].where(
+        later["closed_ts"] < pd.Timestamp(CUT), pd.Timestamp("2030-01-01"))
+    later = pd.concat([later, tickets.assign(opened_ts=pd.Timestamp("2024-01-03"),
+                                             ticket_id=range(100, 108))])
+    h = ticket_features(later, cutoff=CUT, lookback_days=90, repeat_days=7,
+                        sla_hours=48).set_index("customer_id")
+    pd.testing.assert_frame_equal(h, f)

@@ -66,6 +66,18 @@ def test_planted_drivers_are_found(demo) -> None:
     assert hr["contract_type = two_year"] < 0.5 and hr["contract_type = one_year"] < 0.8
 
 
+def test_the_planted_complaint_effect_is_used_with_the_service_measures(demo) -> None:
+    """The demo plants 1.5 log hazard per complaint in the 90 days before a month: the
+    fitted model relies on n_complaints, in that direction; the service measures the
+    service analysis tests (repeats, slow resolution, open tickets) are features too."""
+    ws, _ = demo
+    d = ws.read("marts.churn_drivers").set_index("feature")
+    assert d.loc["n_complaints", "importance"] > 0
+    assert d.loc["n_complaints", "direction"] == "higher → more churn"
+    assert {"n_repeat_contacts", "n_slow_resolutions", "n_open_tickets",
+            "slow_share"} <= set(d.index)
+
+
 def test_features_come_only_from_before_the_cutoff(demo) -> None:
     ws, _ = demo
     data = build_churn_dataset(ws, snapshots=2)

@@ -17,14 +17,16 @@ from crmine.warehouse import ENTITIES
 
 N = 2_000
 TABLES = ("customers", "products", "orders", "events", "campaigns", "campaign_assignments",
-          "tickets", "subscriptions", "surveys", "marketing_spend", "marketing_outcomes")
+          "tickets", "subscriptions", "surveys", "marketing_spend", "marketing_outcomes",
+          "promotion_calendar", "holidays")
 UNIQUE_KEYS = {
     "customers": ["customer_id"], "products": ["product_id"],
     "orders": ["order_id", "line_number"], "events": ["event_id"],
     "campaigns": ["campaign_id"], "campaign_assignments": ["campaign_id", "customer_id"],
     "tickets": ["ticket_id"], "subscriptions": ["subscription_id"],
     "marketing_spend": ["date", "channel", "campaign", "age", "gender"],
-    "marketing_outcomes": ["date"],
+    "marketing_outcomes": ["date"], "promotion_calendar": ["promotion_id"],
+    "holidays": ["date", "name", "country"],
 }  # fmt: skip
 
 

@@ -92,13 +92,25 @@ def test_reidentify_command_writes_ids_for_a_list(pseudonymised, tmp_path):
     assert {line.split(",")[0] for line in out.read_text().splitlines()[1:]} == ids
 
 
-@pytest.mark.slow  # the churn and CLV fits on a copy of the 2,000-customer demo: about a minute
-def test_churn_and_clv_marts_hold_pseudonyms(demo_workspace, tmp_path, monkeypatch):
+# Fitted on the demo without pseudonyms, every analysis is informative. The response model's
+# held-out customers are drawn by id (GroupShuffleSplit over sorted ids), so pseudonyms draw
+# another held-out set, and on this demo its Qini interval reaches 0 for some draws: its
+# status depends on the draw, not on the pseudonyms (not asserted).
+SPLIT_SENSITIVE = {"response"}
+
+
+@pytest.mark.slow  # the whole pipeline on a copy of the 2,000-customer demo: 1-3 minutes
+def test_whole_pipeline_on_pseudonyms(demo_workspace, tmp_path, monkeypatch):
+    """Every analysis runs on pseudonyms with its verdict's status; no mart holds a real id;
+    consent is honoured on pseudonymised lists; lists re-identify for analysts only."""
     import shutil
 
+    from crmine.api import add_user
     from crmine.pipeline import run_pipeline
-    from crmine.privacy import pseudonym
+    from crmine.privacy import pseudonym, reidentify
+    from crmine.privacy._reidentify import ReidentifyRefused, user_of_token
     from crmine.warehouse import Workspace
+    from crmine.warehouse._consent import contact_marts
 
     demo_workspace.duck.execute("CHECKPOINT")
     shutil.copytree(demo_workspace.root, tmp_path / "ws")
@@ -107,24 +119,59 @@ def test_churn_and_clv_marts_hold_pseudonyms(demo_workspace, tmp_path, monkeypat
         ws.config.extra["privacy"] = {"pseudonymise_analyses": True}
         ws.save_config()
         monkeypatch.setenv("CRMINE_PSEUDONYM_KEY", KEY)
-        results = {r.name: r for r in run_pipeline(ws, only=["churn", "clv"])}
+        _, analyst = add_user(ws, "ana", "analyst")
+        _, marketer = add_user(ws, "mia", "marketer")
+        results = {r.name: r for r in run_pipeline(ws)}
         assert all(r.ok for r in results.values()), {n: r.error for n, r in results.items()}
+        statuses = {n: r.verdict.status for n, r in results.items()
+                    if r.verdict is not None and n not in SPLIT_SENSITIVE}
+        assert len(statuses) >= 9 and set(statuses.values()) == {"informative"}, statuses
+        assert results["response"].verdict is not None
+
         ids = {r[0] for r in ws.duck.execute("SELECT customer_id FROM core.dim_customer"
                                              ).fetchall()}  # fmt: skip
         expected = {pseudonym(i, KEY.encode()) for i in ids}
-        for mart in ("marts.customer_scores", "marts.retention_list", "marts.customer_features"):
-            held = {r[0] for r in ws.duck.execute(f"SELECT customer_id FROM {mart}").fetchall()}
-            assert held and held <= expected and not held & ids, mart
-        # the models scored the pseudonyms: every customer's CLV, the churn risk of those the
-        # churn model covers (on this demo the same 40.7 % and sums as without pseudonyms)
-        scores = ws.read("marts.customer_scores")
-        assert scores["predicted_clv_12m"].notna().all()
-        scored = set(scores.loc[scores["churn_risk"].notna(), "customer_id"])
-        assert len(scored) > 500
-        listed = {r[0] for r in ws.duck.execute("SELECT customer_id FROM marts.retention_list"
-                                                ).fetchall()}  # fmt: skip
-        assert listed and listed <= scored
-        assert results["churn"].verdict.status == results["clv"].verdict.status == "informative"
+        with_customers = []
+        for table in ws.tables("marts"):
+            columns = ws.duck.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                "table_schema = 'marts' AND table_name = ? AND table_catalog = "
+                "current_database()", [table.split(".")[1]]).fetchall()
+            for column, kind in columns:
+                if kind != "VARCHAR":
+                    continue
+                real = ws.duck.execute(
+                    f'SELECT count(*) FROM {table} WHERE "{column}" IN '
+                    "(SELECT customer_id FROM core.dim_customer)").fetchone()[0]
+                assert real == 0, f"{table}.{column} holds {real} real customer ids"
+            if "customer_id" in {c for c, _ in columns}:
+                held = {r[0] for r in ws.duck.execute(
+                    f"SELECT DISTINCT CAST(customer_id AS VARCHAR) FROM {table} "
+                    "WHERE customer_id IS NOT NULL").fetchall()}
+                assert held <= expected, table
+                with_customers.append(table)
+        assert len(with_customers) >= 12  # features, scores, lists, segments, lifecycle …
+
+        # consent: the opted-out customers' pseudonyms are on no list to act on
+        out = {pseudonym(r[0], KEY.encode()) for r in ws.duck.execute(
+            "SELECT customer_id FROM core.dim_customer WHERE is_current AND marketing_opt_out"
+        ).fetchall()}  # fmt: skip
+        for name in results:
+            for table in contact_marts(name):
+                if ws.has_table(table) and "customer_id" in ws.columns(table):
+                    held = {r[0] for r in ws.duck.execute(
+                        f"SELECT CAST(customer_id AS VARCHAR) FROM {table}").fetchall()}
+                    assert not held & out, table
+        excluded = dict(ws.duck.execute("SELECT mart, excluded FROM meta.consent_exclusions"
+                                        ).fetchall())  # fmt: skip
+        assert excluded["retention_list"] > 0 and excluded["basket_recommendations"] > 0
+
+        # the retention list re-identifies for an analyst, not for a marketer
+        listed = ws.read("marts.retention_list")
+        with pytest.raises(ReidentifyRefused, match="only admin and analyst"):
+            reidentify(ws, listed, user=user_of_token(ws, marketer))
+        back = reidentify(ws, listed, user=user_of_token(ws, analyst), table="retention_list")
+        assert back["customer_id"].notna().all() and set(back["customer_id"]) <= ids
     finally:
         ws.close()
 

@@ -143,6 +143,34 @@ def test_demo_marts_declared_and_checked(demo_workspace, service_run) -> None:
     assert "Outsourced" in html and "Spend in a month per service event" in html
 
 
+def test_measured_complaint_effect_sets_the_health_service_component(demo_workspace,
+                                                                     service_run) -> None:
+    """An informative service run: a complaint costs the health score's service component
+    its hazard ratio - 1 (planted e^1.5 = 4.48), and the held-out AUC is no worse than
+    with the documented cost of 1."""
+    from crmine.lifecycle._health import DOCUMENTED_COSTS, ServiceCost, evaluate_health
+    from crmine.lifecycle._health import service_cost as health_service_cost
+    from crmine.lifecycle._workspace import data_end
+
+    cost = health_service_cost(demo_workspace)
+    assert cost.source == "measured" and "marts.service_churn_link" in cost.detail
+    effects = service_run.link.effects.set_index("covariate")
+    assert cost.costs["complaints"] == pytest.approx(effects.loc["complaints", "hazard_ratio"]
+                                                     - 1)
+    truth = float(demo_workspace.read("truth.churn_drivers").set_index("feature")
+                  .loc["n_complaints", "effect"])
+    assert 0.5 * np.expm1(truth) < cost.costs["complaints"] < 2 * np.expm1(truth)
+    assert cost.costs["slow_resolutions"] == 0.0  # not planted: its interval covers 1
+    end = data_end(demo_workspace)
+    measured = evaluate_health(demo_workspace, end, service=cost)
+    documented = evaluate_health(demo_workspace, end, service=ServiceCost(
+        "documented", dict(DOCUMENTED_COSTS), 7, 48, "documented"))
+    assert "Service component: measured" in measured.verdict.why
+    assert measured.auc >= documented.auc - 0.002  # measured 0.7727 against 0.7717
+    complained = measured.scores["service"] < documented.scores["service"]
+    assert complained.any()  # complainers are less healthy than the documented cost says
+
+
 @pytest.mark.slow
 def test_no_signal_company_is_not_informative(tmp_path) -> None:
     from crmine.demo._workspace import build_demo_workspace
@@ -152,6 +180,11 @@ def test_no_signal_company_is_not_informative(tmp_path) -> None:
         run = run_service(ws)
         assert run.verdict.status == "not_informative"
         assert all(c.status == "not_informative" for c in run.verdict.checks)
+        from crmine.lifecycle._health import service_cost as health_service_cost
+
+        # nothing measured: the health score keeps the documented service cost
+        cost = health_service_cost(ws)
+        assert cost.source == "documented" and "not informative" in cost.detail
         assert ws.read("marts.service_ticket_routing").empty
         assert run.link is not None
         lo, hi = run.link.effects.set_index("covariate").loc["complaints",

@@ -3,12 +3,13 @@ error shape, the routes and the dashboard, over one workspace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crmine.api._errors import ApiError, install_handlers
@@ -36,25 +37,32 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def _user_of(request: Request, token: str) -> ApiUser:
-    state = state_of(request)
-    user = state.tokens.get(token)
+def _verified(state: ServerState, token: str) -> ApiUser:
+    """The token's user, checked against its argon2 hash (slow on purpose: once per token)."""
+    with state.pool.borrow() as ws:
+        user = authenticate(ws.duck, token)
     if user is None:
-        with state.pool.borrow() as ws:
-            user = authenticate(ws.duck, token)
-        if user is None:
-            raise ApiError(401, "the API token is unknown or revoked; ask an admin for a new "
-                           "one", headers={"WWW-Authenticate": "Bearer"})
-        state.tokens.put(token, user)
+        raise ApiError(401, "the API token is unknown or revoked; ask an admin for a new "
+                       "one", headers={"WWW-Authenticate": "Bearer"})
+    state.tokens.put(token, user)
     return user
 
 
-def authorise(operation_id: str) -> Callable[[Request], ApiUser]:
+def authorise(operation_id: str) -> Callable[[Request], Awaitable[ApiUser]]:
     """The dependency guarding route ``operation_id``: a valid token whose role the policy
-    allows."""
-    def check(request: Request) -> ApiUser:
+    allows.
+
+    Asynchronous: a token already verified costs a keyed hash in the event loop, not a hop to
+    the thread pool (which a route answered in memory does not need either); only argon2, on
+    a token's first use, runs in a thread.
+    """
+    async def check(request: Request) -> ApiUser:
         request.state.operation = operation_id
-        user = _user_of(request, _bearer(request))
+        token = _bearer(request)
+        state = state_of(request)
+        user = state.tokens.get(token)
+        if user is None:
+            user = await run_in_threadpool(_verified, state, token)
         request.state.user = user
         if not allowed(operation_id, user.role):
             roles = ", ".join(sorted(POLICY.get(operation_id, ())))
@@ -168,5 +176,9 @@ class _Audited:
             query = scope.get("query_string", b"").decode("latin-1")
             if detail is None and query:
                 detail = {"query": query[:1000]}
+            route = getattr(scope.get("route"), "path", None)  # the template, when matched
+            if route is not None and not route.startswith(API_PREFIX):
+                route = API_PREFIX + route  # routes of an included router: without the prefix
             self.state.audit.append(found.get("user"), scope["method"], scope["path"],
-                                    found.get("operation"), status[0], detail)
+                                    found.get("operation"), status[0], detail, route=route,
+                                    params=scope.get("path_params"))

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from crmine.api import _views
 from crmine.api._app import guarded, state_of
@@ -100,6 +101,7 @@ class CustomerPage(BaseModel):
     page_size: int
     pages: int
     customers: list[dict[str, Any]]
+    consent_excluded: int = 0  # matching customers left out: they opted out of marketing
 
 
 @router.get("/customers", response_model=CustomerPage, **guarded("customers_search"))
@@ -132,12 +134,9 @@ def _cube(state: Any) -> Iterator[Any]:
     filter the cube cannot evaluate is the client's error (422), not the server's."""
     import duckdb
 
-    from crmine.cube._table import prepare
     from crmine.exceptions import CrmineError
 
-    with state.pool.borrow() as ws:
-        with state.pool.cube_lock:
-            prepare(ws)
+    with state.pool.borrow_cube() as (ws, _):
         try:
             yield ws
         except CrmineError:
@@ -164,14 +163,35 @@ class Count(BaseModel):
 
 
 @router.get("/cube/count", response_model=Count, **guarded("cube_count"))
-def cube_count(request: Request, where: Where = []) -> dict[str, Any]:  # noqa: B006
+async def cube_count(request: Request, where: Where = []) -> dict[str, Any]:  # noqa: B006
     """How many customers match every filter
     (``?where=city=Shanghai&where=gender=F``)."""
+    state = state_of(request)
+    found = _count_in_memory(state, _where(where))
+    if found is None:  # a filter the index cannot express: SQL, in a thread
+        found = await run_in_threadpool(_count_sql, state, where)
+    return found
+
+
+def _count_in_memory(state: Any, where: list[str]) -> dict[str, Any] | None:
+    """The count from the served copy's in-memory index (microseconds, in the event loop),
+    or None when it is not built yet or cannot answer these filters."""
+    from crmine.cube import parse_where
+
+    index = state.pool.index
+    if index is None:
+        return None
+    filters = parse_where(where)
+    if not index.answerable(filters):
+        return None
+    return {"count": index.count(filters), "where": [str(f) for f in filters]}
+
+
+def _count_sql(state: Any, where: list[str]) -> dict[str, Any]:
     from crmine.cube import query
 
-    state = state_of(request)
     with _cube(state) as ws:
-        result = query(ws, where=_where(where))
+        result = query(ws, where=where)
     return {"count": result.count, "where": [str(f) for f in result.filters]}
 
 
@@ -184,7 +204,8 @@ def cube_list(request: Request, where: Where = [], page: Page = 1,  # noqa: B006
     state = state_of(request)
     with _cube(state) as ws:
         return _views.customers_page(ws, _where(where), page=page, page_size=page_size,
-                                     pii=_pii(request), columns=column or None)
+                                     pii=_pii(request), columns=column or None,
+                                     contactable=True)
 
 
 class Groups(BaseModel):
@@ -227,15 +248,18 @@ def cube_export(request: Request, where: Where = []) -> Response:  # noqa: B006
 
     with _cube(state) as ws, tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "export.parquet"
-        result = query(ws, where=_where(where), export=target)
+        consent = _views.consent_filters(ws)  # opted-out customers are not exported
+        result = query(ws, where=[*_where(where), *consent], export=target)
+        left_out = query(ws, where=_where(where)).count - result.count if consent else 0
         frame = pd.read_parquet(target) if target.exists() else pd.DataFrame()
         frame = _views._with_contact(ws, frame, _pii(request))
-    request.state.audit = {"export": "cube", "where": where, "rows": len(frame)}
+    request.state.audit = {"export": "cube", "where": where, "rows": len(frame),
+                           "consent_excluded": left_out}
     buf = io.StringIO()
     mask_frame(frame, _pii(request)).to_csv(buf, index=False)
     return Response(buf.getvalue(), media_type="text/csv", headers={
         "Content-Disposition": 'attachment; filename="customers.csv"',
-        "X-Count": str(result.count)})
+        "X-Count": str(result.count), "X-Consent-Excluded": str(left_out)})
 
 
 # -- segments, campaigns, rules ----------------------------------------------------------------
@@ -268,7 +292,7 @@ def segment_customers(request: Request,
                            "lists them")
         value = segment
         return _views.customers_page(ws, [f"{dimension}={value}"], page=page,
-                                     page_size=page_size, pii=_pii(request))
+                                     page_size=page_size, pii=_pii(request), contactable=True)
 
 
 @router.get("/campaigns", **guarded("campaigns_kpis"))

@@ -104,7 +104,12 @@ class ServerState:
 
 class AuditLog:
     """Appends to ``<workspace>/audit/api.jsonl``, one JSON object a line (nothing in crmine
-    rewrites or deletes its lines).
+    rewrites or deletes its lines), each chained to the one before (``prev``/``hash``:
+    ``crmine privacy audit --verify`` finds an edited, removed or moved line).
+
+    In an encrypted workspace no line holds a customer value: the route template instead of
+    the path, the customer read and every filter value as keyed pseudonyms under a key
+    derived from the workspace key (:func:`crmine.privacy._audit.seal_api_entry`).
 
     Rows are queued by the request and written together by one thread every ``interval``
     seconds (one write per batch, not per request); :meth:`flush` writes what is queued now
@@ -112,8 +117,18 @@ class AuditLog:
     """
 
     def __init__(self, path: Path, interval: float = 0.2) -> None:
+        from crmine.privacy._audit import GENESIS, api_key
+        from crmine.warehouse._sealed import key_for
+
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        workspace_key = key_for(path)  # None: not an encrypted workspace, lines as they are
+        self._key = None if workspace_key is None else api_key(workspace_key)
+        self._previous = GENESIS  # the chain goes on from the last line written
+        for line in _lines_backwards(path):
+            with contextlib.suppress(ValueError, AttributeError):
+                self._previous = str(json.loads(line).get("hash") or GENESIS)
+            break
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._write = threading.Lock()
@@ -123,25 +138,37 @@ class AuditLog:
         self._thread.start()
 
     def append(self, user: ApiUser | None, method: str, path: str, operation: str | None,
-               status: int, detail: dict[str, Any] | None) -> None:
+               status: int, detail: dict[str, Any] | None, *, route: str | None = None,
+               params: dict[str, Any] | None = None) -> None:
+        """Queue one request; ``route`` is its template and ``params`` the values the path
+        gave it (used in an encrypted workspace, where the path itself is not written)."""
         values = [dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
                   user.user_id if user else None, user.name if user else None,
                   user.role if user else None, method, path[:500], operation, status,
                   json.dumps(detail, default=str)[:4000] if detail else None]
+        row = dict(zip(AUDIT_COLUMNS, values, strict=True))
+        if self._key is not None:
+            from crmine.privacy._audit import seal_api_entry
+
+            row = seal_api_entry(self._key, row, route=route, params=params, detail=detail)
         with self._lock:
-            self._rows.append(dict(zip(AUDIT_COLUMNS, values, strict=True)))
+            self._rows.append(row)
 
     def flush(self) -> None:
+        from crmine.privacy._audit import chain_rows
+
         with self._write:
             with self._lock:
                 rows, self._rows = self._rows, []
             if not rows:
                 return
-            text = "".join(json.dumps(r) + "\n" for r in rows)
+            last = chain_rows(self._previous, rows)
+            text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
+            self._previous = last
 
     def newest(self, limit: int, user: str | None = None) -> list[dict[str, Any]]:
         """The ``limit`` newest entries (of ``user`` when given), newest first."""
@@ -151,7 +178,7 @@ class AuditLog:
             with contextlib.suppress(ValueError):
                 row = json.loads(line)
                 if user is None or row.get("user_name") == user:
-                    out.append(row)
+                    out.append({k: row.get(k) for k in AUDIT_COLUMNS})
                     if len(out) >= limit:
                         break
         return out

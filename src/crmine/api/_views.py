@@ -18,6 +18,8 @@ from crmine.exceptions import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from crmine.api._lookup import Lookup
+
     from crmine.warehouse import Workspace
 
 __all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customers_page",
@@ -65,19 +67,31 @@ def _has(ws: Workspace, table: str) -> bool:
     return ws.has_table(table)
 
 
+def consent_filters(ws: Workspace) -> list[str]:
+    """Cube filters leaving out the customers who opted out (crmine.warehouse._consent)."""
+    from crmine.cube import cube_columns
+    from crmine.warehouse._consent import anyone_opted_out, consent_where
+
+    return consent_where(cube_columns(ws)) if anyone_opted_out(ws) else []
+
+
 def customers_page(ws: Workspace, where: Sequence[str], *, page: int, page_size: int,
-                   pii: bool, columns: Sequence[str] | None = None) -> dict[str, Any]:
+                   pii: bool, columns: Sequence[str] | None = None,
+                   contactable: bool = False) -> dict[str, Any]:
     """One page of the customers matching every cube filter, with contact details (masked
-    unless ``pii``)."""
+    unless ``pii``); ``contactable``: a list to act on, without those who opted out (how
+    many were left out is ``consent_excluded``)."""
     from crmine.cube import query
 
-    result = query(ws, where=list(where), list_customers=True, page=page,
+    consent = consent_filters(ws) if contactable else []
+    result = query(ws, where=[*where, *consent], list_customers=True, page=page,
                    page_size=page_size, columns=list(columns) if columns else None)
+    left_out = query(ws, where=list(where)).count - result.count if consent else 0
     frame = result.customers if result.customers is not None else None
     rows = [] if frame is None else records(_with_contact(ws, frame, pii))
     return {"count": result.count, "where": [str(f) for f in result.filters],
             "page": result.page, "page_size": result.page_size, "pages": result.pages,
-            "customers": rows}
+            "customers": rows, "consent_excluded": left_out}
 
 
 def _with_contact(ws: Workspace, frame: pd.DataFrame, pii: bool) -> pd.DataFrame:
@@ -106,6 +120,17 @@ def customer_360(ws: Workspace, customer_id: str, *, pii: bool, orders: int = 50
     attributes and their history, orders, tickets, segment, scores with reasons, next-best
     products, lifecycle stage."""
     cid = str(customer_id)
+    from crmine.api._lookup import lookup_of
+
+    lookup = lookup_of(ws)
+    if lookup is not None:
+        return _customer_360_lookup(lookup, cid, pii=pii, orders=orders)
+    return _customer_360_sql(ws, cid, pii=pii, orders=orders)
+
+
+def _customer_360_sql(ws: Workspace, cid: str, *, pii: bool, orders: int
+                      ) -> dict[str, Any] | None:
+    """:func:`customer_360` by queries (a warehouse without lookup tables)."""
     if not _has(ws, "core.dim_customer"):
         return None
     history = fetch(ws, "SELECT * EXCLUDE (load_id, source_row) FROM core.dim_customer "
@@ -145,6 +170,57 @@ def customer_360(ws: Workspace, customer_id: str, *, pii: bool, orders: int = 50
         if _has(ws, "marts.basket_recommendations") else [])
     out["lifecycle"] = one("marts.lifecycle_stages")
     return mask_record(out, pii)
+
+
+def _customer_360_lookup(lookup: Lookup, cid: str, *, pii: bool, orders: int
+                         ) -> dict[str, Any] | None:
+    """:func:`customer_360` from the serving copy's sorted per-customer tables: the same
+    rows in the same order as its queries, in O(rows of the customer)."""
+    def rows(table: str) -> list[dict[str, Any]]:
+        if not lookup.has(table):
+            return []
+        return [{k: _plain(v) for k, v in r.items()} for r in lookup.rows(table, cid)]
+
+    history = _ordered(rows("core.dim_customer"), [("valid_from", False)])
+    if not history:
+        return None
+    current = [h for h in history if h.get("is_current", True)]
+    out: dict[str, Any] = {"customer_id": cid, "attributes": (current or history)[-1],
+                           "history": history}
+
+    def one(table: str) -> dict[str, Any] | None:
+        if not lookup.has(table):
+            return None
+        found = rows(table)
+        return found[0] if found else None
+
+    out["orders"] = _ordered(rows("core.fct_order_lines"), [
+        ("order_ts", True), ("order_id", False), ("line_number", False)])[:max(int(orders), 0)]
+    out["tickets"] = _ordered(rows("core.fct_tickets"), [("opened_ts", True)])[:50]
+    out["segment"] = one("marts.customer_segments")
+    out["scores"] = one("marts.customer_scores")
+    retention = one("marts.retention_list")
+    out["churn"] = None if retention is None else {
+        k: retention.get(k) for k in ("churn_risk", "churn_reasons", "risk_band", "value",
+                                      "value_at_risk", "target", "rank")}
+    out["next_best_products"] = [
+        {k: r.get(k) for k in ("rank", "product_id", "product_name", "score", "because_bought")}
+        for r in _ordered(rows("marts.basket_recommendations"), [("rank", False)])[:10]]
+    out["lifecycle"] = one("marts.lifecycle_stages")
+    return mask_record(out, pii)
+
+
+def _ordered(rows: list[dict[str, Any]], keys: Sequence[tuple[str, bool]]
+             ) -> list[dict[str, Any]]:
+    """``rows`` as DuckDB's ``ORDER BY`` on ``keys`` (name, descending) returns them: nulls
+    last in either direction."""
+    for name, descending in reversed(keys):
+        if rows and name not in rows[0]:
+            continue
+        present = [r for r in rows if r.get(name) is not None]
+        present.sort(key=lambda r: r[name], reverse=descending)  # stable, also reversed
+        rows = present + [r for r in rows if r.get(name) is None]
+    return rows
 
 
 def segments_overview(ws: Workspace) -> dict[str, Any]:

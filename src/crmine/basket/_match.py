@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from crmine._progress import check_cancelled
+
 __all__ = ["as_histories", "fired_rules", "history_matrix"]
 
 _BLOCK = 2_000
@@ -72,6 +74,7 @@ def fired_rules(
     customers: list[np.ndarray] = []
     rules: list[np.ndarray] = []
     for start in range(0, hist.shape[0], _BLOCK):
+        check_cancelled("matching customers to rules")
         owned = (hist[start:start + _BLOCK] @ ante.T).tocoo()
         full = owned.data == sizes[owned.col]
         customers.append(owned.row[full].astype(np.int64) + start)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmine._progress import check_cancelled
 from crmine.basket._baskets import as_baskets
 from crmine.basket._itemsets import Algorithm, _itemset_table
 from crmine.exceptions import DataError, MissingColumnError
@@ -117,6 +118,7 @@ def _generate(
     con_idx: list[np.ndarray] = []
     rule_idx: list[np.ndarray] = []
     for k in range(2, width + 1):
+        check_cancelled(f"association rules of {k} items")
         members = np.flatnonzero(lengths == k)
         if not len(members):
             continue

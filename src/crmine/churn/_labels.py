@@ -255,20 +255,50 @@ def subscription_features(subscriptions: pd.DataFrame, *, cutoff: object) -> pd.
     return out.reset_index()
 
 
+REPEAT_DAYS = 7  # the service analysis's defaults (settings service.repeat_days, .sla_hours)
+SLA_HOURS = 48.0
+# Ticket counts that are 0, not missing, for a customer without tickets in the look-back.
+TICKET_COUNT_FEATURES = ("n_tickets", "n_complaints", "n_repeat_contacts",
+                         "n_slow_resolutions", "n_open_tickets")
+
+
 def ticket_features(
-    tickets: pd.DataFrame, *, cutoff: object, lookback_days: int = 180
+    tickets: pd.DataFrame, *, cutoff: object, lookback_days: int = 180,
+    repeat_days: float = REPEAT_DAYS, sla_hours: float = SLA_HOURS,
 ) -> pd.DataFrame:
     """Service contacts in the ``lookback_days`` before ``cutoff`` (never after).
 
     ``n_tickets``, ``n_complaints`` (``is_complaint``), ``mean_csat``,
-    ``days_since_last_ticket``.
+    ``days_since_last_ticket``, and the service measures whose effect on churn
+    :mod:`crmine.service` tests:
+
+    - ``n_repeat_contacts``: tickets opened within ``repeat_days`` of the customer's previous
+      one;
+    - ``n_slow_resolutions``: tickets still not closed ``sla_hours`` after opening, counted
+      only once that moment has passed before the cut-off (a ticket opened an hour before it
+      is not yet known to be slow);
+    - ``n_open_tickets``: tickets opened before the cut-off and not closed by it, whenever
+      opened (needs ``closed_ts``);
+    - ``slow_share``: ``n_slow_resolutions`` over the tickets whose SLA had passed (missing
+      when none had).
+
+    A closing time after the cut-off only ever says "not closed yet" at the cut-off, which
+    was known then; it never enters a feature as a duration.
     """
     _need(tickets, "tickets", ["customer_id", "opened_ts"])
     cut = _ts(cutoff, "cutoff")
     t = tickets.copy()
     t["customer_id"] = t["customer_id"].astype(str)
     t["_ts"] = _dates(t["opened_ts"])
-    t = t[(t["_ts"] < cut) & (t["_ts"] >= cut - pd.Timedelta(days=lookback_days))]
+    t = t[t["_ts"] < cut].sort_values(["customer_id", "_ts"], kind="stable")
+    has_closed = "closed_ts" in t.columns
+    closed = _dates(t["closed_ts"]) if has_closed else pd.Series(pd.NaT, index=t.index)
+    # gap to the customer's previous ticket, which may lie before the look-back
+    gap = t.groupby("customer_id")["_ts"].diff()
+    open_at_cut = closed.isna() | (closed >= cut)
+    open_count = open_at_cut.groupby(t["customer_id"]).sum() if has_closed else None
+    recent = (t["_ts"] >= cut - pd.Timedelta(days=lookback_days)).to_numpy()
+    t, gap, closed = t[recent], gap[recent], closed[recent]
     g = t.groupby("customer_id")
     out = pd.DataFrame({"n_tickets": g.size()})
     if "is_complaint" in t.columns:
@@ -278,6 +308,24 @@ def ticket_features(
         csat = pd.to_numeric(t["csat"], errors="coerce")
         out["mean_csat"] = csat.groupby(t["customer_id"]).mean()
     out["days_since_last_ticket"] = (cut - g["_ts"].max()).dt.days
+    repeat = (gap <= pd.Timedelta(days=repeat_days)).astype(int)
+    out["n_repeat_contacts"] = repeat.groupby(t["customer_id"]).sum()
+    if has_closed:
+        due = t["_ts"] + pd.Timedelta(hours=sla_hours)
+        known = due < cut  # the SLA moment passed before the cut-off
+        slow = known & (closed.isna() | (closed > due))
+        out["n_slow_resolutions"] = slow.astype(int).groupby(t["customer_id"]).sum()
+        n_known = known.astype(int).groupby(t["customer_id"]).sum()
+        out["slow_share"] = out["n_slow_resolutions"] / n_known.where(n_known > 0)
+        assert open_count is not None
+        out = out.join(open_count.rename("n_open_tickets"), how="outer")
+        out["n_tickets"] = out["n_tickets"].fillna(0).astype(int)
+        for col in ("n_complaints", "n_repeat_contacts", "n_slow_resolutions"):
+            if col in out.columns:
+                out[col] = out[col].fillna(0).astype(int)
+        out["n_open_tickets"] = out["n_open_tickets"].fillna(0).astype(int)
+        # a customer known only for an old ticket still open has no recent one
+        out = out[(out["n_tickets"] > 0) | (out["n_open_tickets"] > 0)]
     out.index.name = "customer_id"
     return out.reset_index()
 

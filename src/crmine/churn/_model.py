@@ -26,7 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 from crmine._format import fmt_number
-from crmine._progress import track
+from crmine._progress import check_cancelled, track
 from crmine.churn._drivers import (
     cross_fitted_drivers,
     customer_reasons,
@@ -355,7 +355,8 @@ class ChurnModel(BaseEstimator):
             aucs = []
             start = time.perf_counter()
             fitted[method] = []
-            for train, test in folds:
+            for f, (train, test) in enumerate(folds):
+                check_cancelled(f"churn CV: {method} (fold {f + 1} of {len(folds)})")
                 est = self._fit_one(method, plan, Xt.iloc[train], y[train])
                 pred[test] = est.predict_proba(Xt.iloc[test])[:, 1]
                 aucs.append(roc_auc_score(y[test], pred[test]))

@@ -13,6 +13,9 @@ from crmine._progress import stage
 from crmine.churn._evaluate import evaluate_churn
 from crmine.churn._labels import (
     DAYS_PER_MONTH,
+    REPEAT_DAYS,
+    SLA_HOURS,
+    TICKET_COUNT_FEATURES,
     behaviour_aggregates,
     customer_features,
     order_features,
@@ -134,6 +137,8 @@ class _Tables:
     orders: pd.DataFrame | None
     tickets: pd.DataFrame | None
     customers: pd.DataFrame | None
+    # the service analysis's repeat window and SLA, so churn counts what it tests
+    ticket_settings: dict[str, float] = field(default_factory=dict)
 
 
 def _tables(ws: Workspace) -> _Tables:
@@ -143,7 +148,10 @@ def _tables(ws: Workspace) -> _Tables:
                             "unit_cost", "is_return") if c in ws.columns(ORDERS)]  # fmt: skip
         orders = ws.read(ws.resolved(ORDERS), cols)
         orders = orders[orders["customer_id"].notna()]
-    return _Tables(_read(ws, SUBSCRIPTIONS), orders, _read(ws, TICKETS), _read(ws, CUSTOMERS))
+    service = {"repeat_days": float(ws.setting("service.repeat_days", REPEAT_DAYS)),
+               "sla_hours": float(ws.setting("service.sla_hours", SLA_HOURS))}
+    return _Tables(_read(ws, SUBSCRIPTIONS), orders, _read(ws, TICKETS), _read(ws, CUSTOMERS),
+                   service)
 
 
 def churn_features(
@@ -155,8 +163,9 @@ def churn_features(
     if tables.subscriptions is not None and len(tables.subscriptions):
         parts.append((subscription_features(tables.subscriptions, cutoff=as_of), {}))
     if tables.tickets is not None and len(tables.tickets):
-        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=ticket_days),
-                      {"n_tickets": 0.0, "n_complaints": 0.0}))  # fmt: skip
+        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=ticket_days,
+                                      **tables.ticket_settings),
+                      dict.fromkeys(TICKET_COUNT_FEATURES, 0.0)))  # fmt: skip
     if tables.orders is not None and len(tables.orders):
         parts.append((order_features(tables.orders, cutoff=as_of),
                       {"orders_last_year": 0.0, "spend_last_year": 0.0}))  # fmt: skip

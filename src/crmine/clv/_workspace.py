@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from crmine._progress import check_cancelled
 from crmine.clv._base import TransactionModel
 from crmine.clv._bgnbd import BetaGeoModel, ModifiedBetaGeoModel
 from crmine.clv._evaluate import cumulative_tracking, frequency_histogram, holdout_evaluation
@@ -339,6 +340,7 @@ def _holdout(
     naive = naive_rate_forecast(x, T, duration)
     candidates: dict[str, Candidate] = {}
     for name in _candidates(requested, len(cal)):
+        check_cancelled(f"CLV: fitting {name}")
         try:
             fitted = MODELS[name]().fit(cal)
             pred = fitted.expected_purchases(duration, cal)

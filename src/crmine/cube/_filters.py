@@ -18,7 +18,8 @@ from typing import Any
 
 from crmine.exceptions import DataError, MissingColumnError
 
-__all__ = ["OPS", "Filter", "literal", "parse_where", "quote", "where_sql"]
+__all__ = ["OPS", "Filter", "checked_filters", "literal", "parse_where", "quote",
+           "where_sql"]
 
 OPS = ("!=", ">=", "<=", "=", ">", "<")
 # A column with this many distinct values or more (names, ids) is not checked value by value.
@@ -89,7 +90,7 @@ def literal(value: Any) -> str:
     Examples
     --------
     >>> literal("x' OR '1'='1"), literal(3.0), literal(True)
-    ("'x'' OR ''1''=''1'", '3.0', 'TRUE')
+    ("'x'' OR ''1''=''1'", "'3.0'::DOUBLE", 'TRUE')
     """
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -100,7 +101,9 @@ def literal(value: Any) -> str:
             return "'NaN'::DOUBLE"
         if math.isinf(value):
             return "'Infinity'::DOUBLE" if value > 0 else "'-Infinity'::DOUBLE"
-        return repr(float(value))
+        # Typed: a bare 0.028732260665555658 is a DECIMAL in DuckDB, a rounding away from
+        # the float, and a filter on a score's own value then missed it.
+        return f"'{float(value)!r}'::DOUBLE"
     if isinstance(value, dt.datetime):
         return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     if isinstance(value, dt.date):
@@ -147,19 +150,30 @@ def _coerce(f: Filter, kind: str, distinct: Callable[[str], list[Any]],
     return out
 
 
-def where_sql(kinds: Mapping[str, str], filters: Sequence[Filter],
-              distinct: Callable[[str], list[Any]], *, subject: str = "customer") -> str:
-    """`` WHERE ...`` (or "") for ``filters`` on a table of ``kinds`` (column -> text, number,
-    bool, date); ``distinct(column)`` lists a text column's values (up to 1,000) to check the
-    filter's values against."""
-    clauses = []
+def checked_filters(kinds: Mapping[str, str], filters: Sequence[Filter],
+                    distinct: Callable[[str], list[Any]], *, subject: str = "customer"
+                    ) -> list[tuple[Filter, list[Any]]]:
+    """Each filter with its values coerced to its column's kind, after checking the column,
+    the operator and (for text) the values: the one check of every query path."""
+    out = []
     for f in filters:
         if f.column not in kinds:
             raise MissingColumnError(
                 f"unknown cube dimension {f.column!r}; valid: {', '.join(sorted(kinds))}")
         if f.op not in OPS:
             raise DataError(f"filter {f}: unknown operator {f.op!r}; use one of {OPS}")
-        vals = [literal(v) for v in _coerce(f, kinds[f.column], distinct, subject)]
+        out.append((f, _coerce(f, kinds[f.column], distinct, subject)))
+    return out
+
+
+def where_sql(kinds: Mapping[str, str], filters: Sequence[Filter],
+              distinct: Callable[[str], list[Any]], *, subject: str = "customer") -> str:
+    """`` WHERE ...`` (or "") for ``filters`` on a table of ``kinds`` (column -> text, number,
+    bool, date); ``distinct(column)`` lists a text column's values (up to 1,000) to check the
+    filter's values against."""
+    clauses = []
+    for f, coerced in checked_filters(kinds, filters, distinct, subject=subject):
+        vals = [literal(v) for v in coerced]
         col = quote(f.column)
         if f.op in ("=", "!=") and len(vals) > 1:
             neg = "NOT " if f.op == "!=" else ""

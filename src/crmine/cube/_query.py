@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from crmine.cube._index import CubeIndex
     from crmine.warehouse import Workspace
 
 __all__ = ["MAX_PAGE_SIZE", "CubeResult", "opened", "pivot", "query"]
@@ -76,13 +77,17 @@ class CubeResult:
 
 
 @contextmanager
-def opened(source: Workspace | pd.DataFrame | ir.Table | str | Path,
+def opened(source: Workspace | Cube | pd.DataFrame | ir.Table | str | Path,
            bands: Bands | None = None) -> Iterator[Cube]:
     """The cube of ``source`` for the duration of the block.
 
     A workspace folder (str or Path) is read with DuckDB alone when its stored cube is
-    current; otherwise the workspace is opened (and closed after), building the cube.
+    current; otherwise the workspace is opened (and closed after), building the cube. A
+    prepared :class:`Cube` is used as it is.
     """
+    if isinstance(source, Cube):
+        yield source
+        return
     if isinstance(source, str | Path):
         cube = stored_cube(source, bands)
         if cube is not None:
@@ -135,7 +140,7 @@ def _default_measures(kinds: Mapping[str, str]) -> list[str]:
 
 # -- the query ---------------------------------------------------------------------------------
 def query(
-    source: Workspace | pd.DataFrame | ir.Table | str | Path,
+    source: Workspace | Cube | pd.DataFrame | ir.Table | str | Path,
     *,
     where: Where = None,
     by: str | Sequence[str] | None = None,
@@ -190,6 +195,7 @@ def _run(cube: Cube, filters: list[Filter], by: str | Sequence[str] | None,
          page: int, page_size: int, export: str | Path | None) -> CubeResult:
     con, kinds, table = cube.con, cube.kinds, cube.table
     where = where_sql(kinds, filters, cube.distinct)
+    index = _index_for(cube, filters)
 
     by_cols = [by] if isinstance(by, str) else list(by or [])
     groups = None
@@ -206,6 +212,8 @@ def _run(cube: Cube, filters: list[Filter], by: str | Sequence[str] | None,
             f"SELECT {dims}, {sel}, count(*) AS __n FROM {table}{where} GROUP BY {dims} "
             f"ORDER BY {dims} NULLS LAST").fetch_df()
         count = int(groups.pop("__n").sum())
+    elif index is not None:
+        count = index.count(filters)
     else:
         count = int(con.execute(f"SELECT count(*) FROM {table}{where}").fetchall()[0][0])
 
@@ -219,7 +227,10 @@ def _run(cube: Cube, filters: list[Filter], by: str | Sequence[str] | None,
     col_sql = ", ".join(quote(c) for c in cols)
     customers = None
     pages = max(1, math.ceil(count / page_size))
-    if list_customers:
+    if list_customers and index is not None:
+        customers = _rows_of(cube, col_sql, index.ids(filters, (page - 1) * page_size,
+                                                       page_size))
+    elif list_customers:
         customers = con.execute(
             f"SELECT {col_sql} FROM {table}{where} ORDER BY customer_id "
             f"LIMIT {int(page_size)} OFFSET {int((page - 1) * page_size)}").fetch_df()
@@ -234,6 +245,25 @@ def _run(cube: Cube, filters: list[Filter], by: str | Sequence[str] | None,
                       page=page, page_size=page_size if list_customers else 0,
                       pages=pages if list_customers else 0, exported=exported,
                       by=tuple(by_cols))
+
+
+def _index_for(cube: Cube, filters: Sequence[Filter]) -> CubeIndex | None:
+    """The cube's in-memory index when it can answer ``filters`` (numeric columns it needs
+    loaded on first use), else None: the SQL path answers."""
+    index = cube.index
+    if index is None:
+        return None
+    index.load(cube.con, index.loadable(filters))
+    return index if index.answerable(filters) else None
+
+
+def _rows_of(cube: Cube, col_sql: str, ids: Sequence[str]) -> pd.DataFrame:
+    """The cube's rows of ``ids`` in customer_id order."""
+    from crmine.cube._filters import literal
+
+    listed = ", ".join(literal(i) for i in ids) or "NULL"
+    return cube.con.execute(f"SELECT {col_sql} FROM {cube.table} WHERE customer_id IN "
+                            f"({listed}) ORDER BY customer_id").fetch_df()
 
 
 def _check_export(path: Path) -> None:

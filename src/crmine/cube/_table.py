@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
 
+    from crmine.cube._index import CubeIndex
     from crmine.warehouse import Workspace
 
-__all__ = ["CUBE_TABLE", "DEFAULT_BANDS", "Cube", "cube_columns", "prepare", "stored_cube"]
+__all__ = ["CUBE_TABLE", "DEFAULT_BANDS", "Cube", "cube_columns", "forget", "prepare",
+           "stored_cube"]
 
 # Band edges: a value v is in band "lo-hi" when lo <= v < hi; outside the edges "<first" and
 # "last+". Overridable per call or in crmine.toml ([settings] cube_bands = {age = [...]}).
@@ -59,6 +61,9 @@ class Cube:
     kinds: dict[str, str]
     distinct_values: dict[str, list[Any]] = field(default_factory=dict)
     quick_signature: tuple[Any, ...] = ()
+    # In-memory bitmaps answering counts without a scan (crmine.cube._index), when the
+    # owner of a read-only copy built them (the API server).
+    index: CubeIndex | None = None
 
     def distinct(self, column: str, limit: int = 1000) -> list[Any]:
         """Up to ``limit`` distinct non-null values of ``column``, sorted (cached)."""
@@ -250,8 +255,12 @@ def prepare(source: Workspace | pd.DataFrame | ir.Table, bands: Bands | None = N
     ws = source
     key = id(ws.duck)
     b = merged_bands(ws.config.settings, bands)
-    quick = _quick_signature(ws.duck, b)
     cube = _CACHE.get(key)
+    if cube is not None and ws.read_only and cube.quick_signature[:1] == (_bands_key(b),):
+        # Nobody writes a file open read-only (DuckDB locks writers out), so its cube stays
+        # current; skipping the catalog query matters to a server answering in a millisecond.
+        return cube
+    quick = _quick_signature(ws.duck, b)
     if cube is not None and cube.quick_signature == quick:
         return cube
     sig = _signature(ws.duck, b)
@@ -276,6 +285,11 @@ def prepare(source: Workspace | pd.DataFrame | ir.Table, bands: Bands | None = N
         cube = Cube(ws.duck, CUBE_TABLE, _kinds(ws.duck, CUBE_TABLE), quick_signature=quick)
     _CACHE[key] = cube
     return cube
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the cube cached for ``con`` (the connection is being closed)."""
+    _CACHE.pop(id(con), None)
 
 
 def stored_cube(folder: str | Path, bands: Bands | None = None) -> Cube | None:

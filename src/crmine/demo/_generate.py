@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmine._progress import stage
+from crmine.demo._calendars import make_holidays, make_promotion_calendar
 from crmine.demo._campaigns import make_campaigns
 from crmine.demo._consent import plant_opt_outs
 from crmine.demo._customers import CustomerLatent, make_customers, make_neutral_customers
@@ -266,6 +267,11 @@ def generate(n_customers: int = 10_000, seed: int = 0, *, signal: bool = True,
     tables |= {"marketing_spend": _canonical("marketing_spend", media.spend),
                "marketing_outcomes": _canonical("marketing_outcomes", media.outcomes)}
     truth |= media.truth
+    # The promotion plan (past and planned: child 17 of the seed) and the festival days.
+    tables |= {"promotion_calendar": _canonical("promotion_calendar", make_promotion_calendar(
+        truth["sales_price_calendar"] if signal else None,
+        np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(16,))))),
+               "holidays": _canonical("holidays", make_holidays())}
     if identity_sources:
         # its own stream (the 9th child of the seed), so nothing above changes
         rng_id = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(8,)))

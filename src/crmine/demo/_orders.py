@@ -348,7 +348,7 @@ def _priced(pricing: PriceCalendar, lat: CustomerLatent, cust: np.ndarray, t: np
     rng = pricing.rng
     week = pricing.week_of(t[line_order])
     cat = prod_cat[product]
-    x = quantity * pricing.units[cat, week]
+    x = quantity * pricing.line_factors(cat, product, week)[0]
     q = np.floor(x) + (rng.random(len(x)) < x - np.floor(x))
     n_orders = len(cust)
     empty = np.flatnonzero(np.bincount(line_order, q, minlength=n_orders) == 0)
@@ -368,8 +368,8 @@ def _priced(pricing: PriceCalendar, lat: CustomerLatent, cust: np.ndarray, t: np
             product[rows] = members[pos]
         q[first] = 1.0
         cat = prod_cat[product]
-    shelf = pricing.price[cat, week]
-    return q, product, shelf, pricing.promotion_ids(cat, week)
+    _, shelf, promotion = pricing.line_factors(cat, product, week)
+    return q, product, shelf, promotion
 
 
 def expected_order_value(products: pd.DataFrame, popularity: np.ndarray) -> float:

@@ -12,6 +12,14 @@ per category so that the *spend* factor ``units · price`` has mean one over the
 (weighted by how busy each week is). So a customer's expected order value stays the CLV
 truth's ``p / nu`` while prices and units move. The truth is ``truth.sales_elasticity`` (one
 row per category) and ``truth.sales_price_calendar`` (one row per category and week).
+
+Some other weeks (about one in ``1 / PARTIAL_WEEK_SHARE``, never next to a category
+promotion) run a *product* promotion: only the featured products (every
+``FEATURED_EVERY``-th product, a quarter of each category) are cut by 15-30 %; they sell as
+in a promotion (price response, lift, and a dip the week after), while the category's other
+products lose ``CANNIBALISATION`` of their units to them (``cannibalisation`` in
+``truth.sales_elasticity``; ``partial_discount``, ``featured_units_factor`` and
+``sibling_units_factor`` in the calendar).
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ PROMOTION_LIFTS = {"electronics": 0.30, "fashion": 0.25, "beauty": 0.15, "home":
                    "grocery": 0.10, "sports": 0.25, "books": 0.15}  # fmt: skip
 PULL_FORWARD = {"electronics": 0.20, "fashion": 0.10, "beauty": 0.10, "home": 0.15,
                 "grocery": 0.25, "sports": 0.10, "books": 0.05}  # fmt: skip
+# the share of their units the unfeatured products lose during a product promotion
+CANNIBALISATION = {"electronics": 0.20, "fashion": 0.15, "beauty": 0.10, "home": 0.15,
+                   "grocery": 0.10, "sports": 0.20, "books": 0.10}  # fmt: skip
+FEATURED_EVERY = 4  # products whose index is a multiple of this are the featured ones
+PARTIAL_WEEK_SHARE = 0.10
 LEVEL_SD = 0.12  # log sd of the regular price level
 REPRICE_SHARE = 0.15  # share of weeks in which a category is re-priced
 PROMO_WEEK_SHARE = 0.12
@@ -43,13 +56,19 @@ FIRST_MONDAY = START - pd.Timedelta(days=START.dayofweek)
 class PriceCalendar:
     """Per category (rows, in ``CATEGORIES`` order) and week (columns): the shelf price factor
     ``price``, the units factor ``units``, the promotion ``discount`` (0 outside one) and
-    whether the week follows a promotion (``after``); ``rng`` draws the lines' rounding."""
+    whether the week follows a promotion (``after``); the product promotions' discount of the
+    featured products (``partial``, 0 outside one) and the units factors, relative to
+    ``units``, of the featured and the other products (``featured``, ``siblings``); ``rng``
+    draws the lines' rounding."""
 
     price: np.ndarray
     units: np.ndarray
     discount: np.ndarray
     after: np.ndarray
     rng: np.random.Generator
+    partial: np.ndarray
+    featured: np.ndarray
+    siblings: np.ndarray
 
     def week_of(self, t: np.ndarray) -> np.ndarray:
         """Week index of times ``t`` in days from START."""
@@ -64,6 +83,23 @@ class PriceCalendar:
             ids[ci, w] = f"PROMO-{CATEGORIES[ci][:3].upper()}-{monday:%Y%m%d}"
         return ids[category, week]
 
+    def line_factors(self, category: np.ndarray, product: np.ndarray, week: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per line (its category, product index and week): the units factor, the shelf price
+        factor and the promotion id (None outside a promotion)."""
+        is_featured = product % FEATURED_EVERY == 0
+        rel = np.where(is_featured, self.featured[category, week], self.siblings[category, week])
+        d = self.partial[category, week]
+        on = is_featured & (d > 0)
+        ids = self.promotion_ids(category, week)
+        product_ids = np.full(self.partial.shape, None, dtype=object)
+        for ci, w in zip(*np.nonzero(self.partial > 0), strict=True):
+            monday = FIRST_MONDAY + pd.Timedelta(weeks=int(w))
+            product_ids[ci, w] = f"PROMO-{CATEGORIES[ci][:3].upper()}-P-{monday:%Y%m%d}"
+        ids[on] = product_ids[category[on], week[on]]
+        return (self.units[category, week] * rel, self.price[category, week] * (1 - d * on),
+                ids)
+
     def truth(self) -> dict[str, pd.DataFrame]:
         """``sales_elasticity`` (planted per category) and ``sales_price_calendar``."""
         promo = self.discount > 0
@@ -74,6 +110,8 @@ class PriceCalendar:
             rows.append({
                 "category": cat, "elasticity": e, "promotion_lift": lift,
                 "pull_forward": PULL_FORWARD[cat], "promotions": int(promo[ci].sum()),
+                "cannibalisation": CANNIBALISATION[cat],
+                "product_promotions": int((self.partial[ci] > 0).sum()),
                 "mean_discount": float(d.mean()) if len(d) else 0.0,
                 # units in a promotion week against the same week at its regular price
                 "promotion_uplift": float(np.mean((1 - d) ** e * (1 + lift)) - 1) if len(d)
@@ -86,6 +124,9 @@ class PriceCalendar:
                             len(CATEGORIES)),
             "price_factor": self.price.ravel(), "units_factor": self.units.ravel(),
             "discount": self.discount.ravel(), "after_promotion": self.after.ravel(),
+            "partial_discount": self.partial.ravel(),
+            "featured_units_factor": self.featured.ravel(),
+            "sibling_units_factor": self.siblings.ravel(),
         })  # fmt: skip
         return {"sales_elasticity": pd.DataFrame(rows), "sales_price_calendar": cal}
 
@@ -114,16 +155,35 @@ def make_price_calendar(rng: np.random.Generator) -> PriceCalendar:
     after = np.zeros((k, n_weeks), dtype=bool)
     after[:, 1:] = promo[:, :-1]
     price = level * (1.0 - discount)
+    # product promotions: in weeks neither next to a category promotion nor to each other
+    near = promo | after | np.roll(promo, -1, axis=1)
+    partial_on = (rng.random((k, n_weeks)) < PARTIAL_WEEK_SHARE) & ~near
+    partial_on[:, 1:] &= ~partial_on[:, :-1]
+    partial = np.where(partial_on, rng.choice(PROMO_DISCOUNTS, size=(k, n_weeks)), 0.0)
+    after_partial = np.zeros((k, n_weeks), dtype=bool)
+    after_partial[:, 1:] = partial_on[:, :-1]
     units = np.empty((k, n_weeks))
+    featured = np.ones((k, n_weeks))
+    siblings = np.ones((k, n_weeks))
+    share = 1.0 / FEATURED_EVERY  # the featured products' nominal share of the spend
     for ci, cat in enumerate(CATEGORIES):
+        e = ELASTICITIES[cat]
         u = (
-            price[ci] ** ELASTICITIES[cat]
+            price[ci] ** e
             * np.where(promo[ci], 1 + PROMOTION_LIFTS[cat], 1.0)
             * np.where(after[ci], 1 - PULL_FORWARD[cat], 1.0)
         )
+        featured[ci] = np.where(partial_on[ci], (1 - partial[ci]) ** e
+                                * (1 + PROMOTION_LIFTS[cat]), 1.0) * np.where(
+            after_partial[ci], 1 - PULL_FORWARD[cat], 1.0)
+        siblings[ci] = np.where(partial_on[ci], 1 - CANNIBALISATION[cat], 1.0)
+        spend = u * price[ci] * (share * featured[ci] * np.where(partial_on[ci],
+                                                                 1 - partial[ci], 1.0)
+                                 + (1 - share) * siblings[ci])
         # mean-one spend: the CLV truth's expected order value is kept
-        units[ci] = u / (np.sum(weight * u * price[ci]) / weight.sum())
-    return PriceCalendar(price=price, units=units, discount=discount, after=after, rng=rng)
+        units[ci] = u / (np.sum(weight * spend) / weight.sum())
+    return PriceCalendar(price=price, units=units, discount=discount, after=after, rng=rng,
+                         partial=partial, featured=featured, siblings=siblings)
 
 
 def flat_price_truth() -> dict[str, pd.DataFrame]:
@@ -137,9 +197,13 @@ def flat_price_truth() -> dict[str, pd.DataFrame]:
         discount=np.zeros((k, n_weeks)),
         after=np.zeros((k, n_weeks), bool),
         rng=np.random.default_rng(0),
+        partial=np.zeros((k, n_weeks)),
+        featured=np.ones((k, n_weeks)),
+        siblings=np.ones((k, n_weeks)),
     )
     truth = flat.truth()
-    truth["sales_elasticity"][["elasticity", "promotion_lift", "pull_forward"]] = 0.0
+    truth["sales_elasticity"][["elasticity", "promotion_lift", "pull_forward",
+                               "cannibalisation"]] = 0.0
     return truth
 
 

@@ -25,6 +25,8 @@ LOAD_ORDER = (
     "surveys",
     "marketing_spend",
     "marketing_outcomes",
+    "promotion_calendar",
+    "holidays",
 )
 
 

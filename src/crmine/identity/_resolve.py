@@ -234,23 +234,12 @@ def _splink_api(settings: IdentitySettings, con: duckdb.DuckDBPyConnection,
             "and crmine starts one (crmine.identity.spark_session())") from exc  # fmt: skip
 
 
-def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
-                  settings: IdentitySettings,
-                  spark: Any = None) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """Pairs Splink scores at least ``match_threshold`` probable (Fellegi-Sunter model,
-    u from random pairs, m by expectation maximisation on two blocking rules), on DuckDB or
-    on Spark (``settings.backend``). The scored pairs above the threshold come back to DuckDB
-    for the name guard and the evidence, the same SQL for both engines."""
+def _comparisons() -> list[Any]:
+    """Splink's comparisons of the normalised keys (fresh creators: configuring one with
+    trained probabilities must not change another linker's)."""
     import splink.comparison_library as cl
-    from splink import Linker, SettingsCreator, block_on
 
-    notes: list[str] = []
-    for name in ("splink", "splink.internals"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    n = len(prepared)
-    cols = ["record_id", *BLOCKING_KEYS.values()]
-    data = prepared[list(dict.fromkeys(cols))]
-    comparisons: list[Any] = [
+    return [
         cl.JaroWinklerAtThresholds("name_key", [0.95, 0.88]).configure(
             term_frequency_adjustments=True),
         cl.DamerauLevenshteinAtThresholds("email_key", [1, 2]),
@@ -259,8 +248,13 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
         cl.JaroWinklerAtThresholds("address_key", [0.95, 0.85]),
         cl.ExactMatch("city_key"),
     ]
+
+
+def _model_settings(settings: IdentitySettings, comparisons: list[Any], **trained: Any) -> Any:
+    from splink import SettingsCreator, block_on
+
     rules: list[Any] = [block_on(*(BLOCKING_KEYS[k] for k in rule)) for rule in settings.blocking]
-    creator = SettingsCreator(
+    return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="record_id",
         comparisons=comparisons,
@@ -268,9 +262,49 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
         max_iterations=20,
+        **trained,
     )
-    db_api = _splink_api(settings, con, spark)
-    linker = Linker(db_api.register(data), creator, log_level=logging.ERROR)
+
+
+def _trained_model_settings(settings: IdentitySettings, linker: Any) -> Any:
+    """The settings of a fresh linker carrying ``linker``'s trained parameters (prior match
+    probability, m and u per comparison level), for another engine to score pairs with.
+    The comparisons are built again, not copied: their SQL is written in each engine's
+    dialect."""
+    trained = {c.output_column_name: c for c in linker._settings_obj.comparisons}
+    comparisons = _comparisons()
+    for creator in comparisons:
+        levels = trained[creator.get_comparison("duckdb").output_column_name]
+        levels = levels._comparison_levels_excluding_null
+        creator.configure(m_probabilities=[lv._m_probability for lv in levels],
+                          u_probabilities=[lv._u_probability for lv in levels])  # fmt: skip
+    prior = linker._settings_obj._probability_two_random_records_match
+    return _model_settings(settings, comparisons, probability_two_random_records_match=prior)
+
+
+def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
+                  settings: IdentitySettings,
+                  spark: Any = None) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """Pairs Splink scores at least ``match_threshold`` probable (Fellegi-Sunter model,
+    u from random pairs, m by expectation maximisation on three blocking rules), on DuckDB
+    or on Spark (``settings.backend``). The model is trained in DuckDB on either engine:
+    training reads bounded samples (at most 2e6 random pairs for u, 300,000 records for
+    EM) in some sixty small queries, which Spark pays seconds of scheduling each for
+    (minutes on the demo) for no gain; Spark scores every blocked pair, the work that grows.
+    The scored pairs above the threshold come back to DuckDB for the name guard and the
+    evidence, the same SQL for both engines."""
+    from splink import DuckDBAPI, Linker, block_on
+
+    notes: list[str] = []
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    n = len(prepared)
+    cols = ["record_id", *BLOCKING_KEYS.values()]
+    data = prepared[list(dict.fromkeys(cols))]
+    creator = _model_settings(settings, _comparisons())
+    # the Spark session is checked before any training: a broken one fails at once
+    scoring_api = _splink_api(settings, con, spark) if settings.backend == "spark" else None
+    linker = Linker(DuckDBAPI(con).register(data), creator, log_level=logging.ERROR)
     training = linker.training
     try:
         training.estimate_probability_two_random_records_match(
@@ -288,6 +322,9 @@ def _splink_links(con: duckdb.DuckDBPyConnection, prepared: pd.DataFrame,
         except Exception as exc:
             notes.append(f"EM on {rule.get_blocking_rule('duckdb').blocking_rule_sql} skipped "
                          f"({type(exc).__name__})")  # fmt: skip
+    if scoring_api is not None:
+        linker = Linker(scoring_api.register(data), _trained_model_settings(settings, linker),
+                        log_level=logging.ERROR)  # fmt: skip
     pred = linker.inference.predict(threshold_match_probability=settings.match_threshold)
     if settings.backend == "spark":
         con.register("_splink_spark_pred", pred.as_pandas_dataframe())

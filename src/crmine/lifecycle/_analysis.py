@@ -324,7 +324,9 @@ ANALYSIS = Analysis(
     title="Customer lifecycle: cohorts, stages and health",
     run=run_lifecycle,
     requires=("core.fct_order_lines.customer_id",),
-    uses=("segment",),  # the RFM segments group loyalty and NPS when they exist
+    # the RFM segments group loyalty and NPS when they exist; the service analysis's
+    # measured churn effects set the health score's service component
+    uses=("segment", "service"),
     marts=_MARTS,
     settings=_SETTINGS,
 )

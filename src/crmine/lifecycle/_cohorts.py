@@ -59,7 +59,7 @@ def cohort_sql(ws: Workspace, dimensions: dict[str, str] | None = None) -> str:
     if "acquisition_channel" in dims:
         joins += (
             " LEFT JOIN (SELECT DISTINCT ON (customer_id) CAST(customer_id AS VARCHAR) "
-            "AS customer_id, acquisition_channel FROM core.dim_customer "
+            f"AS customer_id, acquisition_channel FROM {ws.resolved('core.dim_customer')} "
             "ORDER BY customer_id, is_current DESC) dc USING (customer_id)"
         )
     first_cat = ""

@@ -61,7 +61,7 @@ def contract_durations(ws: Workspace, end: pd.Timestamp) -> pd.DataFrame:
                greatest(1, round(datediff('day', start_date, CASE WHEN {ended} THEN end_date
                    ELSE {day} END) / {MONTH_DAYS}))::BIGINT AS periods,
                {cancelled} AS cancelled, CAST({charge} AS DOUBLE) AS monthly_charge
-        FROM {SUBSCRIPTIONS} WHERE start_date IS NOT NULL AND start_date < {day}
+        FROM {ws.resolved(SUBSCRIPTIONS)} WHERE start_date IS NOT NULL AND start_date < {day}
         ORDER BY subscription_id""").df()
     df["cancelled"] = df["cancelled"].fillna(False).astype(bool)
     return df

@@ -11,7 +11,9 @@ recency       ``max(0, 1 - recency / (lapsed_ratio x cycle))``: 1 just after a  
 frequency     ``(purchases in last W + 0.5) / (purchases in last 2 W + 1)``            0.20
 spend         ``spend in last W / spend in last 2 W`` (0.5 when both are 0)           0.15
 service       ``1 / (1 + complaints + 0.5 x other tickets)`` in the last W             0.10
-              (``core.fct_tickets``)
+              (``core.fct_tickets``); a complaint, repeat contact or slow resolution
+              costs its measured hazard ratio of churn minus 1 instead when the service
+              analysis measured it (see below)
 satisfaction  mean of the customer's survey NPS / CSAT and ticket CSAT before the       0.10
               date, each scaled by its observed range (0.5 when none)
 breadth       ``n / (n + 2)`` with ``n`` distinct categories bought (products when      0.05
@@ -20,6 +22,20 @@ breadth       ``n / (n + 2)`` with ``n`` distinct categories bought (products wh
 
 The score is ``100 x sum(w x component) / sum(w)`` over the components whose tables exist.
 Weights are the settings ``lifecycle.weight_<component>``.
+
+The service component's costs come from the service analysis (:mod:`crmine.service`)
+when its recorded verdict is informative: ``marts.service_churn_link`` holds the hazard
+ratio of churn per complaint, repeat contact and slow resolution, and each such event costs
+``hazard ratio - 1``, so one complaint alone leaves ``1 / hazard ratio`` (0.22 at 4.5)
+where the documented formula leaves 0.5; an event whose interval does not lie above 1
+costs nothing; other tickets keep 0.5. Events are counted as the link counts them (a repeat
+is a contact within ``service.repeat_days`` of the previous one, a ticket is slow once
+``service.sla_hours`` passed without it closing). Otherwise (no service run, or not
+informative) the documented formula is used. :func:`service_cost` says which, the health
+verdict and the lifecycle summary (``health_service_component``) name it. (The hazard
+ratios are estimated on the whole subscription history, the held-out period included: a
+number per event type, fitted on a different outcome — contract ends, not the purchases
+the health verdict labels.)
 
 With ``lifecycle.learn_health_weights`` the weights are learned from past churn instead
 (:func:`learn_weights`), and used only when they beat the documented ones on held-out churn.
@@ -37,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crmine.contract import Verdict, auc_interval, judge
+from crmine.contract import Verdict, auc_interval, judge, verdict_of
 from crmine.exceptions import ConfigError
 from crmine.lifecycle._stages import ORDERS, StageRules, _date, purchases_sql, state_sql
 from crmine.warehouse import Workspace
@@ -47,9 +63,11 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "HealthEvaluation",
     "LearnedWeights",
+    "ServiceCost",
     "evaluate_health",
     "health_scores",
     "learn_weights",
+    "service_cost",
 ]
 
 COMPONENTS = ("recency", "frequency", "spend", "service", "satisfaction", "breadth")
@@ -78,16 +96,117 @@ def _filled(ws: Workspace, table: str, column: str) -> bool:
     return bool(row and row[0])
 
 
+SERVICE_LINK = "marts.service_churn_link"
+TICKETS = "core.fct_tickets"
+# the service events the service churn link measures (by their names there), and others
+_LINK_EVENTS = ("complaints", "repeat_contacts", "slow_resolutions")
+_EVENTS = (*_LINK_EVENTS, "other_tickets")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCost:
+    """What a service event costs the health score's service component
+    ``1 / (1 + sum of costs[event] x events in the stage window)``.
+
+    ``source`` is ``"measured"`` (a complaint, repeat contact or slow resolution costs its
+    hazard ratio of churn minus 1, from the service analysis, so one complaint alone leaves
+    ``1 / hazard ratio``) or ``"documented"`` (complaint 1, other ticket 0.5); ``detail``
+    says where the numbers came from.
+    """
+
+    source: str
+    costs: dict[str, float]
+    repeat_days: float
+    sla_hours: float
+    detail: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"source": self.source, "costs": dict(self.costs), "detail": self.detail}
+
+
+DOCUMENTED_SERVICE = "1 / (1 + complaints + 0.5 x other tickets) in the stage window"
+DOCUMENTED_COSTS = {"complaints": 1.0, "other_tickets": 0.5}
+
+
+def service_cost(ws: Workspace) -> ServiceCost:
+    """The service component's costs: measured by the service analysis when its recorded
+    verdict is informative, else the documented formula (module docstring)."""
+    repeat = float(ws.setting("service.repeat_days", 7))
+    sla = float(ws.setting("service.sla_hours", 48.0))
+    verdict = verdict_of(ws, "service")
+    why = "no service analysis has run"
+    if verdict is not None and ws.has_table(SERVICE_LINK):
+        link = ws.read(SERVICE_LINK).set_index("covariate")
+        if verdict.status != "informative":
+            why = f"the service analysis is {verdict.status.replace('_', ' ')}"
+        elif "complaints" not in link.index:
+            why = "the service churn link has no complaint effect"
+        else:
+            costs, shown = {}, []
+            for event in _LINK_EVENTS:
+                if event not in link.index:
+                    continue
+                b, lo = float(link.loc[event, "log_hazard_ratio"]), float(link.loc[event, "ci_low"])
+                # only an effect shown to raise churn costs health; a protective or unclear
+                # one costs nothing (health never rises above "no event")
+                costs[event] = float(np.expm1(b)) if lo > 0 else 0.0
+                shown.append(f"{event.replace('_', ' ')} {np.exp(b):.2f}"
+                             + ("" if lo > 0 else " (interval covers 1: costs 0)"))
+            costs["other_tickets"] = DOCUMENTED_COSTS["other_tickets"]
+            return ServiceCost(
+                "measured", costs, repeat, sla,
+                f"measured: 1 / (1 + sum of (hazard ratio - 1) x events + 0.5 x other "
+                f"tickets), hazard ratios of churn per event from the service analysis "
+                f"({', '.join(shown)}; {SERVICE_LINK})")
+    return ServiceCost("documented", dict(DOCUMENTED_COSTS), repeat, sla,
+                       f"documented: {DOCUMENTED_SERVICE} ({why})")
+
+
+def _service_component(ws: Workspace, day: str, cost: ServiceCost) -> pd.DataFrame:
+    """``customer_id, service`` for every customer in ``_lc_win`` (registered): ``1 / (1 +
+    sum of cost x events)`` over each customer's window, events counted as the service
+    churn link counts them (a repeat is a contact within ``repeat_days`` of the previous
+    one; a ticket is slow once its SLA passed without it being closed)."""
+    flagged = "coalesce(is_complaint, false)" if _has(ws, TICKETS, "is_complaint") else "false"
+    closed = "closed_ts" if _has(ws, TICKETS, "closed_ts") else "CAST(NULL AS TIMESTAMP)"
+    sla = f"INTERVAL '{cost.sla_hours * 3600:.0f} seconds'"
+    repeat = f"INTERVAL '{cost.repeat_days * 86400:.0f} seconds'"
+    svc = ws.duck.execute(f"""
+        WITH t AS (
+            SELECT CAST(customer_id AS VARCHAR) AS customer_id, opened_ts,
+                   {closed} AS closed_ts, {flagged} AS complaint,
+                   opened_ts - lag(opened_ts) OVER (PARTITION BY customer_id
+                                                     ORDER BY opened_ts) AS gap
+            FROM {ws.resolved(TICKETS)} WHERE opened_ts < TIMESTAMP '{day}')
+        SELECT w.customer_id,
+               count(t.customer_id) FILTER (WHERE t.complaint) AS complaints,
+               count(t.customer_id) FILTER (WHERE NOT t.complaint) AS other_tickets,
+               count(t.customer_id) FILTER (WHERE t.gap <= {repeat}) AS repeat_contacts,
+               count(t.customer_id) FILTER (
+                   WHERE t.opened_ts + {sla} < TIMESTAMP '{day}'
+                     AND (t.closed_ts IS NULL OR t.closed_ts > t.opened_ts + {sla}))
+                   AS slow_resolutions
+        FROM _lc_win w LEFT JOIN t
+          ON t.customer_id = w.customer_id
+         AND datediff('day', CAST(t.opened_ts AS DATE), DATE '{day}') <= w.window_days
+        GROUP BY 1""").df()
+    burden = sum(cost.costs.get(e, 0.0) * svc[e].astype(float) for e in _EVENTS)
+    svc["service"] = 1.0 / (1.0 + np.asarray(burden, dtype=float))
+    return svc[["customer_id", "service"]]
+
+
 def health_scores(
     ws: Workspace,
     as_of: dt.date | str | pd.Timestamp,
     rules: StageRules | None = None,
     weights: dict[str, float] | None = None,
+    service: ServiceCost | None = None,
 ) -> pd.DataFrame:
     """Every buyer's health score at ``as_of`` with its components (module docstring).
 
     Columns: ``customer_id, health_score, recency_ratio, cycle_days`` and one column per
-    component used.
+    component used. ``service`` is the service component's costs (default
+    :func:`service_cost`).
     """
     rules = rules or StageRules()
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
@@ -114,23 +233,9 @@ def health_scores(
     win = pd.DataFrame({"customer_id": base["customer_id"], "window_days": window})
     ws.duck.register("_lc_win", win)
     try:
-        if _has(ws, "core.fct_tickets", "customer_id", "opened_ts"):
-            complaint = (
-                "coalesce(t.is_complaint, false)"
-                if _has(ws, "core.fct_tickets", "is_complaint")
-                else "false"
-            )
-            svc = ws.duck.execute(f"""
-                SELECT w.customer_id,
-                       count(t.customer_id) FILTER (WHERE {complaint}) AS complaints,
-                       count(t.customer_id) FILTER (WHERE NOT {complaint}) AS tickets
-                FROM _lc_win w LEFT JOIN {ws.resolved('core.fct_tickets')} t
-                  ON CAST(t.customer_id AS VARCHAR) = w.customer_id
-                 AND t.opened_ts < TIMESTAMP '{day}'
-                 AND datediff('day', CAST(t.opened_ts AS DATE), DATE '{day}') <= w.window_days
-                GROUP BY 1""").df()
-            svc["service"] = 1 / (1 + svc["complaints"] + 0.5 * svc["tickets"])
-            comp = comp.merge(svc[["customer_id", "service"]], on="customer_id", how="left")
+        if _has(ws, TICKETS, "customer_id", "opened_ts"):
+            svc = _service_component(ws, day, service or service_cost(ws))
+            comp = comp.merge(svc, on="customer_id", how="left")
         sat_sources = []
         for table, ts, col in (
             ("core.fct_surveys", "response_ts", "nps"),
@@ -188,6 +293,7 @@ class HealthEvaluation:
     verdict: Verdict
     auc: float
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    service: ServiceCost | None = None  # where the service component's costs came from
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -219,18 +325,23 @@ def evaluate_health(
     rules: StageRules | None = None,
     weights: dict[str, float] | None = None,
     min_gain: float = 0.10,
+    service: ServiceCost | None = None,
 ) -> HealthEvaluation:
     """Score at ``end - horizon`` from data before it; label churn in the ``horizon`` after.
 
     ``end`` is exclusive (the day after the data end). ``min_gain`` is the AUC gain over 0.5
-    an informative score must reach (0.6 AUC by default).
+    an informative score must reach (0.6 AUC by default). ``service``: the service
+    component's costs (default :func:`service_cost`), named in the verdict.
     """
     rules = rules or StageRules()
     horizon = int(horizon_days or default_horizon(ws, end, rules))
     if horizon < 1:
         raise ConfigError(f"lifecycle.horizon_days must be >= 1, got {horizon}")
     cutoff = (pd.Timestamp(end) - pd.Timedelta(days=horizon)).normalize()
-    scores = health_scores(ws, cutoff, rules, weights)
+    service = service or service_cost(ws)
+    scores = health_scores(ws, cutoff, rules, weights, service)
+    uses_service = "service" in scores.columns
+    service_note = f" Service component: {service.detail}." if uses_service else ""
     later = ws.duck.execute(f"""
         SELECT DISTINCT customer_id FROM ({purchases_sql(end, ws.resolved(ORDERS))})
         WHERE d >= DATE '{_date(cutoff)}'""").df()
@@ -251,7 +362,8 @@ def evaluate_health(
             "health score.",
             what_to_try="Load a longer order history (at least two horizons) or more customers.",
         )
-        return HealthEvaluation(cutoff, horizon, scores, verdict, float("nan"))
+        return HealthEvaluation(cutoff, horizon, scores, verdict, float("nan"),
+                                service=service if uses_service else None)
     y = scores["churned"].to_numpy(dtype=int)
     risk = -scores["health_score"].to_numpy(dtype=float)
     auc = _auc(y, risk)
@@ -265,7 +377,7 @@ def evaluate_health(
         why=f"Scored at {cutoff:%Y-%m-%d} from earlier data only, the health score ranks the "
         f"{n_pos:,} customers who then bought nothing for {horizon:,} days above the "
         f"{n_neg:,} who bought again with AUC {auc:.3f} (95% interval {interval[0]:.3f}-"
-        f"{interval[1]:.3f}; a random ranking scores 0.5).",
+        f"{interval[1]:.3f}; a random ranking scores 0.5).{service_note}",
         what_to_try="Map the tickets and surveys (service and satisfaction components), try a "
         "longer lifecycle.horizon_days or re-weight the components "
         "(lifecycle.weight_*) and check again.",
@@ -305,7 +417,8 @@ def evaluate_health(
     deciles["decile"] = deciles["decile"].astype("int64")
     deciles["customers"] = deciles["customers"].astype("int64")
     deciles["churn_rate"] = deciles["churn_rate"].astype(float)
-    return HealthEvaluation(cutoff, horizon, scores, verdict, auc, deciles)
+    return HealthEvaluation(cutoff, horizon, scores, verdict, auc, deciles,
+                            service=service if uses_service else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -382,9 +382,9 @@ def _survey_groupings(
     if ws.has_table("core.dim_customer") and "acquisition_channel" in ws.columns(
         "core.dim_customer"
     ):
-        dim = ws.duck.execute("""
+        dim = ws.duck.execute(f"""
             SELECT DISTINCT ON (customer_id) CAST(customer_id AS VARCHAR) AS customer_id,
-                   acquisition_channel FROM core.dim_customer""").df()
+                   acquisition_channel FROM {ws.resolved("core.dim_customer")}""").df()
         acq = surveys["customer_id"].map(dim.set_index("customer_id")["acquisition_channel"])
         if acq.notna().any():
             groups["acquisition_channel"] = acq

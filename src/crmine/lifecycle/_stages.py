@@ -207,7 +207,8 @@ def _stage_case(rules: StageRules) -> str:
 def _prospects_sql(ws: Workspace, day: str) -> str | None:
     if not ws.has_table("core.dim_customer"):
         return None
-    cols = set(ws.columns("core.dim_customer"))
+    customers = ws.resolved("core.dim_customer")  # ids as the buyers' (pseudonyms, resolved)
+    cols = set(ws.columns(customers))
     cond = "customer_id IS NOT NULL"
     if "is_current" in cols:
         cond += " AND is_current"
@@ -215,7 +216,7 @@ def _prospects_sql(ws: Workspace, day: str) -> str | None:
         cond += f" AND (signup_date IS NULL OR signup_date < DATE '{day}')"
     return (
         "SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id "
-        f"FROM core.dim_customer WHERE {cond}"
+        f"FROM {customers} WHERE {cond}"
     )
 
 

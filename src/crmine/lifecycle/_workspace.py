@@ -180,9 +180,9 @@ def _segment_labels(ws: Workspace, stages: pd.DataFrame) -> dict[str, pd.Series]
     if ws.has_table("core.dim_customer") and "acquisition_channel" in ws.columns(
         "core.dim_customer"
     ):
-        dim = ws.duck.execute("""SELECT DISTINCT ON (customer_id)
+        dim = ws.duck.execute(f"""SELECT DISTINCT ON (customer_id)
             CAST(customer_id AS VARCHAR) AS customer_id, acquisition_channel
-            FROM core.dim_customer WHERE acquisition_channel IS NOT NULL""").df()
+            FROM {ws.resolved("core.dim_customer")} WHERE acquisition_channel IS NOT NULL""").df()
         if len(dim):
             groups["acquisition_channel"] = dim.set_index("customer_id")["acquisition_channel"]
     return groups
@@ -288,6 +288,8 @@ class LifecycleRun:
             if len(self.transition_history)
             else 0,
             "health_weights": self.health_weights,
+            "health_service_component": None if self.evaluation.service is None
+            else self.evaluation.service.to_dict(),
             "learned_weights_verdict": self.learned.verdict.to_dict(),
             "rules": self.rules.to_dict(),
             "marts": list(self.marts),

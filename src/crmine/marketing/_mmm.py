@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
 
+from crmine._progress import check_cancelled
 from crmine.exceptions import DataError, NotFittedError
 
 __all__ = [
@@ -64,14 +65,30 @@ def geometric_adstock(spend: np.ndarray, decay: float | np.ndarray, max_lag: int
     x = np.asarray(spend, float)
     flat = x.ndim == 1
     x2 = x[:, None] if flat else x
-    d = np.broadcast_to(np.asarray(decay, float), (x2.shape[1],))
+    out = _carry(_lag_stack(x2, max_lag), _geometric_weights(decay, max_lag, x2.shape[1]))
+    return out[:, 0] if flat else out
+
+
+def _geometric_weights(decay: float | np.ndarray, max_lag: int, n_channels: int) -> np.ndarray:
+    d = np.broadcast_to(np.asarray(decay, float), (n_channels,))
     lags = np.arange(max_lag)
     w = d[None, :] ** lags[:, None]  # (lag, channel)
-    w = w / w.sum(axis=0, keepdims=True)
-    out = np.zeros_like(x2)
+    return w / w.sum(axis=0, keepdims=True)
+
+
+def _lag_stack(x2: np.ndarray, max_lag: int) -> np.ndarray:
+    """(lag, weeks, channels): the spend ``lag`` weeks before each week (0 before the first).
+    A fit evaluates the carry-over tens of thousands of times on the same spend: built once,
+    each evaluation is one product and one sum instead of a loop of small array operations."""
+    stack = np.zeros((max_lag, *x2.shape))
     for lag in range(max_lag):
-        out[lag:] += w[lag] * x2[: len(x2) - lag]
-    return out[:, 0] if flat else out
+        stack[lag, lag:] = x2[: len(x2) - lag]
+    return stack
+
+
+def _carry(stack: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # summed over the first axis in lag order, as adding lag by lag would
+    return (w[:, None, :] * stack).sum(axis=0)
 
 
 def weibull_adstock(spend: np.ndarray, scale: float | np.ndarray,
@@ -88,16 +105,18 @@ def weibull_adstock(spend: np.ndarray, scale: float | np.ndarray,
     x = np.asarray(spend, float)
     flat = x.ndim == 1
     x2 = x[:, None] if flat else x
-    lam = np.broadcast_to(np.asarray(scale, float), (x2.shape[1],))
-    k = np.broadcast_to(np.asarray(shape, float), (x2.shape[1],))
+    out = _carry(_lag_stack(x2, max_lag), _weibull_weights(scale, shape, max_lag, x2.shape[1]))
+    return out[:, 0] if flat else out
+
+
+def _weibull_weights(scale: float | np.ndarray, shape: float | np.ndarray, max_lag: int,
+                     n_channels: int) -> np.ndarray:  # fmt: skip
+    lam = np.broadcast_to(np.asarray(scale, float), (n_channels,))
+    k = np.broadcast_to(np.asarray(shape, float), (n_channels,))
     edges = np.arange(max_lag + 1, dtype=float)[:, None]
     cdf = 1.0 - np.exp(-np.power(edges / lam[None, :], k[None, :]))
     w = np.diff(cdf, axis=0)  # (lag, channel)
-    w = w / np.maximum(w.sum(axis=0, keepdims=True), 1e-300)
-    out = np.zeros_like(x2)
-    for lag in range(max_lag):
-        out[lag:] += w[lag] * x2[: len(x2) - lag]
-    return out[:, 0] if flat else out
+    return w / np.maximum(w.sum(axis=0, keepdims=True), 1e-300)
 
 
 def hill_saturation(x: np.ndarray, half_saturation: float | np.ndarray,
@@ -183,12 +202,15 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
             cols += list(((controls - self.control_mean_) / self.control_sd_).T)
         return np.column_stack(cols)
 
-    def _media(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """(weeks, channels) contributions on the internal scale (mean outcome = 1)."""
+    def _media(self, theta: np.ndarray, x: np.ndarray,
+               stack: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """(weeks, channels) contributions on the internal scale (mean outcome = 1);
+        ``stack`` is ``x``'s :func:`_lag_stack` when the caller evaluates it many times."""
         _lin, beta, decay, log_k, shape = self.layout_.split(theta)
-        ad = (weibull_adstock(x, decay, self.layout_.lag_shape(theta), self.max_lag)
-              if self.layout_.weibull else geometric_adstock(x, decay, self.max_lag))
-        return beta * hill_saturation(ad, np.exp(log_k), shape)
+        stack = _lag_stack(x, self.max_lag) if stack is None else stack
+        w = (_weibull_weights(decay, self.layout_.lag_shape(theta), self.max_lag, x.shape[1])
+             if self.layout_.weibull else _geometric_weights(decay, self.max_lag, x.shape[1]))
+        return beta * hill_saturation(_carry(stack, w), np.exp(log_k), shape)
 
     def _penalty(self, theta: np.ndarray) -> np.ndarray:
         _lin, beta, decay, log_k, shape = self.layout_.split(theta)
@@ -202,12 +224,20 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
                sigma: float, tol: float = 1e-8, weights: np.ndarray | None = None
                ) -> np.ndarray:
         root_w = None if weights is None else np.sqrt(weights)
+        stack = _lag_stack(x, self.max_lag)
+        n_lin = self.layout_.n_linear
+        # The finite-difference Jacobian moves one parameter at a time: moving a linear one
+        # leaves the media and the penalty as they were (a quarter of the calls); reused, not
+        # recomputed, they are the very same numbers.
+        last: dict[str, np.ndarray] = {}
 
         def residuals(theta: np.ndarray) -> np.ndarray:
-            lin = theta[: self.layout_.n_linear]
-            fit = base @ lin + self._media(theta, x).sum(axis=1)
+            if "theta" not in last or not np.array_equal(last["theta"], theta[n_lin:]):
+                last.update(theta=theta[n_lin:].copy(), penalty=self._penalty(theta),
+                            media=self._media(theta, x, stack).sum(axis=1))  # fmt: skip
+            fit = base @ theta[:n_lin] + last["media"]
             r = (y - fit) / sigma
-            return np.concatenate([r if root_w is None else r * root_w, self._penalty(theta)])
+            return np.concatenate([r if root_w is None else r * root_w, last["penalty"]])
 
         best: optimize.OptimizeResult | None = None
         for start in starts:
@@ -316,7 +346,8 @@ class MarketingMix(BaseEstimator):  # get_params/clone: works in sklearn's tools
         rng = np.random.default_rng(self.random_state)
         n, b = len(y), max(1, self.block)
         draws = []
-        for _ in range(self.n_bootstrap):
+        for i in range(self.n_bootstrap):
+            check_cancelled(f"MMM bootstrap (replicate {i + 1} of {self.n_bootstrap})")
             starts_at = rng.integers(0, n - b + 1, size=n // b + 1)
             idx = (starts_at[:, None] + np.arange(b)[None, :]).ravel()[:n]
             weights = np.bincount(idx, minlength=n).astype(float)

@@ -169,15 +169,9 @@ def _withhold(ws: Workspace, a: Analysis, exc: Exception, published: Run,
 def _honour_consent(ws: Workspace, a: Analysis) -> dict[str, int]:
     """Opted-out customers removed from ``a``'s lists to act on (crmine.warehouse._consent):
     mart -> rows left out, for the marts naming customers."""
-    from crmine.warehouse._consent import exclude_opted_out, record_exclusions
+    from crmine.warehouse._consent import honour_consent
 
-    removed = {}
-    for mart in a.marts:
-        if mart.actionable and (n := exclude_opted_out(ws, mart.table)) is not None:
-            removed[mart.name] = n
-    if removed:
-        record_exclusions(ws, a.name, removed)
-    return removed
+    return honour_consent(ws, a)  # the same filter as commands running one analysis
 
 
 def run_pipeline(

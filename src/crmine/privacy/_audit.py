@@ -17,6 +17,14 @@ append-only log cannot be rewritten when that person is erased, and must not kee
 identity after it.
 ``crmine privacy audit --customer ID`` (and the subject-access document) find a person's
 lines by computing the pseudonym with the workspace's audit secret (``meta.audit_secret``).
+
+In an encrypted workspace the API's own log holds no customer value either
+(:func:`seal_api_entry`): each line names its route template
+(``/api/v1/customers/{customer_id}``), not the path, and every value that may name a person
+(the customer in the path, filter values, search text) as a keyed pseudonym under a key
+derived from the workspace key (:func:`api_key`). With the key an admin tests "was customer X
+read?" by computing X's pseudonym (``crmine privacy audit --api --customer X``). The API's lines
+are hash-chained too (``prev``/``hash``), and ``--verify`` checks both logs.
 """
 
 from __future__ import annotations
@@ -25,15 +33,18 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crmine.warehouse import Workspace
 
-__all__ = ["AUDIT_FILE", "AuditCheck", "audit_entries", "catch_up", "entries_about", "record",
-           "subject_pseudonym", "verify"]
+__all__ = ["AUDIT_FILE", "AuditCheck", "api_entries", "api_key", "api_subject", "audit_entries",
+           "catch_up", "chain_rows", "entries_about", "record", "seal_api_entry",
+           "subject_pseudonym", "verify", "verify_api"]
 
 AUDIT_FILE = Path("audit") / "privacy.jsonl"
 GENESIS = "0" * 64
@@ -121,6 +132,110 @@ def _keyed(key: bytes, text: str) -> str:
     return "s" + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
+# Values that never name a customer, kept as they are in a sealed API line: route parameters
+# naming analyses, models, marts, segments and jobs; detail keys naming what was exported and
+# the staff users an admin added or revoked.
+_PLAIN_PARAMS = frozenset({"model", "name", "mart", "job_id", "segment", "analysis"})
+_PLAIN_DETAIL = frozenset({"export", "model", "job", "kind", "added", "revoked", "role"})
+_PLAIN_QUERY = frozenset({"page", "page_size", "limit", "by", "measure", "column", "min_lift",
+                          "user"})  # fmt: skip
+_FILTER = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(!=|>=|<=|=|>|<)(.*)", re.S)
+
+
+def api_key(workspace_key: str) -> bytes:
+    """The key of the API log's pseudonyms in an encrypted workspace, derived from the
+    workspace key (which itself signs nothing that is written)."""
+    return hashlib.sha256(b"crmine-api-audit\x00" + workspace_key.encode("utf-8")).digest()
+
+
+def api_subject(key: bytes, customer_id: object) -> str:
+    """How a sealed API line names ``customer_id``."""
+    return _keyed(key, f"customer\x00{customer_id}")
+
+
+def _seal_value(key: bytes, value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value  # counts and flags
+    if isinstance(value, list | tuple):
+        return [_seal_value(key, v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _seal_value(key, v) for k, v in value.items()}
+    return _keyed(key, f"value\x00{value}")
+
+
+def _seal_filter(key: bytes, text: object) -> str:
+    """``city=Shanghai,Beijing`` -> ``city=s…,s…``: what was filtered on stays readable, the
+    values do not (a customer id filtered on is named as the customer)."""
+    found = _FILTER.match(str(text))
+    if not found:
+        return str(_seal_value(key, text))
+    column, op, values = found.groups()
+    named = [api_subject(key, v.strip()) if column == "customer_id" else
+             _seal_value(key, v.strip()) for v in values.split(",")]  # fmt: skip
+    return f"{column}{op}{','.join(named)}"
+
+
+def _seal_query(key: bytes, query: str) -> str:
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, v if k in _PLAIN_QUERY else _seal_filter(key, v) if k == "where"
+                       else _seal_value(key, v)) for k, v in pairs])  # fmt: skip
+
+
+def seal_api_entry(key: bytes, entry: dict[str, Any], *, route: str | None,
+                   params: Mapping[str, Any] | None,
+                   detail: Mapping[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """``entry`` (one API log line) as an encrypted workspace writes it: the route template
+    instead of the path, the customers read as :func:`api_subject` pseudonyms (``subjects``),
+    filter values, search text and anything else not known to be harmless as keyed
+    pseudonyms. Counts and flags stay."""
+    out = dict(entry)
+    # a path no route matched may hold anything (a mistyped id): only its pseudonym is kept
+    out["path"] = route or str(_seal_value(key, entry.get("path")))
+    sealed: dict[str, Any] = {"sealed": True}
+    subjects: list[str] = []
+    for name, value in (params or {}).items():
+        if name == "customer_id":
+            subjects.append(api_subject(key, value))
+        else:
+            sealed.setdefault("params", {})[name] = \
+                value if name in _PLAIN_PARAMS else _seal_value(key, value)  # fmt: skip
+    for name, value in (detail or {}).items():
+        if name == "customer_id":
+            subjects.append(api_subject(key, value))
+        elif name == "where":
+            values = value if isinstance(value, list | tuple) else [value]
+            sealed["where"] = [_seal_filter(key, v) for v in values]
+        elif name == "query":
+            sealed["query"] = _seal_query(key, str(value))
+        elif name in _PLAIN_DETAIL:
+            sealed[name] = value
+        else:
+            sealed[name] = _seal_value(key, value)
+    if subjects:
+        sealed["subjects"] = sorted(set(subjects))
+    out["detail"] = json.dumps(sealed, default=str)
+    return out
+
+
+def chain_rows(previous: str, rows: list[dict[str, Any]]) -> str:
+    """Give each of ``rows`` (API log lines, in order) its ``prev`` and ``hash``, chained from
+    ``previous``; returns the last hash."""
+    for row in rows:
+        row.pop("hash", None)
+        row["prev"] = previous
+        row["hash"] = previous = _digest(previous, row)
+    return previous
+
+
+def _api_key_of(ws: Workspace) -> bytes | None:
+    from crmine.warehouse._sealed import seal_key
+
+    key = seal_key(ws)
+    return None if key is None else api_key(key)
+
+
 def _api_detail(key: bytes, row: tuple[Any, ...], occurrence: str) -> tuple[str, dict[str, Any]]:
     from crmine.api._policy import PII_ROLES
 
@@ -136,7 +251,10 @@ def _api_detail(key: bytes, row: tuple[Any, ...], occurrence: str) -> tuple[str,
         "personal_data_visible": role in PII_ROLES, "method": method,
         "operation": operation, "status": status,
     }  # fmt: skip
-    if said.get("customer_id") is not None:
+    if said.get("sealed"):  # an encrypted workspace's line names them by api_subject
+        if said.get("subjects"):
+            detail["subjects"] = [str(x) for x in said["subjects"]]
+    elif said.get("customer_id") is not None:
         detail["subjects"] = [_keyed(key, f"customer\x00{said['customer_id']}")]
     for count in ("rows", "customers"):
         if isinstance(said.get(count), int):
@@ -197,12 +315,45 @@ def catch_up(ws: Workspace) -> int:
     return len(entries) - before
 
 
+def _names_of(ws: Workspace, customer_id: object) -> set[str]:
+    """Every pseudonym the trails may name ``customer_id`` by."""
+    names = {subject_pseudonym(ws, customer_id)}
+    key = _api_key_of(ws)
+    if key is not None:
+        names.add(api_subject(key, customer_id))
+    return {n for n in names if n is not None}
+
+
 def entries_about(ws: Workspace, customer_id: object) -> list[dict[str, Any]]:
     """The lines naming ``customer_id`` (by its pseudonym): who read the person's record."""
-    name = subject_pseudonym(ws, customer_id)
-    if name is None:
+    names = _names_of(ws, customer_id)
+    return [e for e in audit_entries(ws) if names & set(e["detail"].get("subjects") or ())]
+
+
+def api_entries(ws: Workspace, customer_id: object | None = None) -> list[dict[str, Any]]:
+    """The API log's lines as written (in an encrypted workspace: sealed), oldest first; with
+    ``customer_id``, only those that read that customer (found by computing their pseudonym,
+    which needs the workspace key)."""
+    path = ws.root / API_FILE
+    if not path.exists():
         return []
-    return [e for e in audit_entries(ws) if name in (e["detail"].get("subjects") or ())]
+    rows = []
+    names = _names_of(ws, customer_id) if customer_id is not None else set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            said = json.loads(row.get("detail") or "{}")
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if customer_id is not None:
+            said = said if isinstance(said, dict) else {}
+            named = set(said.get("subjects") or ())
+            if said.get("customer_id") is not None:  # a plaintext workspace's line
+                named.add(str(said["customer_id"]))
+            if not (names | {str(customer_id)}) & named:
+                continue
+        rows.append(row)
+    return rows
 
 
 def record(ws: Workspace, action: str, detail: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +374,34 @@ class AuditCheck:
     def summary(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "broken_at": self.broken_at,
                 "why": self.why}  # fmt: skip
+
+
+def verify_api(ws: Workspace) -> AuditCheck:
+    """Recompute the API log's chain (lines of servers before it was chained, without a
+    hash, are skipped; a server restarted after such a line starts a new chain there)."""
+    path = ws.root / API_FILE
+    if not path.exists():
+        return AuditCheck(True, 0, None, "no API log yet")
+    previous: str | None = None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return AuditCheck(False, len(lines), n, f"API log line {n} is not JSON")
+        if "hash" not in entry:
+            if previous is not None:
+                return AuditCheck(False, len(lines), n, f"API log line {n} lost its hash")
+            continue
+        start = GENESIS if previous is None else previous
+        if entry.get("prev") != start:
+            return AuditCheck(False, len(lines), n,
+                              f"API log line {n} does not follow line {n - 1} (removed or moved)")
+        if _digest(start, entry) != entry.get("hash"):
+            return AuditCheck(False, len(lines), n,
+                              f"API log line {n} was edited after it was written")
+        previous = entry["hash"]
+    return AuditCheck(True, len(lines), None, f"{len(lines):,} API log lines, chain intact")
 
 
 def verify(ws: Workspace) -> AuditCheck:

@@ -4,8 +4,9 @@ Delete → purge → vacuum across every layer, as Delta Lake documents erasure:
 leave every table (core and its SCD2 history, order-line history, identity crosswalk, links
 and history, staging, quarantine, marts, truth), their landing files are rewritten without
 them, models that hold them are deleted and every model trained with them is flagged for
-refit (or refitted), the report is rebuilt, and the warehouse file is rewritten so that no
-freed page keeps their bytes. A scan of every table and every file then proves nothing is
+refit (or refitted), the report is rebuilt, and the warehouse file is cleaned so that no
+page keeps their bytes (``crmine.privacy._compact``: in place, the whole file rewritten only
+when a trace would stay). A scan of every table and every file then proves nothing is
 left. The receipt says what was removed where, with counts only: it names no one.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crmine.exceptions import ConfigError
-from crmine.privacy._compact import rewrite_database
+from crmine.privacy._compact import Purge, purge_freed_pages
 from crmine.privacy._landing import landing_views, plan_landing_rewrites
 from crmine.privacy._model_files import erase_from_models
 from crmine.privacy._subjects import Subjects, find_subjects
@@ -33,8 +34,6 @@ __all__ = ["RECEIPTS", "ErasureReceipt", "erase", "first_seen", "load_accounting
 RECEIPTS = "meta.erasure_receipts"
 ERASED_ROWS = "meta.erased_rows"
 ModelPolicy = Literal["mark", "refit"]
-# Above this size the rewritten warehouse file is checked through its cells, not its bytes.
-BYTE_SCAN_LIMIT = 256 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -53,12 +52,16 @@ class ErasureReceipt:
     models_flagged: list[str] = field(default_factory=list)
     models_refitted: list[str] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
-    warehouse_bytes: tuple[int, int] = (0, 0)  # file size before and after the rewrite
+    warehouse_bytes: tuple[int, int] = (0, 0)  # file size before and after
+    # how no freed page keeps their bytes: "in place" (scrubbed, free blocks wiped) or
+    # "rewritten" (the whole file copied), rounds, blocks wiped, and why a rewrite was needed
+    warehouse_purge: dict[str, Any] = field(default_factory=dict)
     verified: bool = False
     remaining: list[str] = field(default_factory=list)  # where a trace was still found
     # files whose content the final check searched as cells rather than as bytes
     searched_as_cells: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,13 +73,21 @@ class ErasureReceipt:
             f"{rows:,} rows from {len(self.tables)} tables, {len(self.landing_files)} landing "
             f"file(s) rewritten, {len(self.models_deleted)} model version(s) deleted, "
             f"{len(self.models_flagged)} flagged for refit, {len(self.reports)} report file(s)"
-            f" rebuilt or removed, warehouse file rewritten ({self.warehouse_bytes[0]:,} -> "
-            f"{self.warehouse_bytes[1]:,} bytes)",
+            f" rebuilt or removed, warehouse file {self._purge_words()} "
+            f"({self.warehouse_bytes[0]:,} -> {self.warehouse_bytes[1]:,} bytes)",
             self._models_line(),
             "verified: no trace left in any table or file" if self.verified else
             "NOT verified: traces remain in " + ", ".join(self.remaining),
         ]  # fmt: skip
         return "\n".join(lines)
+
+    def _purge_words(self) -> str:
+        method = self.warehouse_purge.get("method", "rewritten")
+        if method == "in place":
+            return (f"cleaned in place ({self.warehouse_purge.get('blocks_wiped', 0):,} free "
+                    "block(s) overwritten)")  # fmt: skip
+        why = self.warehouse_purge.get("why")
+        return "rewritten" + (f" ({why})" if why else "")
 
     def _models_line(self) -> str:
         if self.models_refitted:
@@ -182,6 +193,14 @@ def erase(
     import time
 
     started = time.perf_counter()
+    phases: dict[str, float] = {}
+    clock = [started]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = round(phases.get(name, 0.0) + now - clock[0], 2)
+        clock[0] = now
+
     ids, emails, phones = list(ids), list(emails), list(phones)
     policy = models or model_policy(ws)
     subjects = find_subjects(ws, ids=ids, emails=emails, phones=phones)
@@ -196,12 +215,15 @@ def erase(
     )
     seen = first_seen(ws, subjects)
     weak = _weak_needles(ws, subjects)
+    needles = set(subjects.strong) | weak
     tag = receipt.receipt_id.rsplit("-", 1)[1]
+    lap("subjects")
     rewrites = plan_landing_rewrites(ws, subjects, tag)
+    lap("landing files")
     try:
         with ws.transaction():
             _ensure_tables(ws)
-            done = erase_from_tables(ws, subjects)
+            done = erase_from_tables(ws, subjects, needles)
             for rw in rewrites:
                 ws.duck.execute(rw.view_sql())
                 load = rw.old.name.split("__", 1)[1].split(".", 1)[0].upper()
@@ -225,19 +247,31 @@ def erase(
     for rw in rewrites:  # committed: the old files go
         if rw.old != rw.new:
             rw.old.unlink(missing_ok=True)
-    needles = set(subjects.strong) | weak
+    lap("tables")
     model_done = erase_from_models(ws, subjects, receipt.receipt_id, seen)
     receipt.models_deleted, receipt.models_flagged = model_done.deleted, model_done.flagged
     if policy == "refit" and model_done.names:
         receipt.models_refitted = _refit(ws, model_done.names)
+    lap("models")
     receipt.reports = _rebuild_reports(ws, needles)
-    receipt.warehouse_bytes = rewrite_database(ws)
+    lap("reports")
+    purge = purge_freed_pages(ws, needles)
+    receipt.warehouse_bytes = (purge.before, purge.after)
+    receipt.warehouse_purge = _purge_record(purge)
+    lap("warehouse file")
     skip = _searched_as_cells(ws)
-    receipt.searched_as_cells = sorted(str(p.relative_to(ws.root)) for p in skip)
-    remaining = table_traces(ws, needles) + file_traces(ws.root, needles, ws.duck, skip)
+    if purge.method == "in place":  # its raw bytes were just searched, after the last write
+        skip.append(ws.warehouse_path)
+    receipt.searched_as_cells = sorted(str(p.relative_to(ws.root)) for p in skip
+                                       if p != ws.warehouse_path)  # fmt: skip
+    remaining = table_traces(ws, needles)
+    lap("check tables")
+    remaining += file_traces(ws.root, needles, ws.duck, skip)
+    lap("check files")
     receipt.remaining = sorted({_where(t, ws) for t in remaining})
     receipt.verified = not remaining
     receipt.seconds = round(time.perf_counter() - started, 2)
+    receipt.phases = phases
     ws.duck.execute(f"UPDATE {RECEIPTS} SET receipt = ? WHERE receipt_id = ?",
                     [json.dumps(receipt.to_dict(), default=str), receipt.receipt_id])  # fmt: skip
     ws.duck.execute("CHECKPOINT")
@@ -256,15 +290,16 @@ def erase(
     return receipt
 
 
+def _purge_record(purge: Purge) -> dict[str, Any]:
+    return {"method": purge.method, "rounds": purge.rounds, "blocks_wiped": purge.blocks_wiped,
+            "segments_rewritten": purge.segments_rewritten, "why": purge.why,
+            "seconds": {k: round(v, 2) for k, v in purge.seconds.items()}}  # fmt: skip
+
+
 def _searched_as_cells(ws: Workspace) -> list[Path]:
-    """Files the final check reads through the warehouse instead of byte by byte: landing
-    files (their ``raw.*`` view's cells: their bytes are compressed), and the warehouse file
-    when larger than ``BYTE_SCAN_LIMIT`` (just rewritten from its live data, which is
-    searched cell by cell; a byte scan of gigabytes would take minutes)."""
-    files = [path for _, path in landing_views(ws) if path.exists()]
-    if ws.warehouse_path.stat().st_size > BYTE_SCAN_LIMIT:
-        files.append(ws.warehouse_path)
-    return files
+    """Landing files, which the final check reads through their ``raw.*`` view's cells
+    (their bytes are compressed Parquet)."""
+    return [path for _, path in landing_views(ws) if path.exists()]
 
 
 def _where(trace: Trace, ws: Workspace) -> str:

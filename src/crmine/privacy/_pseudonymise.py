@@ -7,7 +7,8 @@ generalised - age and income into bands, dates to month then year, postcodes tru
 to region to country - until every combination is shared by at least ``k`` rows
 (k-anonymity); rows still in smaller groups are suppressed. With a sensitive column, every
 group must also hold at least ``l`` distinct values of it (l-diversity) or is suppressed.
-Customers who opted out (a consent / opt-out column) are left out of every export.
+Customers who opted out (their consent in the warehouse, or a consent / opt-out column of
+the table) are left out of every export (``crmine.warehouse._consent.drop_opted_out``).
 """
 
 from __future__ import annotations
@@ -26,15 +27,11 @@ from crmine.exceptions import ConfigError, DataError
 from crmine.privacy._classify import _by_name, _schema_flags
 from crmine.privacy._tables import is_id_column
 from crmine.warehouse import Workspace
-from crmine.warehouse._consent import CONSENT_COLUMNS, OPT_OUT_COLUMNS
+from crmine.warehouse._consent import drop_opted_out
 
 __all__ = ["KEY_ENV", "Anonymised", "anonymise", "pseudonym", "pseudonymised_export"]
 
 KEY_ENV = "CRMINE_PSEUDONYM_KEY"
-# Consent columns: a row with one of these true (or consent false) is never exported; the
-# same columns the pipeline honours in every target list.
-_OPT_OUT = OPT_OUT_COLUMNS
-_CONSENT = CONSENT_COLUMNS
 MAX_LEVEL = 4
 
 
@@ -171,17 +168,6 @@ def anonymise(frame: pd.DataFrame, quasi: list[str], *, k: int, sensitive: str |
     )
 
 
-def _consent_filter(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    keep = pd.Series(True, index=frame.index)
-    for col in frame.columns:
-        low = col.lower()
-        if low in _OPT_OUT:
-            keep &= ~frame[col].fillna(False).astype(bool)
-        elif low in _CONSENT:
-            keep &= frame[col].fillna(False).astype(bool)
-    return frame[keep], int((~keep).sum())
-
-
 def pseudonymised_export(ws: Workspace, table: str, out: str | Path, *, key: bytes,
                          quasi: list[str] | None = None, k: int = 5,
                          sensitive: str | None = None, l_div: int = 2,
@@ -190,7 +176,7 @@ def pseudonymised_export(ws: Workspace, table: str, out: str | Path, *, key: byt
     frame = ws.read(table)
     if table == "core.dim_customer" and "is_current" in frame:
         frame = frame[frame["is_current"].fillna(True)]
-    frame, opted_out = _consent_filter(frame)
+    frame, opted_out = drop_opted_out(ws, frame)  # the one consent filter
     flags = {c for t, c in _schema_flags() if t == table}
     quasi = list(quasi or [])
     dropped = []

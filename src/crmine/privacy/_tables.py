@@ -7,10 +7,11 @@ each the cheapest way (``crmine.privacy._columns``)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from crmine.privacy._columns import ColumnPlan, is_id_column, plan_columns
-from crmine.privacy._sql import base_tables, column_types, literal, quote, token_pattern
+from crmine.privacy._sql import _escape, base_tables, column_types, literal, quote, token_pattern
 from crmine.privacy._subjects import Subjects
 from crmine.warehouse import Workspace
 
@@ -154,13 +155,71 @@ def masked(col: str, pattern: str) -> str:
     return f"regexp_replace({quote(col)}, {pattern}, '\\1{MASK}\\3', 'g')"
 
 
-def erase_from_tables(ws: Workspace, subjects: Subjects) -> TableErasure:
-    """Delete and mask inside the open transaction; returns what was done where."""
+def _holding(ws: Workspace, rows: str, columns: list[str], values: list[str]) -> list[str]:
+    """The columns of ``rows`` (the erased rows, a small temp table) with a cell holding one
+    of ``values`` anywhere in its text, as the file's bytes would show it (case kept)."""
+    if not columns or not values:
+        return []
+    pattern = literal("|".join(sorted({_escape(v) for v in values}, key=len, reverse=True)))
+    tests = ", ".join(f"coalesce(bool_or(regexp_matches(CAST({quote(c)} AS VARCHAR), "
+                      f"{pattern})), false)" for c in columns)  # fmt: skip
+    row = ws.duck.execute(f"SELECT {tests} FROM {rows}").fetchone() or ()
+    return [c for c, held in zip(columns, row, strict=True) if held]
+
+
+def _scrub(ws: Workspace, name: str, own: str, types: dict[str, str],
+           values: list[str]) -> list[int | str | None]:  # fmt: skip
+    """Delete the rows matching ``own`` after setting their cells holding ``values`` to NULL
+    (or '' where NULL is not allowed); returns each deleted row's load (None without one).
+
+    Why first NULL: DuckDB keeps a deleted row's bytes in its row group until that group is
+    rewritten, and only changed columns are rewritten at a checkpoint. Nulling the cells that
+    name the person makes the checkpoint rewrite exactly the segments that held them
+    (``crmine.privacy._compact`` then wipes the freed blocks)."""
+    loads = "load_id" if "load_id" in types else "NULL"
+    text = [c for c, t in types.items() if _is_text(t) or is_id_column(c)]
+    ws.duck.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT rowid AS _rid, {loads} AS _load"
+        + "".join(f", {quote(c)}" for c in text) + f" FROM {name} WHERE {own}"
+    )
+    try:
+        held = _holding(ws, _ROWS, text, values)
+        if held:
+            nullable = _nullable(ws, name)
+            sets = ", ".join(f"{quote(c)} = {'NULL' if nullable.get(c, True) else chr(39) * 2}"
+                             for c in held)  # fmt: skip
+            ws.duck.execute(f"UPDATE {name} SET {sets} WHERE rowid IN (SELECT _rid FROM {_ROWS})")
+        ws.duck.execute(f"DELETE FROM {name} WHERE rowid IN (SELECT _rid FROM {_ROWS})")
+        return [r[0] for r in ws.duck.execute(f"SELECT _load FROM {_ROWS}").fetchall()]
+    finally:
+        ws.duck.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+
+
+_ROWS = "temp._crmine_erased_rows"
+
+
+def _nullable(ws: Workspace, name: str) -> dict[str, bool]:
+    schema, table = (p.strip('"').replace('""', '"') for p in name.split(".", 1))
+    rows = ws.duck.execute(
+        "SELECT column_name, is_nullable FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = ? AND table_name = ?", [schema, table]
+    ).fetchall()
+    return {str(c): bool(n) for c, n in rows}
+
+
+def erase_from_tables(ws: Workspace, subjects: Subjects,
+                      needles: Iterable[str] = ()) -> TableErasure:  # fmt: skip
+    """Delete and mask inside the open transaction; returns what was done where.
+
+    ``needles``: every value the final scan looks for (the people's ids, e-mails, phones and
+    the names and addresses only they have); the erased rows' cells holding one are nulled
+    before the rows are deleted (``_scrub``)."""
     done = TableErasure()
     strong = sorted(subjects.strong)
     if not strong:
         return done
     ids = sorted(subjects.ids)
+    values = sorted(set(strong) | set(needles))
     pattern = literal(token_pattern(strong))
     for table in base_tables(ws):
         types = column_types(ws, table)
@@ -168,14 +227,11 @@ def erase_from_tables(ws: Workspace, subjects: Subjects) -> TableErasure:
         found = search(ws, name, types, ids, strong,
                        whole_row=table.split(".")[0] in _WHOLE_ROW_SCHEMAS)  # fmt: skip
         if found.own is not None:
-            loads = "load_id" if "load_id" in types else "NULL"
-            rows = ws.duck.execute(
-                f"DELETE FROM {name} WHERE {found.own} RETURNING {loads}"
-            ).fetchall()
-            if rows:
-                done.deleted[table] = len(rows)
+            loads = _scrub(ws, name, found.own, types, values)
+            if loads:
+                done.deleted[table] = len(loads)
             if "load_id" in types:
-                for load, n in Counter(str(r[0]) for r in rows).items():
+                for load, n in Counter(str(r) for r in loads).items():
                     done.by_load[(load, table)] = n
         for col, condition in found.named.items():  # others' rows naming them
             row = ws.duck.execute(

@@ -20,7 +20,7 @@ from typing import Any
 from crmine.privacy._sql import base_tables, column_types, literal, quote
 from crmine.warehouse import Workspace
 
-__all__ = ["Trace", "file_traces", "table_traces", "traces"]
+__all__ = ["Trace", "byte_offsets", "file_traces", "table_traces", "traces"]
 
 _CHUNK = 1 << 24
 MIN_BYTES = 5
@@ -93,6 +93,79 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def _grep_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]] | None:
+    """Where each pattern starts in the file, found by GNU/BSD ``grep -F`` (Aho-Corasick:
+    gigabytes in seconds, where Python's regex reads a few megabytes a second); None when
+    no grep can be run. grep reads lines, so a pattern holding a newline byte (UTF-16 of
+    some Chinese characters) is looked for by its longest line-free piece, and every hit is
+    checked against the whole pattern in the file."""
+    import mmap
+    import shutil
+    import subprocess
+    import tempfile
+
+    grep = shutil.which("grep")
+    if grep is None or not patterns:
+        return None if grep is None else {}
+    pieces: dict[bytes, list[tuple[bytes, int]]] = {}
+    for p in patterns:
+        piece = max(p.split(b"\n"), key=len)
+        pieces.setdefault(piece, []).append((p, p.index(piece)))
+    with tempfile.NamedTemporaryFile(suffix=".pat") as fh:
+        fh.write(b"\n".join(sorted(pieces)) + b"\n")
+        fh.flush()
+        done = subprocess.run([grep, "-a", "-F", "-o", "-b", "-f", fh.name, str(path)],
+                              capture_output=True, env={"LC_ALL": "C", "PATH": ""})  # fmt: skip
+    if done.returncode not in (0, 1):
+        return None
+    found: dict[bytes, list[int]] = {}
+    if not done.stdout or path.stat().st_size == 0:
+        return found
+    with path.open("rb") as src, mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for line in done.stdout.split(b"\n"):
+            offset, sep, piece = line.partition(b":")
+            if not sep or piece not in pieces:
+                continue
+            for p, at in pieces[piece]:
+                start = int(offset) - at
+                if start >= 0 and data[start:start + len(p)] == p:
+                    found.setdefault(p, []).append(start)
+    return found
+
+
+def byte_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]]:
+    """Where each of ``patterns`` starts in the file's raw bytes (patterns not found are
+    left out): by ``grep -F`` when there is one, else one pattern at a time."""
+    found = _grep_offsets(path, patterns)
+    if found is not None:
+        return found
+    found = {}
+    longest = max((len(p) for p in patterns), default=0)
+    matcher = _trie_pattern(patterns)
+    base, tail = 0, b""  # base: file offset of the window's first byte
+    for chunk in _file_chunks(path):
+        window = tail + chunk
+        for m in matcher.finditer(window):
+            for p in patterns:  # the trie stops at the shortest; longer ones may start here
+                if window.startswith(p, m.start()) and (not tail or m.start() + len(p)
+                                                        > len(tail)):  # fmt: skip
+                    found.setdefault(p, []).append(base + m.start())
+        tail = window[-longest:]
+        base += len(window) - len(tail)
+    return found
+
+
+def _count_in_file(path: Path, patterns: list[bytes],
+                   matcher: re.Pattern[bytes] | None = None) -> int:  # fmt: skip
+    """Distinct patterns found in a file's raw bytes (grep when there is one)."""
+    if not patterns:
+        return 0
+    found = _grep_offsets(path, patterns)
+    if found is not None:
+        return len(found)
+    return _count_in_stream(_file_chunks(path), patterns, matcher)
+
+
 def _decoded(path: Path, duck: Any = None) -> tuple[str, bytes] | None:
     """The file's content in the form it is stored in, when that is not its bytes.
 
@@ -144,7 +217,7 @@ def file_traces(root: Path, needles: Iterable[str], duck: Any = None,
     every = _trie_pattern(patterns) if patterns else None
     long_every = _trie_pattern(long_patterns) if long_patterns else None
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p not in skipped):
-        hits = _count_in_stream(_file_chunks(path), long_patterns, long_every)
+        hits = _count_in_file(path, long_patterns, long_every)
         if hits:
             found.append(Trace(str(path), "bytes", hits))
         decoded = _decoded(path, duck)

@@ -85,6 +85,9 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting("sales.forecast_windows", int, 3,
             "rolling-origin windows (all but the last choose the model, the last is the "
             "backtest)", check=_periods),
+    Setting("sales.forecast_calendar", bool, True,
+            "use core.dim_promotion_calendar and core.dim_holidays (when loaded) as forecast "
+            "regressors with known future values"),
     Setting("sales.price_change", float, -0.05,
             "relative price change of the what-if mart (-0.05: 5 % cheaper)", check=_change),
     Setting("sales.cost_per_order", float, 0.0, "cost to serve one order (whale curve, "

@@ -16,10 +16,24 @@ errors (Newey-West, ``HAC_LAGS`` weeks).
 
 A weekly price index computed from a sample of lines is measured with noise (order-level
 pricing, the mix of products), and noise in a regressor pulls its coefficient towards 0. So
-the index is computed twice, from two halves of the orders (by a hash of the order id), and
-the half-A index is instrumented by the half-B one (split-sample instrumental variables: the
-two halves share the true price, not the noise); with too few lines for two halves the
-plain least-squares fit is used (``estimator``).
+the customers are split in two halves (by a hash of the customer id; guests by order id) and
+half A's units are regressed on half A's price index, instrumented by half B's, stacked with
+the reverse (split-sample instrumental variables: the halves share the true price, not the
+noise). A half's index is the mean log price paid against each product's usual price, each
+line clipped to within ``CLIP`` of the week's median (a line bought at a personal discount
+or in an odd basket says little about the shelf price, and one such line swung a
+low-volume week's index by half). Each half's units are its own: the lines that make the instrument never appear in the
+units it explains, so a noisy line (a big basket bought dear) cannot correlate the two; and a
+customer's lines stay in one half, so customer habits cannot either. (With the whole
+category's units on the left the low-volume categories were biased half-way to 0.) With too
+few lines for two halves the plain least-squares fit is used (``estimator``).
+
+Where the halves agree only weakly (robust first-stage F under ``MIN_FIRST_STAGE_F``, a
+low-volume category) the usual interval is unreliable, so the Anderson-Rubin interval is
+given instead (the elasticities ``e0`` for which the instrument does not explain
+``units - e0 · price``, same robust errors; right however weak the instrument) or, when that
+set is unbounded, the usual one; either way ``weak_instrument`` is set and the category
+counts as "cannot tell" in the verdict.
 """
 
 from __future__ import annotations
@@ -46,18 +60,20 @@ __all__ = [
 ]
 
 PANEL_COLUMNS = ("group", "week", "units", "revenue", "reference_value", "cost", "price_index",
-                 "promo_share", "traffic", "price_index_a", "price_index_b")  # fmt: skip
+                 "promo_share", "traffic", "price_index_a", "price_index_b", "units_a",
+                 "units_b")  # fmt: skip
 ELASTICITY_COLUMNS = (
     "group", "elasticity", "std_error", "lower", "upper", "p_value", "p_holm",
     "promotion_lift", "promotion_lift_lower", "promotion_lift_upper", "model_uplift",
     "model_uplift_lower", "model_uplift_upper", "pull_forward",
     "pull_forward_lower", "pull_forward_upper", "promotion_weeks", "price_sd",
-    "price_varies", "plausible", "estimator", "weeks", "r2", "units", "revenue", "cost",
-    "unit_price",
+    "price_varies", "plausible", "estimator", "first_stage_f", "weak_instrument", "weeks", "r2",
+    "units", "revenue", "cost", "unit_price",
 )  # fmt: skip
 HAC_LAGS = 8  # weeks of error correlation allowed for in the standard errors
+CLIP = 0.5  # a line's log price beyond this from its week's median counts as this far
 MIN_AFTER_WEEKS = 4  # weeks after a promotion (not promoted themselves) to measure a dip
-MIN_HALF_CORRELATION = 0.3  # the two halves' price indexes must agree this much to instrument
+MIN_FIRST_STAGE_F = 10.0  # under this the halves' prices agree too weakly (Staiger-Stock)
 MIN_PRICE_SD = 0.02  # sd of the weekly log price index under which the price barely moved
 MIN_WEEKS = 20
 
@@ -82,17 +98,25 @@ def elasticity_panel(lines: pd.DataFrame, group: str = "category") -> pd.DataFra
     promo = df["promotion_id"].notna() if "promotion_id" in df.columns else False
     df["promo_units"] = np.where(promo, df["quantity"], 0.0)
     df["cost"] = df["quantity"] * df["unit_cost"] if "unit_cost" in df.columns else np.nan
-    key = df["order_id"] if "order_id" in df.columns else pd.Series(df.index, index=df.index)
-    half_a = (pd.util.hash_pandas_object(key.astype(str), index=False).to_numpy() % 2) == 0
+    key = pd.Series(df.index, index=df.index).astype(str)
+    for col in ("order_id", "customer_id"):  # the customer where known, else the order
+        if col in df.columns:
+            key = df[col].astype("string").fillna(key).astype(str)
+    half_a = (pd.util.hash_pandas_object(key, index=False).to_numpy() % 2) == 0
+    log_ratio = np.log(df["unit_net"] / df["product_id"].map(ref))
+    mid = log_ratio.groupby([df[group], df["week"]]).transform("median")
+    df["log_paid"] = df["reference_value"] * (mid + (log_ratio - mid).clip(-CLIP, CLIP))
     for h, mask in (("a", half_a), ("b", ~half_a)):
-        df[f"revenue_{h}"] = np.where(mask, df["amount"], 0.0)
+        df[f"log_paid_{h}"] = np.where(mask, df["log_paid"], 0.0)
         df[f"reference_{h}"] = np.where(mask, df["reference_value"], 0.0)
+        df[f"units_{h}"] = np.where(mask, df["quantity"], 0.0)
     g = df.groupby([group, "week"], as_index=False).agg(
         units=("quantity", "sum"), revenue=("amount", "sum"),
         reference_value=("reference_value", "sum"), cost=("cost", "sum"),
-        promo_units=("promo_units", "sum"), revenue_a=("revenue_a", "sum"),
-        reference_a=("reference_a", "sum"), revenue_b=("revenue_b", "sum"),
-        reference_b=("reference_b", "sum"),
+        promo_units=("promo_units", "sum"), log_paid_a=("log_paid_a", "sum"),
+        reference_a=("reference_a", "sum"), log_paid_b=("log_paid_b", "sum"),
+        reference_b=("reference_b", "sum"), units_a=("units_a", "sum"),
+        units_b=("units_b", "sum"),
     )  # fmt: skip
     g = g.rename(columns={group: "group"})
     own = df.groupby([group, "week"]).size().to_numpy()
@@ -101,12 +125,13 @@ def elasticity_panel(lines: pd.DataFrame, group: str = "category") -> pd.DataFra
 
 
 def _finish_panel(g: pd.DataFrame) -> pd.DataFrame:
-    if "traffic" not in g.columns:
-        g["traffic"] = np.nan
+    for col in ("traffic", "units_a", "units_b"):
+        if col not in g.columns:
+            g[col] = np.nan
     g["price_index"] = g["revenue"] / g["reference_value"]
     for h in ("a", "b"):
-        g[f"price_index_{h}"] = g[f"revenue_{h}"] / g[f"reference_{h}"].where(
-            g[f"reference_{h}"] > 0)
+        g[f"price_index_{h}"] = np.exp(g[f"log_paid_{h}"] / g[f"reference_{h}"].where(
+            g[f"reference_{h}"] > 0))
     g["promo_share"] = g["promo_units"] / g["units"]
     g["group"] = g["group"].astype(str)
     return g[list(PANEL_COLUMNS)].sort_values(["group", "week"], ignore_index=True)
@@ -127,28 +152,37 @@ def workspace_panel(ws: Workspace, group: str = "category") -> pd.DataFrame:
             SELECT coalesce(CAST({src}."{group}" AS VARCHAR), '(none)') AS "group",
                    l.product_id, l.order_ts, l.quantity, l.amount, l.unit_cost,
                    {promo} AS promo, l.amount / l.quantity AS unit_net,
-                   l.order_id, hash(l.order_id) % 2 = 0 AS half_a
+                   hash(coalesce(CAST(l.customer_id AS VARCHAR), l.order_id)) % 2 = 0
+                       AS half_a
             FROM core.fct_order_lines l LEFT JOIN core.dim_product p USING (product_id)
             WHERE l.status = 'completed' AND l.quantity > 0 AND l.amount > 0
         ), r AS (SELECT product_id, median(unit_net) AS ref FROM s GROUP BY 1),
-        g AS (SELECT "group", CAST(date_trunc('week', order_ts) AS TIMESTAMP) AS week,
+        q AS (SELECT s.*, ref, ln(unit_net / ref) AS log_ratio,
+                     CAST(date_trunc('week', order_ts) AS TIMESTAMP) AS week
+              FROM s JOIN r USING (product_id)),
+        m AS (SELECT "group", week, median(log_ratio) AS mid FROM q GROUP BY 1, 2),
+        g AS (SELECT "group", week,
                sum(quantity) AS units, sum(amount) AS revenue,
                sum(quantity * ref) AS reference_value, sum(quantity * unit_cost) AS cost,
                sum(quantity) FILTER (promo) AS promo_units,
                count(*) AS own_lines,
-               sum(amount) FILTER (half_a) AS revenue_a,
+               sum(quantity * ref * (mid + least(greatest(log_ratio - mid, -{CLIP}), {CLIP})))
+                   FILTER (half_a) AS log_paid_a,
                sum(quantity * ref) FILTER (half_a) AS reference_a,
-               sum(amount) FILTER (NOT half_a) AS revenue_b,
-               sum(quantity * ref) FILTER (NOT half_a) AS reference_b
-        FROM s JOIN r USING (product_id) GROUP BY 1, 2
+               sum(quantity * ref * (mid + least(greatest(log_ratio - mid, -{CLIP}), {CLIP})))
+                   FILTER (NOT half_a) AS log_paid_b,
+               sum(quantity * ref) FILTER (NOT half_a) AS reference_b,
+               sum(quantity) FILTER (half_a) AS units_a,
+               sum(quantity) FILTER (NOT half_a) AS units_b
+        FROM q JOIN m USING ("group", week) GROUP BY 1, 2
     ), t AS (SELECT week, sum(own_lines) AS lines FROM g GROUP BY 1)
     SELECT g.* EXCLUDE (own_lines), t.lines - g.own_lines AS traffic
     FROM g LEFT JOIN t USING (week)
     """
     g = ws.duck.execute(sql).df()
     g["promo_units"] = g["promo_units"].fillna(0.0)
-    g[["revenue_a", "reference_a", "revenue_b", "reference_b"]] = g[
-        ["revenue_a", "reference_a", "revenue_b", "reference_b"]].fillna(0.0)
+    halves = ["log_paid_a", "reference_a", "log_paid_b", "reference_b", "units_a", "units_b"]
+    g[halves] = g[halves].fillna(0.0)
     return _finish_panel(g)
 
 
@@ -210,22 +244,57 @@ def _hac_meat(score: np.ndarray, lags: int = HAC_LAGS) -> np.ndarray:
     return meat
 
 
-def _split_iv(x: np.ndarray, y: np.ndarray, log_a: np.ndarray, log_b: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Split-sample IV both ways at once: the half-A index instrumented by the half-B one
-    stacked on the reverse, with standard errors clustered by week (each week twice)."""
+def _split_iv(x: np.ndarray, halves: tuple[np.ndarray, ...], z: float
+              ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, dict[str, float]]:
+    """Split-sample IV both ways at once: half A's units on half A's price index, instrumented
+    by half B's, stacked on the reverse, errors clustered by week (each week twice) and HAC.
+
+    ``halves`` is ``(log price A, log price B, log units A, log units B)``. Returns the
+    coefficients, their standard errors, R², covariance, and the Anderson-Rubin interval at
+    normal quantile ``z`` with the first-stage F (``ar_lower``, ``ar_upper``, NaN when the set
+    is unbounded; ``first_stage_f``)."""
+    log_a, log_b, y_a, y_b = halves
     n, k = x.shape
     xa, xb = x.copy(), x.copy()
     xa[:, 1], xb[:, 1] = log_a, log_b
-    xs, zs, ys = np.vstack([xa, xb]), np.vstack([xb, xa]), np.r_[y, y]
+    xs, zs, ys = np.vstack([xa, xb]), np.vstack([xb, xa]), np.r_[y_a, y_b]
     zx_inv = np.linalg.pinv(zs.T @ xs)
     beta = zx_inv @ zs.T @ ys
     resid = ys - xs @ beta
     score = zs * resid[:, None]
     cov = zx_inv @ _hac_meat(score[:n] + score[n:]) @ zx_inv.T * n / max(n - k, 1)
+    y = 0.5 * (y_a + y_b)
     fitted = y - 0.5 * (resid[:n] + resid[n:])
     r2 = 1 - float(((y - fitted) ** 2).sum()) / float(((y - y.mean()) ** 2).sum() or 1.0)
-    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r2, cov
+    return beta, np.sqrt(np.maximum(np.diag(cov), 0.0)), r2, cov, _anderson_rubin(
+        zs, xs[:, 1], ys, n, z)
+
+
+def _anderson_rubin(zs: np.ndarray, xs: np.ndarray, ys: np.ndarray, n: int, z: float
+                    ) -> dict[str, float]:
+    """The elasticities ``e0`` not rejected by the reduced form: ``ys - e0 xs`` regressed on
+    the instrument and controls (``zs``, instrument in column 1) leaves the instrument's
+    coefficient within ``z`` robust standard errors of 0. The coefficient is
+    ``pi_y - e0 pi_x`` and its variance quadratic in ``e0``, so the set solves a quadratic."""
+    k = zs.shape[1]
+    inv = np.linalg.pinv(zs.T @ zs)
+    row = inv[1] @ zs.T  # the instrument's coefficient as a weighted sum of the rows
+    pi = np.array([row @ ys, row @ xs])
+    coef = inv @ zs.T @ np.column_stack([ys, xs])
+    res = np.column_stack([ys, xs]) - zs @ coef
+    influence = row[:, None] * res
+    v = _hac_meat(influence[:n] + influence[n:]) * n / max(n - k, 1)
+    f = float(pi[1] ** 2 / v[1, 1]) if v[1, 1] > 0 else math.inf
+    out = {"first_stage_f": f, "ar_lower": math.nan, "ar_upper": math.nan}
+    c2 = z * z
+    a = pi[1] ** 2 - c2 * v[1, 1]
+    b = pi[0] * pi[1] - c2 * v[0, 1]
+    c = pi[0] ** 2 - c2 * v[0, 0]
+    disc = b * b - a * c
+    if a > 0 and disc >= 0:  # a bounded interval; otherwise the whole line or two rays
+        root = math.sqrt(disc)
+        out["ar_lower"], out["ar_upper"] = (b - root) / a, (b + root) / a
+    return out
 
 
 def _model_uplift(g: pd.DataFrame, beta: np.ndarray, cov: np.ndarray, j: int, z: float
@@ -251,15 +320,15 @@ def _model_uplift(g: pd.DataFrame, beta: np.ndarray, cov: np.ndarray, j: int, z:
 
 def _halves(g: pd.DataFrame) -> np.ndarray | None:
     """The weeks where both halves sold (to instrument one by the other), or None when
-    they are too few (under 80 % of the weeks) or their indexes hardly agree."""
-    if "price_index_a" not in g.columns:
+    they are too few (under 80 % of the weeks) or a half's price never moved."""
+    if "price_index_a" not in g.columns or g["units_a"].isna().all():
         return None
     a, b = g["price_index_a"].to_numpy(float), g["price_index_b"].to_numpy(float)
-    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    ua, ub = g["units_a"].to_numpy(float), g["units_b"].to_numpy(float)
+    ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0) & (ua > 0) & (ub > 0)
     if ok.sum() < max(MIN_WEEKS, 0.8 * len(g)):
         return None
-    la, lb = np.log(a[ok]), np.log(b[ok])
-    if la.std() == 0 or lb.std() == 0 or np.corrcoef(la, lb)[0, 1] < MIN_HALF_CORRELATION:
+    if np.log(a[ok]).std() == 0 or np.log(b[ok]).std() == 0:
         return None
     return ok
 
@@ -285,7 +354,9 @@ def price_elasticity(
     ``p_holm``), the promotion lift beyond its price cut with its interval, ``price_sd`` (sd
     of the log price index) and ``price_varies`` (False when under :data:`MIN_PRICE_SD`: the
     elasticity cannot be told from the data), ``plausible`` (False when the whole interval is
-    positive: price moved with something else that drives demand), the weeks used, R², and
+    positive: price moved with something else that drives demand), ``first_stage_f`` and
+    ``weak_instrument`` (True when the two halves' prices agree too weakly to tell the
+    elasticity: "cannot tell", see the module docstring), the weeks used, R², and
     the group's units, revenue and cost over the last 52 weeks (the what-if's base).
 
     Examples
@@ -322,20 +393,26 @@ def price_elasticity(
         y = np.log(g["units"].to_numpy(float))
         base["promotion_weeks"] = int((g["promo_share"] >= 0.5).sum())
         both = _halves(g)
+        ar: dict[str, float] = {}
         if both is not None:
-            beta, se, r2, cov = _split_iv(x[both], y[both],
-                                          np.log(g["price_index_a"].to_numpy(float)[both]),
-                                          np.log(g["price_index_b"].to_numpy(float)[both]))
+            halves = tuple(np.log(g[c].to_numpy(float)[both]) for c in (
+                "price_index_a", "price_index_b", "units_a", "units_b"))
+            beta, se, r2, cov, ar = _split_iv(x[both], halves, z)
             x, y = x[both], y[both]
         else:
             beta, se, r2, cov = _ols_hc1(x, y)
         base["estimator"] = "split-sample iv" if both is not None else "ols"
         dof = max(len(y) - x.shape[1], 1)
         e, e_se = float(beta[1]), float(se[1])
+        lower, upper = e - z * e_se, e + z * e_se
+        weak = bool(ar) and not ar["first_stage_f"] >= MIN_FIRST_STAGE_F
+        if weak and math.isfinite(ar["ar_lower"]):
+            lower, upper = ar["ar_lower"], ar["ar_upper"]
         base.update({
-            "elasticity": e, "std_error": e_se, "lower": e - z * e_se, "upper": e + z * e_se,
+            "elasticity": e, "std_error": e_se, "lower": lower, "upper": upper,
             "p_value": float(2 * stats.t.sf(abs(e) / e_se, dof)) if e_se > 0 else math.nan,
-            "r2": r2,
+            "r2": r2, "first_stage_f": ar.get("first_stage_f", math.nan),
+            "weak_instrument": weak,
         })  # fmt: skip
         if "promo" in names:
             j = names.index("promo")
@@ -361,6 +438,7 @@ def price_elasticity(
     ok = np.isfinite(p)
     out.loc[ok, "p_holm"] = _holm(p[ok])
     out["price_varies"] = out["price_varies"].astype(bool)
+    out["weak_instrument"] = out["weak_instrument"].fillna(False).astype(bool)
     # Demand that rises with price beyond doubt means price moved with something else
     # (mix, seasonal pricing): the estimate is confounded, not a law of demand.
     out["plausible"] = ~(out["lower"] > 0)

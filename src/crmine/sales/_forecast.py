@@ -79,7 +79,7 @@ def season_length_of(freq: str) -> int:
     return table[base]
 
 
-def _pandas_freq(freq: str, ds: pd.Series) -> str:
+def pandas_freq(freq: str, ds: pd.Series) -> str:
     """Anchor ``W`` on the data's weekday and ``M``/``Q`` on month starts or ends."""
     f = freq.upper()
     first = pd.Timestamp(ds.min())
@@ -255,6 +255,7 @@ def forecast(
     n_windows: int = 3,
     n_jobs: int = 1,
     future: pd.DataFrame | None = None,
+    pooled_effects: bool = False,
 ) -> ForecastResult:
     """Forecast every series of a long frame, choosing the model per series by backtest.
 
@@ -287,6 +288,9 @@ def forecast(
     future : DataFrame, optional
         ``unique_id, ds`` and every regressor column for each forecast period; required
         when ``frame`` has regressors.
+    pooled_effects : bool
+        One relative effect per regressor for every series (scaled by each series' level)
+        instead of one per series: for the nodes of one hierarchy (:mod:`._regressors`).
 
     Where the windows take at most a fifth of the history, each model is fitted once per
     series (on the history before the first window) and the windows and the final forecast
@@ -320,7 +324,7 @@ def forecast(
     if df.empty:
         raise DataError("forecast frame has no rows")
     season = season_length or season_length_of(freq)
-    pfreq = _pandas_freq(freq, df["ds"])
+    pfreq = pandas_freq(freq, df["ds"])
     try:
         offset = pd.tseries.frequencies.to_offset(pfreq)
     except ValueError:
@@ -351,7 +355,8 @@ def forecast(
     groups = sorted({(int(s), int(w)) for s, w in zip(seasons, fits, strict=True) if w > 0},
                     key=lambda g: (-g[0], -g[1]))  # fmt: skip
     with recorded_warnings() as caught:
-        run = _Run(models, level, pfreq, horizon, intermittent, n_jobs, regressors, closed)
+        run = _Run(models, level, pfreq, horizon, intermittent, n_jobs, regressors, closed,
+                   pooled_effects)
         parts = [
             run.backtested(df, ahead, lengths.index[(seasons == s) & (fits == w)], s, w)
             for s, w in groups
@@ -395,6 +400,7 @@ class _Run:
     n_jobs: int
     regressors: list[str]
     closed: dict[str, set[int]]
+    pooled: bool = False
 
     def _allowed(self, fitted: list[str]) -> list[str]:
         allowed = [MODELS[m] for m in self.names if MODELS[m] in fitted] or list(fitted)
@@ -420,7 +426,7 @@ class _Run:
         pos = hist.groupby("unique_id", sort=False).cumcount()
         size = hist.groupby("unique_id", sort=False)["y"].transform("size")
         train = hist[pos < size - windows * self.horizon]
-        coef = effects(train, self.regressors) if self.regressors else None
+        coef = effects(train, self.regressors, pooled=self.pooled) if self.regressors else None
         xb = shift(ext, coef, self.regressors) if coef is not None else np.zeros(len(ext))
         ext = ext.assign(y=ext["y"] - xb)
         lengths = hist.groupby("unique_id").size()
@@ -530,7 +536,7 @@ class _Run:
         lengths = hist.groupby("unique_id").size()
         s = season if lengths.min() >= 2 * season + 2 else 1
         fut = ahead[ahead["unique_id"].isin(ids)]
-        coef = effects(hist, self.regressors) if self.regressors else None
+        coef = effects(hist, self.regressors, pooled=self.pooled) if self.regressors else None
         xb_hist = shift(hist, coef, self.regressors) if coef is not None else 0.0
         xb_fut = shift(fut, coef, self.regressors) if coef is not None else np.zeros(len(fut))
         hist = hist.assign(y=hist["y"] - xb_hist)

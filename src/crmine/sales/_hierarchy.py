@@ -55,6 +55,7 @@ def forecast_hierarchy(
     models: Sequence[str] = DEFAULT_MODELS,
     n_windows: int = 3,
     n_jobs: int = 1,
+    exog: pd.DataFrame | None = None,
 ) -> HierarchicalForecast:
     """Forecast ``y`` at the total and each prefix of ``dimensions``, reconciled.
 
@@ -66,6 +67,11 @@ def forecast_hierarchy(
     dimensions : sequence of str
         The hierarchy from the top, e.g. ``["channel", "category"]`` gives the levels total,
         channel and channel/category.
+    exog : DataFrame, optional
+        Regressors with known future values (promotions, holidays): ``unique_id`` (the node:
+        ``total``, ``total/web``…), ``ds`` and one column per regressor, for the history and
+        every period of the horizon (nodes or periods it lacks count as 0). Their effect per
+        node is taken out before the models and added back (:mod:`._regressors`).
     """
     from hierarchicalforecast.core import HierarchicalReconciliation
     from hierarchicalforecast.methods import MinTrace
@@ -99,14 +105,20 @@ def forecast_hierarchy(
     spec = [[TOTAL, *dimensions[:k]] for k in range(len(dimensions) + 1)]
     y_df, s_df, tags = aggregate(grid, spec)
     y_df = y_df.reset_index() if "unique_id" not in y_df.columns else y_df
+    y_df = y_df[["unique_id", "ds", "y"]]
+    future = None
+    if exog is not None and len(exog):
+        y_df, future = _with_exog(y_df, exog)
     base = forecast(
-        y_df[["unique_id", "ds", "y"]],
+        y_df,
         freq=freq,
         horizon=horizon,
         level=level,
         models=models,
         n_windows=n_windows,
         n_jobs=n_jobs,
+        future=future,
+        pooled_effects=future is not None,  # the nodes share the calendar's relative effects
     )
     hat = base.forecast.rename(
         columns={
@@ -138,3 +150,25 @@ def forecast_hierarchy(
     return HierarchicalForecast(
         out, base, {k.split("/")[-1]: [str(u) for u in v] for k, v in tags.items()}
     )
+
+
+def _with_exog(y_df: pd.DataFrame, exog: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history with its regressor columns, and their values over the horizon (0 where
+    ``exog`` has no row for a node or period)."""
+    missing = [c for c in ("unique_id", "ds") if c not in exog.columns]
+    if missing:
+        raise MissingColumnError(f"forecast_hierarchy exog= needs unique_id and ds; missing "
+                                 f"{missing}")  # fmt: skip
+    regs = [c for c in exog.columns if c not in ("unique_id", "ds")]
+    x = exog.assign(unique_id=exog["unique_id"].astype(str), ds=pd.to_datetime(exog["ds"]))
+    hist = y_df.assign(unique_id=y_df["unique_id"].astype(str))
+    hist = hist.merge(x, on=["unique_id", "ds"], how="left")
+    hist[regs] = hist[regs].fillna(0.0)
+    last = hist["ds"].max()
+    ids = hist["unique_id"].unique()
+    later = np.sort(x.loc[x["ds"] > last, "ds"].unique())
+    grid = pd.MultiIndex.from_product([ids, later], names=["unique_id", "ds"]).to_frame(
+        index=False)
+    fut = grid.merge(x, on=["unique_id", "ds"], how="left")
+    fut[regs] = fut[regs].fillna(0.0)
+    return hist, fut

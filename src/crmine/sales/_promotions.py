@@ -37,7 +37,7 @@ MATCHES = 4
 MIN_PROMOTIONS = 5
 PROMOTED = 0.5  # promoted share of units that makes a promotion week
 CLEAN = 0.05  # at most this promoted share (this week and the one before) in a clean week
-PARTIAL = (0.1, 0.9)  # promoted shares of a promotion that leaves other products to compare
+PARTIAL = (0.1, 0.8)  # promoted shares of a promotion that leaves other products to compare
 N_BOOT = 1000
 EFFECT_COLUMNS = ("group", "promotions", "matched_uplift", "matched_uplift_lower",
                   "matched_uplift_upper", "cannibalisation", "cannibalisation_lower",
@@ -108,11 +108,14 @@ def cannibalisation(products: pd.DataFrame, *, level: float = 0.95, seed: int = 
         g = d.groupby("week", as_index=False).agg(
             units=("units", "sum"),
             promo_units=("promo_units", "sum"),
+            products_promoted=("promoted", "mean"),
             traffic=("traffic", "first") if "traffic" in d.columns else ("units", "size"),
         )
         g["promo_share"] = g["promo_units"] / g["units"]
         row: dict[str, object] = {"group": name}
-        partial = g["promo_share"].between(*PARTIAL)
+        # partial: part of the units and part of the products promoted (a category-wide
+        # promotion with a few orders moved in from other weeks is not one)
+        partial = g["promo_share"].between(*PARTIAL) & g["products_promoted"].between(*PARTIAL)
         if partial.sum() < MIN_PROMOTIONS:
             row["cannibalisation_note"] = (
                 f"not measurable: {int(partial.sum())} promotion weeks left other products of "
@@ -136,7 +139,8 @@ def cannibalisation(products: pd.DataFrame, *, level: float = 0.95, seed: int = 
             for w in weeks])  # fmt: skip
         # clean weeks: all products unpromoted, so the ratio is the category's normal level
         rate = _rate(g, other_units.to_numpy(float)) / np.where(expected > 0, expected, np.nan)
-        g = g.assign(promo_share=np.where(partial, 1.0, np.where(share <= CLEAN, 0.0, 0.5)))
+        # neither clean nor partial (a category-wide promotion): neither baseline nor case
+        g = g.assign(promo_share=np.where(partial, 1.0, np.where(share <= CLEAN, 0.0, 0.25)))
         promo, base = matched_baseline(g, rate)
         ok = np.isfinite(base) & (base > 0) & np.isfinite(rate[promo])
         if ok.sum() < MIN_PROMOTIONS:

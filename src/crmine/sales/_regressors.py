@@ -69,9 +69,18 @@ def check_future(
     return merged
 
 
-def effects(history: pd.DataFrame, regressors: Sequence[str]) -> pd.DataFrame:
-    """Per series the coefficient of each regressor (index unique_id, one column each)."""
+def effects(history: pd.DataFrame, regressors: Sequence[str], *,
+            pooled: bool = False) -> pd.DataFrame:
+    """Per series the coefficient of each regressor (index unique_id, one column each).
+
+    ``pooled``: one *relative* effect per regressor for all series (sales move by the same
+    share of their level), each series' coefficient that share times its mean level. Where
+    the series are nodes of one hierarchy (total, channels) with few events each (two
+    Singles' Days before the backtest), a small channel's own estimate is mostly noise.
+    """
     cols = list(regressors)
+    if pooled:
+        return _pooled_effects(history, cols)
     rows = {}
     for uid, g in history.groupby("unique_id", sort=False):
         d = g[["y", *cols]].to_numpy(float)
@@ -84,6 +93,26 @@ def effects(history: pd.DataFrame, regressors: Sequence[str]) -> pd.DataFrame:
         beta = np.linalg.solve(gram, dx.T @ d[:, 0])
         rows[uid] = beta[1:]
     return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+
+
+def _pooled_effects(history: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    ys, xs, scales = [], [], {}
+    for uid, g in history.groupby("unique_id", sort=False):
+        scale = float(np.abs(g["y"]).mean())
+        scales[uid] = scale
+        if len(g) < 3 or not scale > 0:
+            continue
+        d = np.diff(g[["y", *cols]].to_numpy(float), axis=0)
+        d[:, 0] /= scale
+        d -= d.mean(axis=0)  # the series' own drift
+        ys.append(d[:, 0])
+        xs.append(d[:, 1:])
+    beta = np.zeros(len(cols))
+    if ys and sum(len(y) for y in ys) >= len(cols) + 3:
+        x, y = np.vstack(xs), np.concatenate(ys)
+        beta = np.linalg.solve(x.T @ x + RIDGE * np.eye(len(cols)), x.T @ y)
+    return pd.DataFrame({c: [beta[j] * scales[u] for u in scales] for j, c in enumerate(cols)},
+                        index=list(scales))
 
 
 def shift(frame: pd.DataFrame, coef: pd.DataFrame, regressors: Sequence[str]) -> np.ndarray:

@@ -94,7 +94,7 @@ def sales_by(
     period: str | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
-    counts: bool = True,
+    counts: bool | str = True,
 ) -> pd.DataFrame:
     """Revenue, units, orders, average price, discount, margin and returns by ``dims``.
 
@@ -145,9 +145,13 @@ def sales_by(
     select = ", ".join(keys) + ", " if keys else ""
     profit = PROFIT.format(t="l.")
     # distinct counts cost several times the sums on millions of lines: optional
+    if counts not in (True, False, "approx"):
+        raise DataError(f"sales_by counts={counts!r}: use True (exact), 'approx' or False")
+    distinct = "approx_count_distinct" if counts == "approx" else "count"
+    arg = "" if counts == "approx" else "DISTINCT "
     count_sql = (
-        f"count(DISTINCT l.order_id) FILTER ({sale}) AS orders, "
-        f"count(DISTINCT l.customer_id) FILTER ({sale}) AS customers,"
+        f"{distinct}({arg}l.order_id) FILTER ({sale}) AS orders, "
+        f"{distinct}({arg}l.customer_id) FILTER ({sale}) AS customers,"
         if counts
         else "NULL::BIGINT AS orders, NULL::BIGINT AS customers,"
     )

@@ -13,8 +13,9 @@ import pandas as pd
 
 from crmine.contract import SkipAnalysis, Verdict, judge, record_verdict, recorded_warnings
 from crmine.exceptions import ConfigError
+from crmine.sales._calendar import CalendarRegressors, workspace_regressors
 from crmine.sales._elasticity import ELASTICITY_COLUMNS, price_elasticity, workspace_panel
-from crmine.sales._forecast import MODELS
+from crmine.sales._forecast import MODELS, pandas_freq
 from crmine.sales._hierarchy import HierarchicalForecast, forecast_hierarchy
 from crmine.sales._promotions import cannibalisation, matched_uplift, workspace_product_weeks
 from crmine.sales._summary import (
@@ -94,6 +95,8 @@ class SalesRun:
     break_even: pd.DataFrame
     marts: tuple[str, ...]
     verdict: Verdict
+    # the promotion and holiday regressors the forecast used (None: no calendar)
+    calendar: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         total = self.by_period[["revenue", "units", "profit"]].sum(numeric_only=True)
@@ -104,6 +107,7 @@ class SalesRun:
             "periods": len(self.by_period),
             "whale": whale_summary(self.whale),
             "forecast": self.forecast.summary() if self.forecast is not None else None,
+            "calendar": self.calendar,
             "elasticity": self.elasticity[
                 ["group", "elasticity", "lower", "upper", "promotion_lift", "price_varies"]
             ].to_dict("records"),
@@ -139,6 +143,8 @@ def forecast_settings(ws: Workspace) -> dict[str, Any]:
         # "channel,category": the total, each channel, each channel's categories
         "by": tuple(d.strip() for d in str(by or "channel").split(",") if d.strip()),
         "n_windows": int(ws.setting("sales.forecast_windows", 3)),
+        # promotion plan and holidays as regressors, when the warehouse holds them
+        "calendar": bool(ws.setting("sales.forecast_calendar", True)),
     }
 
 
@@ -160,6 +166,18 @@ def sales_series(ws: Workspace, freq: str, by: str | Sequence[str] | None = None
                 "month": pd.DateOffset(months=1)}[period]  # fmt: skip
         frame = frame[frame["ds"] + step <= end]
     return frame[["ds", "y", *dims]].reset_index(drop=True)
+
+
+def calendar_regressors(ws: Workspace, series: pd.DataFrame, by: Sequence[str], freq: str,
+                        horizon: int) -> CalendarRegressors | None:
+    """The promotion and holiday regressors of :func:`sales_series`'s nodes, over its periods
+    and the ``horizon`` after them (None without calendars in the warehouse)."""
+    ds = pd.DatetimeIndex(np.sort(series["ds"].unique()))
+    pfreq = pandas_freq(freq, pd.Series(ds))
+    step = pd.tseries.frequencies.to_offset(pfreq)
+    grid = pd.date_range(ds[0], periods=len(pd.date_range(ds[0], ds[-1], freq=pfreq)) + horizon,
+                         freq=pfreq)  # fmt: skip
+    return workspace_regressors(ws, list(by), grid, step)
 
 
 def _by_dimension(ws: Workspace) -> pd.DataFrame:
@@ -305,7 +323,10 @@ def run_sales(ws: Workspace) -> SalesRun:
         )
         series = sales_series(ws, fs["freq"], fs["by"])
         fc: HierarchicalForecast | None = None
+        calendar = None
         if series["ds"].nunique() >= 2 * fs["horizon"] + 4:
+            calendar = (calendar_regressors(ws, series, fs["by"], fs["freq"], fs["horizon"])
+                        if fs["calendar"] else None)  # fmt: skip
             fc = forecast_hierarchy(
                 series,
                 list(fs["by"]),
@@ -313,6 +334,7 @@ def run_sales(ws: Workspace) -> SalesRun:
                 horizon=fs["horizon"],
                 models=fs["models"],
                 n_windows=fs["n_windows"],
+                exog=calendar.frame if calendar is not None else None,
             )
         panel = (
             workspace_panel(ws, "category")
@@ -381,4 +403,5 @@ def run_sales(ws: Workspace) -> SalesRun:
         break_even=be,
         marts=tuple(f"marts.{n}" for n in written),
         verdict=verdict,
+        calendar=calendar.summary() if calendar is not None else None,
     )

@@ -47,6 +47,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from crmine._progress import check_cancelled
 from crmine.contract import Verdict, judge
 
 if TYPE_CHECKING:
@@ -263,6 +264,7 @@ def evidence(seg: CustomerSegmenter, X: pd.DataFrame, *, sample_size: int = 2_00
     if k >= 2 and len(Z) > k:
         with threadpool_limits(limits=seg.n_threads):
             for b in range(repeats):
+                check_cancelled(f"segment verdict bootstrap ({b + 1} of {repeats})")
                 boot = rng.integers(0, len(Z), size=len(Z))
                 _, assign, _ = seg._fit_assign(method, Z[boot], k, random_state + 1 + b,
                                                n_init=2)

@@ -8,9 +8,21 @@ English words inside Chinese tickets stay with them) and each language gets its 
 The number of topics per language is chosen on a sample of at most ``sample_size`` tickets
 (the final fit uses them all, so choosing costs a bounded amount whatever the corpus size):
 NMF is fitted for every k in ``k_range`` and each ticket assigned to its heaviest topic; the
-cosine silhouette of that assignment (Rousseeuw 1987) rises while k merges real topics and
-flattens once k starts splitting them, so k is the fewest topics reaching ``plateau`` of the
-best silhouette.
+cosine silhouette of that assignment (Rousseeuw 1987) rises while k merges real topics, dips
+or stalls at the first k that splits one, and on templated ticket text then climbs again as
+topics split into their stock phrases. So k is the *first* local peak: the fewest topics
+whose silhouette the next k does not beat by ``min_rise``, among those reaching ``plateau``
+of the best so far (which keeps a blip at two or three topics from stopping the climb
+early); k above the peak are not fitted. Each candidate k is fitted from the SVD start and
+``restarts`` random ones, keeping the best silhouette, because NMF's answer depends on its
+start; the final fit on all tickets starts from the chosen sample topics.
+
+Taking the fewest topics reaching 85 % of the best silhouette (the earlier rule) followed
+the later climb: on the demo's tickets it chose 5 to 7 topics per language for 6 planted
+reasons depending on the corpus size (14 in all, ARI 0.69, on the 10,000-customer demo).
+The first peak is 5 on the demo's tickets at 3k, 12k and 100k tickets in both languages:
+NMF at 6 topics splits the largest reason (delivery) rather than isolating the smallest
+(cancellation, 3 %), so 5 is also the best ARI any k reaches.
 """
 
 from __future__ import annotations
@@ -26,7 +38,6 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import NMF
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import silhouette_score
 from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
@@ -34,7 +45,8 @@ from crmine.exceptions import DataError, NotFittedError
 from crmine.service._pii import mask_pii
 from crmine.service._tokenise import Tokeniser
 
-__all__ = ["CJK_SHARE", "TicketTopics", "script_of", "tokens_identity"]
+__all__ = ["CJK_SHARE", "TicketTopics", "cosine_silhouette", "first_peak", "script_of",
+           "tokens_identity"]
 
 CJK_SHARE = 0.2
 MIN_LANGUAGE_TICKETS = 30  # fewer tickets in a script join the largest language's model
@@ -92,6 +104,74 @@ def nndsvda_start(u: np.ndarray, sv: np.ndarray, vt: np.ndarray, k: int, mean: f
     return w, h
 
 
+def cosine_silhouette(x: csr_matrix, labels: np.ndarray) -> float:
+    """The mean silhouette of ``labels`` under cosine distance (``silhouette_score(x,
+    labels, metric="cosine")``), from cluster sums instead of all pairwise distances.
+
+    With unit rows the mean cosine distance from a row to a cluster is one minus its dot
+    product with the cluster's sum over the cluster's size, so the cost is one sparse
+    product (rows x clusters) rather than rows x rows: 30 x faster on 3,000 tickets.
+    Rows of zero norm must have been removed.
+    """
+    from sklearn.preprocessing import normalize
+
+    x = normalize(x)
+    n = x.shape[0]
+    _, cluster = np.unique(labels, return_inverse=True)
+    size = np.bincount(cluster).astype(float)
+    if len(size) < 2:
+        return -1.0
+    member = csr_matrix((np.ones(n), (np.arange(n), cluster)), shape=(n, len(size)))
+    sims = x @ (member.T @ x).T  # row . cluster sum
+    sim = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+    rows = np.arange(n)
+    own_size = size[cluster]
+    a = 1.0 - (sim[rows, cluster] - 1.0) / np.maximum(own_size - 1.0, 1.0)
+    other = 1.0 - sim / size
+    other[rows, cluster] = np.inf
+    b = other.min(axis=1)
+    a, b = np.maximum(a, 0.0), np.maximum(b, 0.0)  # as cosine_distances clips rounding
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(own_size > 1, (b - a) / np.maximum(a, b), 0.0)
+    return float(np.nan_to_num(score).mean())
+
+
+def _weights_for(x: csr_matrix, h: np.ndarray) -> np.ndarray:
+    """Starting document weights for topics ``h``: each row's projection on each topic."""
+    w = np.maximum(np.asarray(x @ h.T), 0.0) / np.maximum((h * h).sum(axis=1), 1e-12)
+    return w + 1e-6
+
+
+def _seeded_start(x: csr_matrix, k: int, seed: int) -> np.ndarray:
+    """k rows of ``x`` chosen by k-means++ seeding (Arthur & Vassilvitskii 2007) as topics."""
+    from sklearn.cluster import kmeans_plusplus
+
+    centers, _ = kmeans_plusplus(x, k, random_state=seed)
+    h = centers.toarray() if hasattr(centers, "toarray") else np.asarray(centers)
+    return np.maximum(h, 0.0) + 1e-6
+
+
+def first_peak(ks: Sequence[int], scores: Sequence[float], *, plateau: float = 0.5,
+               min_rise: float = 0.01) -> int:
+    """The fewest ``ks`` whose score reaches ``plateau`` of the best and is not beaten by
+    the next k's by more than ``min_rise`` (the last k when the scores keep rising).
+
+    Examples
+    --------
+    >>> first_peak([2, 3, 4, 5, 6, 7], [0.12, 0.21, 0.26, 0.31, 0.28, 0.35])
+    5
+    >>> first_peak([2, 3, 4, 5], [0.15, 0.10, 0.20, 0.40])  # 2 is below half the best
+    5
+    """
+    best = max(scores)
+    for i, (k, score) in enumerate(zip(ks, scores, strict=True)):
+        if score < plateau * best:
+            continue
+        if i + 1 == len(ks) or scores[i + 1] <= score + min_rise:
+            return int(k)
+    return int(ks[-1])
+
+
 @dataclass(frozen=True, slots=True)
 class _LanguageModel:
     language: str
@@ -110,7 +190,15 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
     k_range : (int, int)
         Fewest and most topics per language tried by ``"auto"``.
     plateau : float
-        ``"auto"`` takes the fewest topics whose silhouette reaches this share of the best.
+        ``"auto"`` considers only numbers of topics whose silhouette reaches this share of
+        the best.
+    min_rise : float
+        ``"auto"`` stops at the first number of topics whose silhouette the next one does
+        not beat by more than this.
+    restarts : int
+        Starts of each candidate NMF besides the SVD one, alternately random and k-means++
+        seeded tickets (``"auto"``; the start giving the best silhouette is kept and
+        starts the final fit on all tickets).
     n_terms : int
         Top terms kept per topic.
     max_features, min_df : int
@@ -133,7 +221,8 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
     representatives_ : DataFrame
         ``topic``, ``rank``, ``text``: the tickets most typical of each topic, PII masked.
     selection_ : DataFrame
-        ``language``, ``k``, ``silhouette`` of every candidate (empty for a fixed n_topics).
+        ``language``, ``k``, ``silhouette`` of every candidate fitted (up to one past the
+        chosen k; empty for a fixed n_topics).
     n_topics_ : int
         Topics in all languages.
 
@@ -156,13 +245,17 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
     """
 
     def __init__(self, *, n_topics: int | str = "auto", k_range: tuple[int, int] = (2, 14),
-                 plateau: float = 0.85, n_terms: int = 10, max_features: int = 20_000,
+                 plateau: float = 0.5, min_rise: float = 0.01, restarts: int = 4,
+                 n_terms: int = 10,
+                 max_features: int = 20_000,
                  min_df: int = 2, user_dict: str | Path | None = None,
                  stop_words: Iterable[str] | None = None, sample_size: int = 3_000,
                  random_state: int = 0) -> None:
         self.n_topics = n_topics
         self.k_range = k_range
         self.plateau = plateau
+        self.min_rise = min_rise
+        self.restarts = restarts
         self.n_terms = n_terms
         self.max_features = max_features
         self.min_df = min_df
@@ -177,7 +270,8 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
         return NMF(n_components=k, init="nndsvda", max_iter=300, tol=1e-4,
                    random_state=self.random_state)
 
-    def _choose_k(self, x: csr_matrix, language: str) -> tuple[int, list[dict[str, object]]]:
+    def _choose_k(self, x: csr_matrix, language: str
+                  ) -> tuple[int, list[dict[str, object]], np.ndarray | None]:
         rng = np.random.default_rng(self.random_state)
         xs = x[np.asarray(x.sum(axis=1)).ravel() > 0]
         if xs.shape[0] > self.sample_size:
@@ -185,23 +279,50 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
         lo, hi = max(self.k_range[0], 2), min(self.k_range[1], xs.shape[0] - 1, xs.shape[1])
         rows: list[dict[str, object]] = []
         if hi < lo:
-            return 1, rows
+            return 1, rows, None
         u, sv, vt = randomized_svd(xs, hi, random_state=self.random_state)
         mean = float(xs.mean())
+        starts: dict[int, np.ndarray] = {}
         for k in range(lo, hi + 1):
-            w0, h0 = nndsvda_start(u, sv, vt, k, mean)
-            nmf = NMF(n_components=k, init="custom", max_iter=300, tol=1e-4,
-                      random_state=self.random_state)
-            labels = np.argmax(nmf.fit_transform(xs, W=w0, H=h0), axis=1)
-            score = (float(silhouette_score(xs, labels, metric="cosine"))
-                     if len(np.unique(labels)) > 1 else -1.0)
-            rows.append({"language": language, "k": k, "silhouette": score})
+            # NMF's answer depends on where it starts (on a demo sample, 6 topics either
+            # found the 6 reasons or split one and merged two): the SVD start and
+            # ``restarts`` random ones, keeping the assignment with the best silhouette.
+            best_score, best_h = -2.0, None
+            for r in range(1 + self.restarts):
+                if r == 0:
+                    w0, h0 = nndsvda_start(u, sv, vt, k, mean)
+                    nmf = NMF(n_components=k, init="custom", max_iter=300, tol=1e-4,
+                              random_state=self.random_state)
+                    w = nmf.fit_transform(xs, W=w0, H=h0)
+                elif r % 2:
+                    nmf = NMF(n_components=k, init="random", max_iter=300, tol=1e-4,
+                              random_state=self.random_state + r)
+                    w = nmf.fit_transform(xs)
+                else:
+                    # tickets far apart (k-means++ seeding) as the starting topics: a
+                    # small reason is as likely a seed as a large one
+                    h0 = _seeded_start(xs, k, self.random_state + r)
+                    nmf = NMF(n_components=k, init="custom", max_iter=300, tol=1e-4,
+                              random_state=self.random_state + r)
+                    w = nmf.fit_transform(xs, W=_weights_for(xs, h0), H=h0)
+                labels = np.argmax(w, axis=1)
+                score = cosine_silhouette(xs, labels)
+                if score > best_score:
+                    best_score, best_h = score, nmf.components_
+            assert best_h is not None
+            starts[k] = best_h
+            rows.append({"language": language, "k": k, "silhouette": best_score})
+            # the first peak is known once the next k is scored: larger k are not fitted
+            scores = [float(r["silhouette"]) for r in rows]  # type: ignore[arg-type]
+            if (len(scores) >= 2 and scores[-2] >= self.plateau * max(scores)
+                    and scores[-1] <= scores[-2] + self.min_rise):
+                return k - 1, rows, starts[k - 1]
         if not rows:
-            return 1, rows
-        best = max(float(r["silhouette"]) for r in rows)  # type: ignore[arg-type]
-        k_best = min(int(r["k"]) for r in rows  # type: ignore[call-overload]
-                     if float(r["silhouette"]) >= self.plateau * best)  # type: ignore[arg-type]
-        return k_best, rows
+            return 1, rows, None
+        k = first_peak([int(r["k"]) for r in rows],  # type: ignore[call-overload]
+                       [float(r["silhouette"]) for r in rows],  # type: ignore[arg-type]
+                       plateau=self.plateau, min_rise=self.min_rise)
+        return k, rows, starts[k]
 
     def _fit_language(self, tokens: list[list[str]], language: str, offset: int
                       ) -> tuple[_LanguageModel, np.ndarray, list[dict[str, object]]]:
@@ -216,15 +337,23 @@ class TicketTopics(BaseEstimator):  # get_params/clone: works in sklearn's tools
                 "numbers and masked personal data): check the text column"
             ) from None
         rows: list[dict[str, object]] = []
+        start = None
         if self.n_topics == "auto":
-            k, rows = self._choose_k(x, language)
+            k, rows, start = self._choose_k(x, language)
         else:
             k = int(self.n_topics)
             if k < 1:
                 raise DataError(f"n_topics must be a whole number >= 1 or 'auto', got {k}")
         k = max(1, min(k, x.shape[1], x.shape[0]))
         nmf = self._nmf(k)
-        w = nmf.fit_transform(x)
+        if start is not None and start.shape[0] == k:
+            # all tickets, from the topics chosen on the sample
+            h0 = start + 1e-6
+            nmf = NMF(n_components=k, init="custom", max_iter=300, tol=1e-4,
+                      random_state=self.random_state)
+            w = nmf.fit_transform(x, W=_weights_for(x, h0), H=h0)
+        else:
+            w = nmf.fit_transform(x)
         return _LanguageModel(language, vectorizer, nmf, offset), w, rows
 
     def fit(self, texts: Sequence[str | None]) -> TicketTopics:

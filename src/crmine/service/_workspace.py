@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -117,6 +117,9 @@ class TopicEvaluation:
     ari: float
     interval: tuple[float, float]
     verdict: Verdict
+    # per language: held-out tickets with a reason, topics, adjusted Rand index
+    by_language: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["language", "tickets", "topics", "ari"]))
 
 
 def fit_topics(tickets: pd.DataFrame, *, n_topics: int | str = "auto",
@@ -162,6 +165,14 @@ def fit_topics(tickets: pd.DataFrame, *, n_topics: int | str = "auto",
 
     everyone = np.arange(len(cat))
     ari = within_languages(everyone)
+    topics_per = model.topics_["language"].value_counts()
+    by_language = pd.DataFrame([
+        {"language": str(lang), "tickets": int((script == lang).sum()),
+         "topics": int(topics_per.get(lang, 0)),
+         "ari": float(adjusted_rand_score(cat[script == lang], lab[script == lang]))}
+        for lang in np.unique(script) if (script == lang).sum() >= 2])  # fmt: skip
+    per = "; ".join(f"{r.language} {r.ari:.2f} with {r.topics} topics ({r.tickets:,} tickets)"
+                    for r in by_language.itertuples())
     interval = bootstrap_interval(within_languages, len(cat), repeats=50,
                                   random_state=random_state)
     verdict = judge(
@@ -170,11 +181,11 @@ def fit_topics(tickets: pd.DataFrame, *, n_topics: int | str = "auto",
         why=f"{model.n_topics_} topics found in the text agree with the recorded reason of "
             f"{int(known.sum()):,} held-out tickets with adjusted Rand index {ari:.2f} (95% "
             f"interval {interval[0]:.2f}-{interval[1]:.2f}; 0 is what topics unrelated to "
-            "the reason would score).",
+            f"the reason would score). By language: {per}.",
         what_to_try="check that the text is the customer's own words; set service.n_topics, "
                     "a jieba user dictionary or stop words for your jargon",
     )
-    return TopicEvaluation(model, labels, held, ari, interval, verdict)
+    return TopicEvaluation(model, labels, held, ari, interval, verdict, by_language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +245,7 @@ class ServiceRun:
             "csat_mean": float(overall["csat_mean"]),
             "topics": len(self.topics),
             "topic_ari": self.topic_evaluation.ari,
+            "topic_ari_by_language": self.topic_evaluation.by_language.to_dict("records"),
             "reason_accuracy": None if self.reason_classifier is None
             else self.reason_classifier.accuracy,
             "routed": len(self.routing),
@@ -287,9 +299,9 @@ def _churned_after(ws: Workspace, t: pd.DataFrame, window_days: int) -> np.ndarr
 def _orders(ws: Workspace) -> pd.DataFrame:
     if not ws.has_table("core.fct_order_lines"):
         return pd.DataFrame({"order_id": [], "customer_id": [], "order_ts": pd.to_datetime([])})
-    return ws.duck.execute(
+    return ws.duck.execute(  # resolved: the tickets' customer ids (pseudonyms when on)
         "SELECT order_id, any_value(customer_id) AS customer_id, min(order_ts) AS order_ts "
-        "FROM core.fct_order_lines GROUP BY order_id"
+        f"FROM {ws.resolved('core.fct_order_lines')} GROUP BY order_id"
     ).df()
 
 

@@ -204,6 +204,17 @@ def _derived(entity: Entity, plan: StagingPlan, mapped: set[str]) -> dict[str, s
         # (an ad-platform export leaves interest blank for broad targeting).
         for dim in MARKETING_DIMENSIONS[1:]:
             d[dim] = f"coalesce({dim}, '(none)')" if dim in mapped else "'(all)'"
+    elif entity.name == "promotion_calendar":
+        scope = [c for c in ("category", "product_id", "channel") if c in mapped]
+        if "promotion_id" not in mapped:  # start and scope name a promotion
+            parts = " || '|' || ".join(["CAST(start_date AS VARCHAR)",
+                                        *(f"coalesce({c}, '')" for c in scope)])
+            d["promotion_id"] = f"'P:' || {parts}"
+        d["end_date"] = "coalesce(end_date, start_date)" if "end_date" in mapped else "start_date"
+    elif entity.name == "holidays":
+        d["name"] = "coalesce(name, 'holiday')" if "name" in mapped else "'holiday'"
+        for col in ("country", "region"):  # blank or absent: kept everywhere
+            d[col] = f"coalesce(nullif(trim({col}), ''), '(all)')" if col in mapped else "'(all)'"
     elif entity.name == "subscriptions":
         if "subscription_id" not in mapped:
             d["subscription_id"] = "customer_id || ':' || CAST(start_date AS VARCHAR)"
@@ -311,7 +322,8 @@ def ingest(
             rows=raw.rows,
             source_label=label,
             nullable_keys=("customer_id",) if ent.name == "orders" else
-            MARKETING_DIMENSIONS[1:] if ent.name == "marketing_spend" else (),
+            MARKETING_DIMENSIONS[1:] if ent.name == "marketing_spend" else
+            ("name", "country", "region") if ent.name == "holidays" else (),
         )
         # A denormalised fact file repeats its customer's and product's attributes on every
         # line: they go to the dimensions, not onto the fact table.
@@ -478,6 +490,7 @@ _DATE_ORDER: dict[str, tuple[tuple[str, str, str], ...]] = {
     "tickets": (("closed_ts", "opened_ts", "closed before opened"),),
     "subscriptions": (("end_date", "start_date", "end before start"),),
     "campaigns": (("end_date", "start_date", "end before start"),),
+    "promotion_calendar": (("end_date", "start_date", "end before start"),),
 }
 # Scores on a fixed scale: NPS 0-10, CSAT 1-5.
 _SCORE_RANGE = {"nps": (0, 10), "csat": (1, 5)}

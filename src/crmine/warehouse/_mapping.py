@@ -229,6 +229,24 @@ _ENTITY_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "promotion": ("promotion", "promo", "onpromotion", "promotions", "促销"),
         "holiday": ("holiday", "isholiday", "holidays", "节假日"),
     },
+    "promotion_calendar": {
+        "promotion_id": ("promotionid", "promoid", "promotion", "promotioncode", "promocode",
+                         "促销id", "活动id"),
+        "promotion_name": ("promotionname", "promoname", "name", "title", "促销名称",
+                           "活动名称"),
+        "start_date": ("startdate", "start", "from", "validfrom", "begin", "begindate",
+                       "开始日期", "开始时间"),
+        "end_date": ("enddate", "end", "to", "validto", "until", "结束日期", "结束时间"),
+        "category": ("category", "productcategory", "类别", "品类", "类目"),
+        "channel": ("channel", "saleschannel", "渠道", "销售渠道"),
+        "discount": ("discount", "discountrate", "discountshare", "off", "折扣", "折扣率"),
+    },
+    "holidays": {  # Prophet's holidays frame (holiday, ds) and Nager.Date's export too
+        "date": ("date", "ds", "day", "holidaydate", "日期"),
+        "name": ("holiday", "name", "holidayname", "localname", "节日", "节假日"),
+        "country": ("country", "countrycode", "国家"),
+        "region": ("region", "subdivision", "state", "province", "counties", "省份", "地区"),
+    },
 }
 
 

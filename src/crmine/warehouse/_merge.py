@@ -46,7 +46,8 @@ _SCD_COLUMNS = (
     "source_row",
 )
 _UPSERT = ("products", "campaigns", "campaign_assignments", "tickets", "subscriptions",
-           "marketing_spend", "marketing_outcomes")  # fmt: skip
+           "marketing_spend", "marketing_outcomes", "promotion_calendar",
+           "holidays")  # fmt: skip
 # Only ever appended; ingest writes these straight into core (staging is a view of the load).
 APPEND_ONLY = ("orders", "events", "surveys")
 

@@ -21,7 +21,7 @@ from crmine.exceptions import ConfigError
 if TYPE_CHECKING:
     from crmine.warehouse._workspace import Workspace
 
-__all__ = ["KEY_ENV", "MACRO", "SCHEMA", "analysis_key", "enabled", "install_key",
+__all__ = ["ID_COLUMNS", "KEY_ENV", "MACRO", "SCHEMA", "analysis_key", "enabled", "install_key",
            "pseudonymised_name", "sql_pseudonym"]  # fmt: skip
 
 KEY_ENV = "CRMINE_PSEUDONYM_KEY"
@@ -73,11 +73,22 @@ def _installed(ws: Workspace) -> bool:
     return bool(row and row[0])
 
 
+# Columns of a core table (or its resolved view) naming a customer by id: all become
+# pseudonyms (a resolved view keeps the source's id as source_customer_id).
+ID_COLUMNS = ("customer_id", "source_customer_id")
+
+
 def pseudonymised_name(ws: Workspace, name: str) -> str:
     """The view an analysis reads for ``name`` (a core table or its resolved view) with its
-    ``customer_id`` as pseudonyms; ``name`` itself when it holds no customer id."""
+    customer ids (:data:`ID_COLUMNS`) as pseudonyms; ``name`` itself when it holds none.
+
+    The view is (re)made once per connection and whenever what it reads changed (another
+    source or other columns), not on every call: analyses ask for it many times a run."""
     schema, _, table = name.partition(".")
-    if not ws.has_table(name) or "customer_id" not in ws.columns(name):
+    if not ws.has_table(name):
+        return name
+    columns = tuple(ws.columns(name))
+    if "customer_id" not in columns:
         return name
     if not _installed(ws):
         install_key(ws, analysis_key())
@@ -87,9 +98,15 @@ def pseudonymised_name(ws: Workspace, name: str) -> str:
             raise ConfigError(f"{view} does not exist yet and the workspace is open read-only;"
                               " run `crmine run` once with pseudonymise_analyses on")  # fmt: skip
         return view
+    made: dict[str, tuple[str, tuple[str, ...]]] = ws.__dict__.setdefault(
+        "_pseudonymised_views", {})
+    if made.get(view) == (name, columns) and ws.has_table(view):
+        return view
+    replaced = ", ".join(f"{MACRO}({c}) AS {c}" for c in ID_COLUMNS if c in columns)
     ws.duck.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     ws.duck.execute(
         f'CREATE OR REPLACE VIEW {SCHEMA}."{table}" AS SELECT * REPLACE '
-        f'({MACRO}(customer_id) AS customer_id) FROM {schema}."{table}"'
+        f'({replaced}) FROM {schema}."{table}"'
     )
+    made[view] = (name, columns)
     return view

@@ -317,6 +317,37 @@ ENTITIES: dict[str, Entity] = {
                 Column("holiday", "float"),
             ),
         ),
+        Entity(
+            name="promotion_calendar",
+            grain="one row per promotion (planned or past): its days and what it covers",
+            key=("promotion_id",),
+            core_table="core.dim_promotion_calendar",
+            columns=(
+                # Derived from start date and scope when the source has none.
+                Column("promotion_id", "text"),
+                Column("promotion_name", "text"),
+                Column("start_date", "date", required=True),
+                Column("end_date", "date"),  # inclusive; a one-day promotion when absent
+                # The scope: blank (or absent) = every category / product / channel.
+                Column("category", "text"),
+                Column("product_id", "text"),
+                Column("channel", "text"),
+                Column("discount", "float", non_negative=True),  # share off: 0.2 = 20 %
+            ),
+        ),
+        Entity(
+            name="holidays",
+            grain="one row per holiday day and place (a three-day festival is three rows)",
+            key=("date", "name", "country", "region"),
+            core_table="core.dim_holidays",
+            columns=(
+                Column("date", "date", required=True),
+                Column("name", "text"),  # "holiday" when absent
+                # Where it is kept: blank (or absent) = everywhere ("(all)").
+                Column("country", "text"),
+                Column("region", "text"),
+            ),
+        ),
     )
 }
 
@@ -330,7 +361,8 @@ def entity(name: str) -> Entity:
                "assignments": "campaign_assignments", "ticket": "tickets",
                "subscription": "subscriptions", "survey": "surveys",
                "spend": "marketing_spend", "ad_spend": "marketing_spend",
-               "outcomes": "marketing_outcomes", "sales": "marketing_outcomes"}  # fmt: skip
+               "outcomes": "marketing_outcomes", "sales": "marketing_outcomes",
+               "promotions": "promotion_calendar", "holiday": "holidays"}  # fmt: skip
     key = aliases.get(name, name)
     if key not in ENTITIES:
         raise SchemaError(f"unknown entity {name!r}; choose one of: {', '.join(ENTITIES)}")
@@ -429,6 +461,18 @@ CORE_TABLES: tuple[CoreTable, ...] = (
         "core.fct_marketing_outcomes",
         "one row per period",
         (Check("unique", ("date",)), Check("not_null", ("date",))),
+    ),
+    CoreTable(
+        "core.dim_promotion_calendar",
+        "one row per promotion",
+        (Check("unique", ("promotion_id",)), Check("not_null", ("promotion_id", "start_date",
+                                                                "end_date"))),
+    ),
+    CoreTable(
+        "core.dim_holidays",
+        "one row per holiday day and place",
+        (Check("unique", ("date", "name", "country", "region")),
+         Check("not_null", ("date", "name", "country", "region"))),
     ),
 )
 

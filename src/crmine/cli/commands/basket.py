@@ -100,16 +100,19 @@ def register(app: typer.Typer) -> None:
         the offers and next-best products are not written.
         """
         from crmine.basket import run_basket
+        from crmine.warehouse._consent import drop_opted_out, honour_consent
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
             result = run_basket(ws, min_support=min_support, min_confidence=min_confidence,
                                 top_n=top_n)
-        recs = result.recommendations
+            excluded = honour_consent(ws, "basket")  # its lists, as the pipeline's
+            recs, _ = drop_opted_out(ws, result.recommendations)  # and what is shown
         if customer:
             recs = recs[recs["customer_id"].isin(customer)]
         s = result.summary()
         data = {"summary": s, "verdict": result.verdict.to_dict(), "marts": result.marts,
-                "recommendations": recs.head(200 if not customer else len(recs))}
+                "recommendations": recs.head(200 if not customer else len(recs)),
+                "consent_excluded": excluded}
 
         def render() -> None:
             rules = ", ".join(f"{n:,} at {lv} level" for lv, n in s["rules"].items())
@@ -175,16 +178,19 @@ def register(app: typer.Typer) -> None:
         PRODUCT since; scores every customer into marts.product_propensity.
         """
         from crmine.basket import workspace_propensity
+        from crmine.warehouse._consent import drop_opted_out, honour_consent
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
             result = workspace_propensity(ws, product, level=level, horizon_days=horizon_days,
                                           new_buyers_only=not all_customers)
+            excluded = honour_consent(ws, "basket")
+            shown, _ = drop_opted_out(ws, result.scores)  # who to contact: with consent
         coef = result.coefficients.head(10)
         s = result.summary()
         verdict = result.verdict
         data = {"summary": s, "verdict": verdict.to_dict() if verdict is not None else None,
                 "drivers": [{"feature": k, "coef": float(v)} for k, v in coef.items()],
-                "top": result.scores.head(top)}
+                "top": shown.head(top), "consent_excluded": excluded}
 
         def render() -> None:
             console.print(

@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
         """Fit a churn model on --data/--target or the workspace; save it under models/churn/."""
         from crmine.churn import ChurnModel, run_churn, save_churn_model
         from crmine.exceptions import ConfigError
+        from crmine.warehouse._consent import honour_consent
 
         with errors_handled(json_out):
             if data is not None:
@@ -90,7 +91,8 @@ def register(app: typer.Typer) -> None:
                     run = run_churn(ws, method=method, cutoff=cutoff, window_days=window,  # type: ignore[arg-type]
                                     snapshots=snapshots, cv=cv)  # fmt: skip
                     model = run.model
-                    info = {"model": str(run.model_dir), **run.summary(), "notes": model.notes_}
+                    info = {"model": str(run.model_dir), **run.summary(), "notes": model.notes_,
+                            "consent_excluded": honour_consent(ws, "churn")}
         verdict = getattr(model, "verdict_", None)
 
         def render() -> None:
@@ -139,6 +141,7 @@ def register(app: typer.Typer) -> None:
         """
         from crmine.churn import NO_LIST, UNJUDGED, load_churn_model, score_workspace
         from crmine.exceptions import ConfigError
+        from crmine.warehouse._consent import honour_consent
 
         with errors_handled(json_out):
             if data is not None:
@@ -171,6 +174,7 @@ def register(app: typer.Typer) -> None:
                 with open_workspace(workspace) as ws:
                     result = score_workspace(ws, version=version, offer_cost=offer_cost,
                                              save_rate=save_rate)  # fmt: skip
+                    excluded = honour_consent(ws, "churn")  # the retention list it rewrote
                 verdict = result.verdict
                 acts = verdict is None or verdict.actionable
                 scores = result.scores.sort_values("churn_risk", ascending=False)
@@ -178,7 +182,8 @@ def register(app: typer.Typer) -> None:
                         "mean_risk": float(scores["churn_risk"].mean()) if acts else None,
                         "retention_targets": result.retention.best_customers,
                         "retention_expected_profit": result.retention.max_profit if acts
-                        else None, "top": scores.head(top) if acts else scores.iloc[0:0]}
+                        else None, "top": scores.head(top) if acts else scores.iloc[0:0],
+                        "consent_excluded": excluded}
                 if not acts:
                     info["retention"] = (
                         "no retention list: the model was saved without a verdict; refit "

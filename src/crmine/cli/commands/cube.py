@@ -126,6 +126,7 @@ def register(app: typer.Typer) -> None:
         (``--spend``: the same over media spend rows)."""
         from crmine.cube import query, spend_query
 
+        left_out = 0
         with errors_handled(json_out):
             if spend:
                 if list_ or export is not None or column:
@@ -136,10 +137,15 @@ def register(app: typer.Typer) -> None:
                 res = spend_query(workspace, where=where or [], by=by or None,
                                   measures=measure or None, period=period)
             else:
-                res = query(workspace, where=where or [], by=by or None,
+                # a list or an export is who to contact: opted-out customers are left out
+                contact = list_ or export is not None
+                consent = _consent_where(workspace) if contact else []
+                res = query(workspace, where=[*(where or []), *consent], by=by or None,
                             measures=measure or None, list_customers=list_,
                             columns=column or None, page=page, page_size=page_size,
                             export=export)
+                left_out = query(workspace, where=where or []).count - res.count \
+                    if consent else 0  # fmt: skip
 
         def render() -> None:
             conds = " and ".join(str(f) for f in res.filters) or ("all rows" if spend
@@ -156,5 +162,23 @@ def register(app: typer.Typer) -> None:
                 print_table(res.customers, f"Page {res.page:,} of {res.pages:,}")
             if res.exported is not None:
                 console.print(f"exported to {res.exported}")
+            if left_out:
+                console.print(f"{left_out:,} matching customers opted out of marketing: left "
+                              "out of the list", highlight=False)
 
-        emit(res.to_dict(), json_out, render)
+        out = res.to_dict()
+        if not spend and (list_ or export is not None):
+            out["consent_excluded"] = left_out
+        emit(out, json_out, render)
+
+
+def _consent_where(workspace: Path) -> list[str]:
+    """The cube filters leaving out customers who opted out (crmine.warehouse._consent)."""
+    from crmine.cube import cube_columns
+    from crmine.warehouse import Workspace
+    from crmine.warehouse._consent import anyone_opted_out, consent_where
+
+    with Workspace.open(workspace, read_only=True) as ws:
+        if not anyone_opted_out(ws):  # no consent recorded: nobody is left out
+            return []
+    return consent_where(cube_columns(workspace))

@@ -84,8 +84,12 @@ def _run(
         return lifecycle_of_file(
             data, settings=settings, as_of=as_of, since=since, horizon_days=horizon_days
         )
+    from crmine.warehouse._consent import honour_consent
+
     with open_workspace(workspace) as ws:
-        return run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
+        run = run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
+        honour_consent(ws, "lifecycle")  # its lists to act on, as the pipeline's
+        return run
 
 
 def _loyalty_command(

@@ -117,15 +117,26 @@ def register(app: typer.Typer) -> None:
         table: Annotated[str, typer.Argument(help="A pseudonymised mart (marts.customer_rfm).")],
         out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
         column: Annotated[str, typer.Option(help="The pseudonym column.")] = "customer_id",
+        token: Annotated[
+            str | None,
+            typer.Option("--token", envvar="CRMINE_API_TOKEN", show_envvar=False,
+                         help="Your API token (default $CRMINE_API_TOKEN): once the workspace "
+                         "has users, only admin and analyst may re-identify."),
+        ] = None,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
-        """Turn the pseudonyms of a mart back into customer ids (needs CRMINE_PSEUDONYM_KEY;
-        recorded in the audit log): for lists that must reach the people on them."""
+        """Turn the pseudonyms of a mart back into customer ids (needs CRMINE_PSEUDONYM_KEY and,
+        when the workspace has users, an admin's or analyst's token; recorded in the audit
+        log): for lists that must reach the people on them."""
         from crmine.privacy import reidentify
+        from crmine.privacy._reidentify import user_of_token
+        from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
-            frame = reidentify(ws, ws.read(table), column=column)
+            refuse_plaintext_in_encrypted(out)
+            frame = reidentify(ws, ws.read(table), column=column,
+                               user=user_of_token(ws, token), table=table)  # fmt: skip
             tmp = out.with_name(out.name + ".tmp")
             frame.to_csv(tmp, index=False)
             tmp.replace(out)  # nothing half-written
@@ -201,7 +212,8 @@ def register(app: typer.Typer) -> None:
         verify_chain: Annotated[
             bool,
             typer.Option(
-                "--verify", help="Check the hash chain; exit 1 when a line was tampered with."
+                "--verify", help="Check the hash chains (the privacy trail and the API log); "
+                "exit 1 when a line was tampered with."
             ),
         ] = False,
         customer: Annotated[
@@ -209,26 +221,34 @@ def register(app: typer.Typer) -> None:
             typer.Option("--customer", help="Only the lines naming this customer (API reads of "
                          "their record, by the pseudonym the trail names them with)."),
         ] = None,
+        api: Annotated[
+            bool,
+            typer.Option("--api", help="The REST API's own log (audit/api.jsonl) as written: "
+                         "in an encrypted workspace routes and pseudonyms only."),
+        ] = False,
         workspace: WorkspaceOpt = Path("."),
         json_out: JsonOpt = False,
     ) -> None:
         """The audit trail of loads, runs, exports, erasures, subject-access requests and the
         REST API's reads and exports of personal data (chained here when not yet)."""
         from crmine.privacy import audit_entries, verify
-        from crmine.privacy._audit import catch_up, entries_about
+        from crmine.privacy._audit import api_entries, catch_up, entries_about, verify_api
 
         with errors_handled(json_out), open_workspace(workspace) as ws:
             if verify_chain:
-                check = verify(ws)
-                emit(
-                    check.summary(),
-                    json_out,
-                    lambda: console.print(
-                        ("chain intact: " if check.ok else "TAMPERED: ") + check.why
-                    ),
-                )
-                if not check.ok:
+                checks = {"privacy": verify(ws), "api": verify_api(ws)}
+                broken = next((c for c in checks.values() if not c.ok), None)
+                first = broken or checks["privacy"]
+                report = {**first.summary(), "logs": {n: c.summary() for n, c in checks.items()}}
+                emit(report, json_out, lambda: console.print(
+                    "\n".join(("chain intact: " if c.ok else "TAMPERED: ") + c.why
+                              for c in checks.values())))  # fmt: skip
+                if broken is not None:
                     raise typer.Exit(1)
+                return
+            if api:
+                rows = api_entries(ws, customer)
+                emit(rows, json_out)
                 return
             if verify(ws).ok:  # a broken chain is not extended: --verify shows where
                 catch_up(ws)

@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
         models on the workspace's past campaigns (scores written to marts)."""
         from crmine.exceptions import ConfigError
         from crmine.response import run_response, train_response
+        from crmine.warehouse._consent import honour_consent
 
         with errors_handled(json_out):
             if data is not None:
@@ -89,7 +90,8 @@ def register(app: typer.Typer) -> None:
                 with open_workspace(workspace) as ws:
                     run = run_response(ws)
                     verdict = run.verdict
-                    info = {"model": str(ws.models_dir / "response"), **run.summary()}
+                    info = {"model": str(ws.models_dir / "response"), **run.summary(),
+                            "consent_excluded": honour_consent(ws, "response")}
             info["verdict"] = verdict.to_dict() if verdict is not None else None
 
         def render() -> None:

@@ -62,6 +62,9 @@ def _forecast(
     future_file: Path | None = None,
 ) -> None:
     from crmine.sales import forecast, forecast_hierarchy, forecast_settings, sales_series
+    from crmine.sales._workspace import calendar_regressors
+
+    calendar = None
 
     with errors_handled(json_out):
         if input_file is not None:  # a long-format file: unique_id, ds, y
@@ -85,6 +88,9 @@ def _forecast(
                 f = (freq or fs["freq"]).upper()
                 dims = _split(by) if by else list(fs["by"])
                 series = sales_series(ws, f, dims)
+                # the promotion plan and holidays, when loaded: regressors with future values
+                calendar = (calendar_regressors(ws, series, dims, f, horizon or fs["horizon"])
+                            if fs["calendar"] else None)  # fmt: skip
             res = forecast_hierarchy(
                 series,
                 dims,
@@ -92,9 +98,12 @@ def _forecast(
                 horizon=horizon or fs["horizon"],
                 models=_split(models) if models else fs["models"],
                 n_windows=windows or fs["n_windows"],
+                exog=calendar.frame if calendar is not None else None,
             )
             base = res.base
     data = {**res.summary(), "forecast": res.forecast, "backtest": base.backtest}
+    if input_file is None:
+        data["calendar"] = calendar.summary() if calendar is not None else None
 
     def render() -> None:
         print_verdict(base.verdict)
