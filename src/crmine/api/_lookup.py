@@ -185,7 +185,7 @@ def build_lookups(ws: Workspace) -> dict[str, Any]:
         summary = {"tables": built, "seconds": round(time.perf_counter() - t0, 2)}
         (tmp / _DONE).write_text(json.dumps(summary))
         tmp.replace(folder)
-    except Exception as exc:  # noqa: BLE001 - any failure: serve by SQL, say why
+    except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("no lookup tables for %s (%s: %s): the 360 view and scoring read by SQL",
                     path, type(exc).__name__, str(exc)[:200])

@@ -59,6 +59,23 @@ class RealtimeScorer:
                 self._models[key] = load_model(ws.models_dir, name, version=wanted)
             return self._models[key]
 
+    @staticmethod
+    def _features_of(ws: Workspace, name: str, ids: list[str]) -> pd.DataFrame | None:
+        """The features of ``ids`` alone, from the serving copy's per-customer tables; None
+        without them or for a model whose features need every customer."""
+        from crmine.api._features_one import FEATURES_OF
+        from crmine.api._lookup import lookup_of
+
+        per_customer = FEATURES_OF.get(name)
+        lookup = lookup_of(ws) if per_customer is not None else None
+        if per_customer is None or lookup is None:
+            return None
+        frame = per_customer(ws, lookup, list(dict.fromkeys(ids)))
+        if frame is None:
+            return None
+        return frame.assign(customer_id=frame["customer_id"].astype(str)).set_index(
+            "customer_id", drop=False)
+
     def _frame(self, ws: Workspace, name: str, version: str) -> pd.DataFrame:
         from crmine.models import model_specs
 
@@ -95,8 +112,10 @@ class RealtimeScorer:
         if name not in specs:
             raise DataError(f"no model {name[:80]!r}; models: {', '.join(score_models())}")
         model, meta = self._model(ws, name, version)
-        frame = self._frame(ws, name, str(meta["version"]))
         ids = [str(c) for c in customer_ids]
+        frame = self._features_of(ws, name, ids)
+        if frame is None:
+            frame = self._frame(ws, name, str(meta["version"]))
         known = [c for c in ids if c in frame.index]
         unknown = [c for c in ids if c not in frame.index]
         scored: list[dict[str, Any]] = []
@@ -116,10 +135,7 @@ class RealtimeScorer:
             raise WorkspaceError("no next-best products yet: run the basket analysis "
                                  "(crmine run --only basket)")
         ids = [str(c) for c in customer_ids]
-        frame = ws.duck.execute(
-            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, rank, product_id, "
-            f"product_name, score, model_version FROM {table} WHERE CAST(customer_id AS "
-            "VARCHAR) IN (SELECT unnest(?::VARCHAR[])) ORDER BY customer_id, rank", [ids]).df()
+        frame = _recommendations(ws, table, ids)
         version = str(frame["model_version"].iloc[0]) if not frame.empty else None
         scored = []
         for cid, group in frame.groupby("customer_id", sort=False):
@@ -128,3 +144,26 @@ class RealtimeScorer:
         found = {s["customer_id"] for s in scored}
         return {"model": NEXT_BEST_PRODUCT, "version": version, "scores": scored,
                 "unknown": [c for c in ids if c not in found]}
+
+
+def _recommendations(ws: Workspace, table: str, ids: list[str]) -> pd.DataFrame:
+    """The next-best products of ``ids``, by customer and rank: from the serving copy's
+    per-customer table when it has one (no scan of every recommendation)."""
+    from crmine.api._lookup import lookup_of
+
+    columns = ["customer_id", "rank", "product_id", "product_name", "score", "model_version"]
+    lookup = lookup_of(ws)
+    if lookup is None or not lookup.has(table):
+        return ws.duck.execute(
+            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, rank, product_id, "
+            f"product_name, score, model_version FROM {table} WHERE CAST(customer_id AS "
+            "VARCHAR) IN (SELECT unnest(?::VARCHAR[])) ORDER BY customer_id, rank", [ids]).df()
+    import pandas as pd
+    import pyarrow as pa
+
+    wanted = sorted(set(ids))
+    data = pa.concat_tables([lookup.slice(table, c) for c in wanted]).select(columns)
+    frame = data.to_pandas().assign(customer_id=lambda f: f["customer_id"].astype(str))
+    order = pd.Series(range(len(wanted)), index=wanted)
+    return frame.assign(_c=frame["customer_id"].map(order)).sort_values(
+        ["_c", "rank"], kind="stable").drop(columns="_c").reset_index(drop=True)

@@ -297,9 +297,10 @@ class ServingPool:
                 continue
             target = self.folder / (f"warehouse-{os.getpid()}-{next(_COUNTER)}-"
                                     f"{secrets.token_hex(3)}.duckdb")
-            try:
-                path.replace(target)
-                _note(path).replace(_note(target))
+            try:  # with whatever was prepared beside it (e.g. lookup files)
+                for sibling in self.folder.glob(path.name + "*"):
+                    sibling.replace(target.with_name(target.name +
+                                                     sibling.name[len(path.name):]))
             except OSError:
                 continue
             if _stat(main) != now:
@@ -454,6 +455,7 @@ def _alive(pid: int) -> bool:
 def _prepare_copy(path: Path, root: Path, config: Config) -> None:
     """Build what the copy needs to serve quickly (the stored cube, lookup indexes), writing
     into the copy only."""
+    from crmine.api._lookup import build_lookups
     from crmine.api._users import _ensure
     from crmine.cube._table import prepare
 
@@ -479,5 +481,6 @@ def _prepare_copy(path: Path, root: Path, config: Config) -> None:
                 ws.duck.execute(f"CREATE INDEX IF NOT EXISTS crmine_serve_{name} ON "
                                 f'{schema}."{name}" (customer_id)')
         ws.duck.execute("CHECKPOINT")
+        build_lookups(ws)  # one customer's rows without a scan (360 view, scoring)
     finally:
         ws.con.disconnect()

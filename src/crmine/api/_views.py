@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from crmine.api._lookup import Lookup
-
     from crmine.warehouse import Workspace
 
 __all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customers_page",

@@ -22,11 +22,12 @@ the reverse (split-sample instrumental variables: the halves share the true pric
 noise). A half's index is the mean log price paid against each product's usual price, each
 line clipped to within ``CLIP`` of the week's median (a line bought at a personal discount
 or in an odd basket says little about the shelf price, and one such line swung a
-low-volume week's index by half). Each half's units are its own: the lines that make the instrument never appear in the
-units it explains, so a noisy line (a big basket bought dear) cannot correlate the two; and a
-customer's lines stay in one half, so customer habits cannot either. (With the whole
-category's units on the left the low-volume categories were biased half-way to 0.) With too
-few lines for two halves the plain least-squares fit is used (``estimator``).
+low-volume week's index by half). Each half's units are its own: the lines that make the
+instrument never appear in the units it explains, so a noisy line (a big basket bought
+dear) cannot correlate the two; and a customer's lines stay in one half, so customer
+habits cannot either. (With the whole category's units on the left the low-volume
+categories were biased half-way to 0.) With too few lines for two halves the plain
+least-squares fit is used (``estimator``).
 
 Where the halves agree only weakly (robust first-stage F under ``MIN_FIRST_STAGE_F``, a
 low-volume category) the usual interval is unreliable, so the Anderson-Rubin interval is

@@ -1,0 +1,146 @@
+"""Today's model features of a few customers, from their rows alone.
+
+The declared ``ModelSpec.features(ws)`` computes every customer's features (minutes and
+gigabytes at a million customers). Churn's features are per customer once the few
+population-wide facts they depend on are fixed (the data end, whether contracts exist,
+whether customers have SCD2 history, which tables hold rows), so for scoring one customer
+they are computed here from that customer's rows in the serving copy's lookup tables
+(:mod:`crmine.api._lookup`), with the churn package's own feature functions: the rows are
+those the full computation sees, read into pandas the same way, so the features are equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from crmine.api._lookup import Lookup, to_pandas
+
+if TYPE_CHECKING:
+    from crmine.warehouse import Workspace
+
+__all__ = ["FEATURES_OF", "churn_features_of"]
+
+_CHURN_BOOKKEEPING = ("load_id", "source_row", "origin", "source_customer_id")
+_ORDER_COLUMNS = ("order_id", "customer_id", "order_ts", "amount", "quantity", "unit_cost",
+                  "is_return")
+
+
+def _facts(ws: Workspace, lookup: Lookup) -> dict[str, Any] | None:
+    """What churn's features depend on beyond one customer's rows, once per copy; None when
+    the per-customer path cannot give the full computation's answer (identities resolved or
+    pseudonymised: the features read other tables)."""
+    from crmine.churn._labels import behaviour_aggregates
+    from crmine.churn._workspace import CUSTOMERS, ORDERS, SUBSCRIPTIONS, TICKETS, _source, data_end
+
+    with lookup.memo_lock:
+        if "churn" in lookup.memo:
+            return lookup.memo["churn"]
+        facts: dict[str, Any] | None = {}
+        tables = (SUBSCRIPTIONS, ORDERS, TICKETS, CUSTOMERS)
+        for table in tables:
+            present = ws.has_table(table)
+            if present != lookup.has(table) or (present and ws.resolved(table) != table):
+                facts = None
+                break
+        if facts is not None:
+            facts["as_of"] = data_end(ws)
+            facts["source"] = _source(ws)
+            facts["rows"] = {t: ws.has_table(t) and bool(ws.duck.execute(
+                f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]
+            if facts["rows"][ORDERS] and "is_return" in ws.columns(ORDERS):
+                # order_features gives return_share only when someone bought in the year
+                as_of = pd.Timestamp(facts["as_of"])
+                facts["return_share"] = bool(ws.duck.execute(
+                    f"SELECT count(*) FROM {ORDERS} WHERE customer_id IS NOT NULL AND "
+                    "order_ts < ? AND order_ts >= ?",
+                    [as_of.to_pydatetime(), (as_of - pd.Timedelta(days=365)).to_pydatetime()]
+                ).fetchone()[0])  # type: ignore[index]
+            if ws.has_table(CUSTOMERS):
+                cols = [c for c in ws.columns(CUSTOMERS) if c not in _CHURN_BOOKKEEPING]
+                repeated = ws.duck.execute(
+                    f"SELECT count(*) > count(DISTINCT customer_id) FROM {CUSTOMERS}"
+                ).fetchone()[0]  # type: ignore[index]
+                # behaviour_aggregates looks at the columns and whether ids repeat
+                probe = pd.DataFrame([["x"] * len(cols)] * (2 if repeated else 0), columns=cols)
+                facts["aggregates"] = behaviour_aggregates(probe)
+        lookup.memo["churn"] = facts
+        return facts
+
+
+def _rows(ws: Workspace, lookup: Lookup, table: str, ids: Sequence[str],
+          columns: Sequence[str] | None = None) -> pd.DataFrame:
+    data = pa.concat_tables([lookup.slice(table, c) for c in ids])
+    keep = [c for c in (columns or data.column_names)
+            if c in data.column_names and c not in _CHURN_BOOKKEEPING]
+    return to_pandas(ws, lookup, table, data, keep).reset_index(drop=True)
+
+
+def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
+                      ) -> pd.DataFrame | None:
+    """``crmine.churn.current_features(ws)`` restricted to ``ids`` (those active at the data
+    end; the others are absent, as there), or None when only the full computation can say."""
+    from crmine.churn._labels import (
+        customer_features,
+        order_features,
+        subscription_features,
+        ticket_features,
+    )
+    from crmine.churn._workspace import (
+        CUSTOMERS,
+        ORDERS,
+        SUBSCRIPTIONS,
+        TICKETS,
+        _active_customers,
+        _Tables,
+    )
+
+    facts = _facts(ws, lookup)
+    if facts is None:
+        return None
+    rows = facts["rows"]
+
+    def read(table: str, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+        return _rows(ws, lookup, table, ids, columns) if rows[table] else None
+
+    orders = read(ORDERS, _ORDER_COLUMNS)
+    if orders is not None:
+        orders = orders[orders["customer_id"].notna()]
+    tables = _Tables(read(SUBSCRIPTIONS), orders, read(TICKETS), read(CUSTOMERS))
+    as_of = facts["as_of"]
+    active = _active_customers(tables, facts["source"], as_of)
+    # churn_features, with what depends on every customer taken from the whole tables
+    # (which tables hold rows, which customer columns are aggregates of behaviour)
+    X = pd.DataFrame({"customer_id": active.astype(str).to_numpy()})
+    parts: list[tuple[pd.DataFrame, dict[str, float]]] = []
+    if tables.subscriptions is not None:
+        parts.append((subscription_features(tables.subscriptions, cutoff=as_of), {}))
+    if tables.tickets is not None:
+        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=90),
+                      {"n_tickets": 0.0, "n_complaints": 0.0}))
+    if tables.orders is not None:
+        parts.append((order_features(tables.orders, cutoff=as_of),
+                      {"orders_last_year": 0.0, "spend_last_year": 0.0}))
+    if tables.customers is not None:
+        parts.append((customer_features(tables.customers.drop(columns=facts["aggregates"]),
+                                        cutoff=as_of), {}))
+    for frame, fill in parts:
+        if fill.get("orders_last_year") == 0.0 and facts.get("return_share") and \
+                "return_share" not in frame.columns:
+            frame = frame.assign(return_share=float("nan"))  # as for anyone without a purchase
+        X = X.merge(frame, on="customer_id", how="left")
+        for col, value in fill.items():
+            if col in X.columns:
+                X[col] = X[col].fillna(value)
+    X.insert(1, "cutoff", as_of)
+    X.attrs["as_of"] = as_of
+    return X
+
+
+# Models whose features have a per-customer path (the others compute every customer's once).
+FEATURES_OF: dict[str, Callable[[Workspace, Lookup, Sequence[str]], pd.DataFrame | None]] = {
+    "churn": churn_features_of,
+}
