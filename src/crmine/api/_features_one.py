@@ -79,11 +79,20 @@ def _rows(ws: Workspace, lookup: Lookup, table: str, ids: Sequence[str],
     return to_pandas(ws, lookup, table, data, keep).reset_index(drop=True)
 
 
+def _ticket_settings(ws: Workspace) -> dict[str, float]:
+    """The service settings churn's ticket features use (as ``churn._workspace._tables``)."""
+    from crmine.churn._workspace import REPEAT_DAYS, SLA_HOURS
+
+    return {"repeat_days": float(ws.setting("service.repeat_days", REPEAT_DAYS)),
+            "sla_hours": float(ws.setting("service.sla_hours", SLA_HOURS))}
+
+
 def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
                       ) -> pd.DataFrame | None:
     """``crmine.churn.current_features(ws)`` restricted to ``ids`` (those active at the data
     end; the others are absent, as there), or None when only the full computation can say."""
     from crmine.churn._labels import (
+        TICKET_COUNT_FEATURES,
         customer_features,
         order_features,
         subscription_features,
@@ -109,7 +118,8 @@ def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
     orders = read(ORDERS, _ORDER_COLUMNS)
     if orders is not None:
         orders = orders[orders["customer_id"].notna()]
-    tables = _Tables(read(SUBSCRIPTIONS), orders, read(TICKETS), read(CUSTOMERS))
+    tables = _Tables(read(SUBSCRIPTIONS), orders, read(TICKETS), read(CUSTOMERS),
+                     _ticket_settings(ws))
     as_of = facts["as_of"]
     active = _active_customers(tables, facts["source"], as_of)
     # churn_features, with what depends on every customer taken from the whole tables
@@ -119,8 +129,9 @@ def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
     if tables.subscriptions is not None:
         parts.append((subscription_features(tables.subscriptions, cutoff=as_of), {}))
     if tables.tickets is not None:
-        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=90),
-                      {"n_tickets": 0.0, "n_complaints": 0.0}))
+        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=90,
+                                      **tables.ticket_settings),
+                      dict.fromkeys(TICKET_COUNT_FEATURES, 0.0)))
     if tables.orders is not None:
         parts.append((order_features(tables.orders, cutoff=as_of),
                       {"orders_last_year": 0.0, "spend_last_year": 0.0}))
