@@ -121,6 +121,12 @@ def test_whole_pipeline_on_pseudonyms(demo_workspace, tmp_path, monkeypatch):
         monkeypatch.setenv("CRMINE_PSEUDONYM_KEY", KEY)
         _, analyst = add_user(ws, "ana", "analyst")
         _, marketer = add_user(ws, "mia", "marketer")
+        # the shared demo may hold marts other tests' commands wrote (e.g. a propensity list
+        # scored on real ids): this run's marts alone are under test
+        for (table,) in ws.duck.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' AND "
+                "database_name = current_database()").fetchall():
+            ws.duck.execute(f'DROP TABLE marts."{table}"')
         results = {r.name: r for r in run_pipeline(ws)}
         assert all(r.ok for r in results.values()), {n: r.error for n, r in results.items()}
         statuses = {n: r.verdict.status for n, r in results.items()

@@ -193,7 +193,7 @@ class ServingPool:
 
     # -- lending --------------------------------------------------------------------------
     @contextlib.contextmanager
-    def borrow(self) -> Iterator[Workspace]:
+    def _lend(self) -> Iterator[tuple[_Generation, Workspace]]:
         gen = self._current
         if gen is None:
             raise WorkspaceError(f"the server is closed ({self.root})")
@@ -201,27 +201,22 @@ class ServingPool:
         try:
             ws = gen.free.get()
             try:
-                yield ws
+                yield gen, ws
             finally:
                 gen.free.put(ws)
         finally:
             gen.leave()
 
     @contextlib.contextmanager
+    def borrow(self) -> Iterator[Workspace]:
+        with self._lend() as (_, ws):
+            yield ws
+
+    @contextlib.contextmanager
     def borrow_cube(self) -> Iterator[tuple[Workspace, Cube]]:
         """A connection and its cube (with the in-memory index once built)."""
-        gen = self._current
-        if gen is None:
-            raise WorkspaceError(f"the server is closed ({self.root})")
-        gen.enter()
-        try:
-            ws = gen.free.get()
-            try:
-                yield ws, gen.cube(ws)
-            finally:
-                gen.free.put(ws)
-        finally:
-            gen.leave()
+        with self._lend() as (gen, ws):
+            yield ws, gen.cube(ws)
 
     @property
     def index(self) -> CubeIndex | None:

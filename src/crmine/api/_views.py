@@ -127,6 +127,11 @@ def customer_360(ws: Workspace, customer_id: str, *, pii: bool, orders: int = 50
     return _customer_360_sql(ws, cid, pii=pii, orders=orders)
 
 
+# What the 360 shows of the retention list's row
+_CHURN_KEYS = ("churn_risk", "churn_reasons", "risk_band", "value", "value_at_risk", "target",
+               "rank")
+
+
 def _customer_360_sql(ws: Workspace, cid: str, *, pii: bool, orders: int
                       ) -> dict[str, Any] | None:
     """:func:`customer_360` by queries (a warehouse without lookup tables)."""
@@ -159,9 +164,7 @@ def _customer_360_sql(ws: Workspace, cid: str, *, pii: bool, orders: int
     out["segment"] = one("marts.customer_segments")
     out["scores"] = one("marts.customer_scores")
     retention = one("marts.retention_list")
-    out["churn"] = None if retention is None else {
-        k: retention.get(k) for k in ("churn_risk", "churn_reasons", "risk_band", "value",
-                                      "value_at_risk", "target", "rank")}
+    out["churn"] = None if retention is None else {k: retention.get(k) for k in _CHURN_KEYS}
     out["next_best_products"] = (
         fetch(ws, "SELECT rank, product_id, product_name, score, because_bought FROM "
                   "marts.basket_recommendations WHERE CAST(customer_id AS VARCHAR) = ? "
@@ -199,9 +202,7 @@ def _customer_360_lookup(lookup: Lookup, cid: str, *, pii: bool, orders: int
     out["segment"] = one("marts.customer_segments")
     out["scores"] = one("marts.customer_scores")
     retention = one("marts.retention_list")
-    out["churn"] = None if retention is None else {
-        k: retention.get(k) for k in ("churn_risk", "churn_reasons", "risk_band", "value",
-                                      "value_at_risk", "target", "rank")}
+    out["churn"] = None if retention is None else {k: retention.get(k) for k in _CHURN_KEYS}
     out["next_best_products"] = [
         {k: r.get(k) for k in ("rank", "product_id", "product_name", "score", "because_bought")}
         for r in _ordered(rows("marts.basket_recommendations"), [("rank", False)])[:10]]

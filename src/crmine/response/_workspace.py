@@ -282,6 +282,10 @@ def _training_rows(ws: Workspace, feats: pd.DataFrame) -> pd.DataFrame:
         )
     a = a.assign(customer_id=a["customer_id"].astype(str))
     a = a[a["customer_id"].isin(feats.index)]
+    # DuckDB returns rows in no fixed order and the held-out split is by position: sorted,
+    # the same data always gives the same split (and verdict)
+    key = [c for c in ("customer_id", "campaign_id") if c in a.columns]
+    a = a.sort_values(key, kind="stable").reset_index(drop=True)
     group = (a["group"] if "group" in a else pd.Series("treatment", index=a.index)).fillna(
         "treatment")
     return a.assign(
