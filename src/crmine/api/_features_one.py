@@ -91,20 +91,15 @@ def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
                       ) -> pd.DataFrame | None:
     """``crmine.churn.current_features(ws)`` restricted to ``ids`` (those active at the data
     end; the others are absent, as there), or None when only the full computation can say."""
-    from crmine.churn._labels import (
-        TICKET_COUNT_FEATURES,
-        customer_features,
-        order_features,
-        subscription_features,
-        ticket_features,
-    )
     from crmine.churn._workspace import (
         CUSTOMERS,
         ORDERS,
         SUBSCRIPTIONS,
         TICKETS,
+        Population,
         _active_customers,
         _Tables,
+        churn_features,
     )
 
     facts = _facts(ws, lookup)
@@ -122,30 +117,10 @@ def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
                      _ticket_settings(ws))
     as_of = facts["as_of"]
     active = _active_customers(tables, facts["source"], as_of)
-    # churn_features, with what depends on every customer taken from the whole tables
-    # (which tables hold rows, which customer columns are aggregates of behaviour)
-    X = pd.DataFrame({"customer_id": active.astype(str).to_numpy()})
-    parts: list[tuple[pd.DataFrame, dict[str, float]]] = []
-    if tables.subscriptions is not None:
-        parts.append((subscription_features(tables.subscriptions, cutoff=as_of), {}))
-    if tables.tickets is not None:
-        parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=90,
-                                      **tables.ticket_settings),
-                      dict.fromkeys(TICKET_COUNT_FEATURES, 0.0)))
-    if tables.orders is not None:
-        parts.append((order_features(tables.orders, cutoff=as_of),
-                      {"orders_last_year": 0.0, "spend_last_year": 0.0}))
-    if tables.customers is not None:
-        parts.append((customer_features(tables.customers.drop(columns=facts["aggregates"]),
-                                        cutoff=as_of), {}))
-    for frame, fill in parts:
-        if fill.get("orders_last_year") == 0.0 and facts.get("return_share") and \
-                "return_share" not in frame.columns:
-            frame = frame.assign(return_share=float("nan"))  # as for anyone without a purchase
-        X = X.merge(frame, on="customer_id", how="left")
-        for col, value in fill.items():
-            if col in X.columns:
-                X[col] = X[col].fillna(value)
+    # what depends on every customer is taken from the whole tables
+    population = Population(rows, facts.get("aggregates", []),
+                            bool(facts.get("return_share")))
+    X = churn_features(tables, as_of, active, population=population)
     X.insert(1, "cutoff", as_of)
     X.attrs["as_of"] = as_of
     return X

@@ -154,23 +154,44 @@ def _tables(ws: Workspace) -> _Tables:
                    service)
 
 
+@dataclass(frozen=True)
+class Population:
+    """What churn's features depend on beyond the rows of the customers featured: which tables
+    hold rows at all, which customer columns are aggregates of behaviour, and whether anyone
+    bought in the last year (then a customer without a purchase has ``return_share`` NaN).
+    Given, a few customers' rows give the features the whole tables would (the API's
+    one-customer scoring); absent, it is read from ``tables``."""
+
+    holds_rows: dict[str, bool]
+    aggregates: list[str]
+    return_share: bool = False
+
+
 def churn_features(
-    tables: _Tables, as_of: pd.Timestamp, customer_ids: pd.Series, *, ticket_days: int = 90
+    tables: _Tables, as_of: pd.Timestamp, customer_ids: pd.Series, *, ticket_days: int = 90,
+    population: Population | None = None,
 ) -> pd.DataFrame:
     """Features of ``customer_ids`` from everything strictly before ``as_of``."""
+    def holds(name: str, frame: pd.DataFrame) -> bool:
+        return population.holds_rows[name] if population is not None else len(frame) > 0
+
     X = pd.DataFrame({"customer_id": customer_ids.astype(str).to_numpy()})
     parts: list[tuple[pd.DataFrame, dict[str, float]]] = []
-    if tables.subscriptions is not None and len(tables.subscriptions):
+    if tables.subscriptions is not None and holds(SUBSCRIPTIONS, tables.subscriptions):
         parts.append((subscription_features(tables.subscriptions, cutoff=as_of), {}))
-    if tables.tickets is not None and len(tables.tickets):
+    if tables.tickets is not None and holds(TICKETS, tables.tickets):
         parts.append((ticket_features(tables.tickets, cutoff=as_of, lookback_days=ticket_days,
                                       **tables.ticket_settings),
                       dict.fromkeys(TICKET_COUNT_FEATURES, 0.0)))  # fmt: skip
-    if tables.orders is not None and len(tables.orders):
-        parts.append((order_features(tables.orders, cutoff=as_of),
-                      {"orders_last_year": 0.0, "spend_last_year": 0.0}))  # fmt: skip
-    if tables.customers is not None and len(tables.customers):
-        aggregates = behaviour_aggregates(tables.customers)
+    if tables.orders is not None and holds(ORDERS, tables.orders):
+        frame = order_features(tables.orders, cutoff=as_of)
+        if population is not None and population.return_share and \
+                "return_share" not in frame.columns:
+            frame = frame.assign(return_share=float("nan"))  # as for anyone without a purchase
+        parts.append((frame, {"orders_last_year": 0.0, "spend_last_year": 0.0}))
+    if tables.customers is not None and holds(CUSTOMERS, tables.customers):
+        aggregates = (population.aggregates if population is not None
+                      else behaviour_aggregates(tables.customers))
         parts.append((customer_features(tables.customers.drop(columns=aggregates),
                                         cutoff=as_of), {}))  # fmt: skip
     for frame, fill in parts:
