@@ -134,18 +134,25 @@ async function loadValues() {
 
 function whereQuery() { return state.filters.map((f) => "where=" + encodeURIComponent(f)).join("&"); }
 
+// Each refresh is numbered: an answer to an older filter set arriving late is dropped, or it
+// would show the count of the filters before (e.g. every customer) under the new ones.
+let cubeRefresh = 0;
+
 async function refreshCube() {
+  const mine = ++cubeRefresh;
+  const filters = state.filters.slice();
   $("cube-error").textContent = "";
   const count = $("cube-count");
   count.textContent = "…";
   count.dataset.where = "";
-  $("cube-filters").textContent = state.filters.length ? state.filters.join(" and ") : "none";
+  $("cube-filters").textContent = filters.length ? filters.join(" and ") : "none";
   try {
     const q = whereQuery();
     const [counted, list] = await Promise.all([
       api("/cube/count?" + q), api("/customers?" + q + (q ? "&" : "") + "page_size=20")]);
+    if (mine !== cubeRefresh) return;
     count.textContent = fmt(counted.count);
-    count.dataset.where = state.filters.join("&");
+    count.dataset.where = filters.join("&");
     const cols = ["customer_id", "name", "email", "segment", "city", "gender", "revenue", "churn_risk"]
       .filter((c) => list.customers.length && c in list.customers[0]);
     const t = table(list.customers, cols);
@@ -154,7 +161,7 @@ async function refreshCube() {
       if (td && td.cellIndex === 0) openCustomer(td.textContent);
     });
     show("cube-list", t);
-  } catch (e) { $("cube-error").textContent = e.message; }
+  } catch (e) { if (mine === cubeRefresh) $("cube-error").textContent = e.message; }
 }
 
 async function exportCsv() {
