@@ -48,6 +48,19 @@ def test_demo_elasticities_are_inside_their_95_intervals(demo_fit):
     assert _elasticity_verdict(fit.reset_index()).status in ("informative", "weak")
 
 
+def test_a_weakly_instrumented_category_cannot_tell_in_the_verdict(demo_fit):
+    fit = demo_fit[0].reset_index()
+    fit["weak_instrument"] = False
+    strong = _elasticity_verdict(fit)
+    telling = fit.index[(fit["p_holm"] < 0.05) & (fit["elasticity"] < 0)]
+    assert len(telling) >= 2
+    fit.loc[telling[0], "weak_instrument"] = True  # same p-value, but the instrument is weak
+    weak = _elasticity_verdict(fit)
+    assert weak.value == pytest.approx(strong.value - 1 / len(fit))
+    assert "1 (" + str(fit.loc[telling[0], "group"]) + ") cannot tell" in weak.why
+    assert "Anderson-Rubin" in weak.why and "cannot tell" not in strong.why
+
+
 def test_demo_promotion_lifts_and_pull_forward_are_recovered(demo_fit):
     fit, _, truth = demo_fit
     lift = _inside(fit["promotion_lift_lower"], truth["promotion_lift"],

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crmine.cli import app
-from crmine.exceptions import SchemaError
+from crmine.exceptions import DataError, SchemaError
 from crmine.sales import period_change, run_sales, sales_by, whale_curve, whale_summary
 
 
@@ -38,6 +38,21 @@ def test_sales_by_matches_the_order_lines(demo_workspace):
     assert {"period", "region"} <= set(by_region.columns)
     with pytest.raises(SchemaError, match="not a column"):
         sales_by(ws, ("colour",))
+
+
+def test_sales_counts_exact_or_none(demo_workspace):
+    ws = demo_workspace
+    completed = "FROM core.fct_order_lines WHERE status = 'completed'"
+    exact = sales_by(ws, ())
+    assert exact.attrs["counts"] == "exact"
+    assert float(exact["orders"].iloc[0]) == _scalar(
+        ws, f"SELECT count(DISTINCT order_id) {completed}"
+    )
+    none = sales_by(ws, (), counts="none")
+    assert none.attrs["counts"] == "none" and none["orders"].isna().all()
+    assert float(none["revenue"].iloc[0]) == float(exact["revenue"].iloc[0])
+    with pytest.raises(DataError, match="use exact"):
+        sales_by(ws, (), counts="approx")
 
 
 def test_period_change_contributions_add_up(demo_workspace):
@@ -96,7 +111,10 @@ def test_cli_summary_and_whatif(demo_workspace):
     assert out.exit_code == 0, out.stdout + out.stderr
     data = json.loads(out.stdout)
     assert {r["channel"] for r in data["sales"]} == {"web", "app", "store", "phone"}
-    assert data["whale"]["customers"] > 1000
+    assert data["whale"]["customers"] > 1000 and data["counts"] == "exact"
+    wrong = runner.invoke(app, ["sales", "summary", "-w", str(demo_workspace.root), "--counts",
+                                "most"])  # fmt: skip
+    assert wrong.exit_code != 0 and "use exact" in wrong.stdout + wrong.stderr
     bad = runner.invoke(app, ["whatif", "price", "-w", str(demo_workspace.root), "--change",
                               "cheaper"])  # fmt: skip
     assert bad.exit_code == 2 and "is not a number" in bad.stderr

@@ -92,12 +92,17 @@ def plot_whale_curve(curve: pd.DataFrame) -> go.Figure:
 
 
 def plot_elasticity(fit: pd.DataFrame) -> go.Figure:
-    """Elasticity per category with its 95 % interval (grey: prices barely varied)."""
+    """Elasticity per category with its 95 % interval (grey: prices barely varied; orange:
+    weakly instrumented, cannot tell)."""
     import plotly.graph_objects as go
 
     name = "category" if "category" in fit.columns else "group"
     f = fit.dropna(subset=["elasticity"]).sort_values("elasticity")
-    colours = ["#1f77b4" if v else "#bbbbbb" for v in f["price_varies"]]
+    weak = f["weak_instrument"] if "weak_instrument" in f.columns else [False] * len(f)
+    colours = [
+        "#bbbbbb" if not v else "#ff7f0e" if w else "#1f77b4"
+        for v, w in zip(f["price_varies"], weak, strict=True)
+    ]
     fig = go.Figure(go.Scatter(
         x=f["elasticity"], y=f[name], mode="markers", marker={"color": colours, "size": 10},
         error_x={"type": "data", "symmetric": False, "array": f["upper"] - f["elasticity"],

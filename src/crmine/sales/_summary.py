@@ -109,9 +109,13 @@ def sales_by(
         Adds a ``period`` column (the period's start date).
     start, end : date, optional
         Only lines with ``start <= order_ts < end``.
-    counts : bool
-        Count distinct orders and customers (exact). Without (``False``: NaN) a query over
-        millions of lines is several times faster; every other measure is unchanged.
+    counts : bool or {"exact", "none"}
+        Count distinct orders and customers exactly (``True``, the default) or not at all
+        (``False``: NaN). Distinct counts cost several times all the sums together on
+        millions of lines (10M lines by two dimensions: ~5 s against ~1 s on 2 cores); every
+        other measure is the same either way. ``result.attrs["counts"]`` says which was done.
+        There is no approximate mode: DuckDB's ``approx_count_distinct`` was up to 19 % off
+        on a million orders.
 
     Returns
     -------
@@ -144,14 +148,10 @@ def sales_by(
     ret = "l.status = 'returned' OR l.quantity < 0"
     select = ", ".join(keys) + ", " if keys else ""
     profit = PROFIT.format(t="l.")
-    # distinct counts cost several times the sums on millions of lines: optional
-    if counts not in (True, False, "approx"):
-        raise DataError(f"sales_by counts={counts!r}: use True (exact), 'approx' or False")
-    distinct = "approx_count_distinct" if counts == "approx" else "count"
-    arg = "" if counts == "approx" else "DISTINCT "
+    counts = _count_mode(counts)
     count_sql = (
-        f"{distinct}({arg}l.order_id) FILTER ({sale}) AS orders, "
-        f"{distinct}({arg}l.customer_id) FILTER ({sale}) AS customers,"
+        f"count(DISTINCT l.order_id) FILTER ({sale}) AS orders, "
+        f"count(DISTINCT l.customer_id) FILTER ({sale}) AS customers,"
         if counts
         else "NULL::BIGINT AS orders, NULL::BIGINT AS customers,"
     )
@@ -182,7 +182,16 @@ def sales_by(
     cols = [*(["period"] if period else []), *dims, *MEASURES]
     order = ["period", "revenue"] if period else ["revenue"]
     asc = [True, False] if period else [False]
-    return out[cols].sort_values(order, ascending=asc, ignore_index=True)
+    out = out[cols].sort_values(order, ascending=asc, ignore_index=True)
+    out.attrs["counts"] = "exact" if counts else "none"
+    return out
+
+
+def _count_mode(counts: bool | str) -> bool:
+    mode = {"exact": True, "none": False}.get(counts, counts) if isinstance(counts, str) else counts
+    if mode is True or mode is False:
+        return mode
+    raise DataError(f"sales counts {counts!r}: use exact (True) or none (False)")
 
 
 def period_change(

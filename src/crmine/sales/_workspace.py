@@ -14,7 +14,12 @@ import pandas as pd
 from crmine.contract import SkipAnalysis, Verdict, judge, record_verdict, recorded_warnings
 from crmine.exceptions import ConfigError
 from crmine.sales._calendar import CalendarRegressors, workspace_regressors
-from crmine.sales._elasticity import ELASTICITY_COLUMNS, price_elasticity, workspace_panel
+from crmine.sales._elasticity import (
+    ELASTICITY_COLUMNS,
+    MIN_FIRST_STAGE_F,
+    price_elasticity,
+    workspace_panel,
+)
 from crmine.sales._forecast import MODELS, pandas_freq
 from crmine.sales._hierarchy import HierarchicalForecast, forecast_hierarchy
 from crmine.sales._promotions import cannibalisation, matched_uplift, workspace_product_weeks
@@ -109,7 +114,8 @@ class SalesRun:
             "forecast": self.forecast.summary() if self.forecast is not None else None,
             "calendar": self.calendar,
             "elasticity": self.elasticity[
-                ["group", "elasticity", "lower", "upper", "promotion_lift", "price_varies"]
+                ["group", "elasticity", "lower", "upper", "promotion_lift", "price_varies",
+                 "weak_instrument"]
             ].to_dict("records"),
             "marts": list(self.marts),
             "verdict": self.verdict.to_dict(),
@@ -218,15 +224,24 @@ def _elasticity_verdict(fit: pd.DataFrame) -> Verdict:
             why="prices barely varied in any category: no elasticity can be told",
             what_to_try="price tests (vary prices deliberately) or a longer history",
         )
-    found = (usable["p_holm"] < 0.05) & (usable["elasticity"] < 0)
+    # a weakly instrumented category's usual p-value is unreliable: it cannot tell
+    weak = usable["weak_instrument"].astype(bool)
+    found = (usable["p_holm"] < 0.05) & (usable["elasticity"] < 0) & ~weak
     share, k = float(found.mean()), int(found.sum())
-    wrong = int(((usable["p_holm"] < 0.05) & (usable["elasticity"] > 0)).sum())
+    wrong = int(((usable["p_holm"] < 0.05) & (usable["elasticity"] > 0) & ~weak).sum())
     confounded = (
         f"; {wrong} show demand rising with price, a sign that price moved with something "
         "else (mix, seasonal pricing): their what-ifs are not to be acted on"
         if wrong
         else ""
     )
+    if weak.any():
+        names = ", ".join(map(str, usable.loc[weak, "group"]))
+        confounded += (
+            f"; {int(weak.sum())} ({names[:120]}) cannot tell: too few lines for their two "
+            f"halves' prices to agree (first-stage F < {MIN_FIRST_STAGE_F:g}), so their "
+            "intervals are Anderson-Rubin's, wider"
+        )
     return judge(
         "share of categories with a price elasticity (Holm 5%)",
         share,

@@ -107,8 +107,11 @@ def sales(ws: Workspace) -> Section | None:
         html += table(
             elasticity[["category", "elasticity", "lower", "upper", "p_holm", "promotion_lift",
                         "promotion_lift_lower", "promotion_lift_upper", "price_sd",
-                        "price_varies", "weeks"]],
-            max_rows=20, digits=3, caption="Price elasticity and promotion lift per category",
+                        "price_varies", "first_stage_f", "weak_instrument", "weeks"]],
+            max_rows=20, digits=3,
+            caption="Price elasticity and promotion lift per category (weak_instrument: too "
+            "few lines for the instrument; its interval is Anderson-Rubin's and it cannot "
+            "tell)",
         )  # fmt: skip
     promotions = _read(ws, "sales_promotions")
     if len(promotions) and promotions["matched_uplift"].notna().any():
