@@ -86,6 +86,8 @@ def main() -> None:
             f"erase {args.erase} customers: {erase_s:.2f}s (verified: {receipt.verified}, "
             f"{sum(receipt.tables.values()):,} rows, warehouse {size / 1e6:.0f} MB)"
         )
+        print(f"  phases: {receipt.phases}")
+        print(f"  warehouse file: {receipt.warehouse_purge}")
         refs = (("delete from core only", delete_s), ("rewrite of the file", rewrite_s))
         for name, ref_s in refs:
             if ref_s is not None:

@@ -72,3 +72,29 @@ def test_one_customer_scores_equal_the_full_table_path(app) -> None:  # type: ig
         for col in cols:
             for a, b in zip(left[col].tolist(), right[col].tolist(), strict=True):
                 assert _same(a, b) or (a != a and b != b), (col, a, b)
+
+
+def test_one_customer_clv_equals_the_full_table_path(app) -> None:  # type: ignore[no-untyped-def]
+    from crmine.api._scoring import RealtimeScorer
+
+    scorer = RealtimeScorer()
+    with app.state.crmine.pool.borrow() as ws:
+        ids = [r[0] for r in ws.duck.execute(
+            "SELECT customer_id FROM marts.customer_rfm ORDER BY customer_id LIMIT 40"
+        ).fetchall()]  # fmt: skip
+        features = RealtimeScorer._features_of(ws, "clv", [*ids, "NOPE"])
+        assert features is not None, "no per-customer CLV path on the serving copy"
+        assert list(features.index) == ids  # the unknown id has no RFM row
+        batch = scorer.score(ws, "clv", [*ids, "NOPE"])
+        assert batch["unknown"] == ["NOPE"] and len(batch["scores"]) == len(ids)
+        # the full path: every customer's RFM summary, scored together
+        full = scorer._frame(ws, "clv", batch["version"])
+        model, meta = scorer._model(ws, "clv", None)
+        from crmine.models import model_specs
+
+        expected = model_specs()["clv"].score(model, meta, full.loc[ids].reset_index(drop=True))
+        for one, (_, row) in zip(batch["scores"], expected.iterrows(), strict=True):
+            for col in ("p_alive", "predicted_clv_12m"):  # JSON keeps 10 decimals
+                assert float(one[col]) == pytest.approx(float(row[col]), rel=1e-8, abs=1e-9), col
+        single = scorer.score(ws, "clv", [ids[3]])["scores"]
+        assert len(single) == 1 and _same(single[0], batch["scores"][3])

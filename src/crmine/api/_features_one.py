@@ -22,7 +22,7 @@ from crmine.api._lookup import Lookup, to_pandas
 if TYPE_CHECKING:
     from crmine.warehouse import Workspace
 
-__all__ = ["FEATURES_OF", "churn_features_of"]
+__all__ = ["FEATURES_OF", "churn_features_of", "clv_features_of"]
 
 _CHURN_BOOKKEEPING = ("load_id", "source_row", "origin", "source_customer_id")
 _ORDER_COLUMNS = ("order_id", "customer_id", "order_ts", "amount", "quantity", "unit_cost",
@@ -126,7 +126,21 @@ def churn_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]
     return X
 
 
+def clv_features_of(ws: Workspace, lookup: Lookup, ids: Sequence[str]) -> pd.DataFrame | None:
+    """``crmine.clv.current_summary(ws)`` restricted to ``ids``: their rows of
+    ``marts.customer_rfm``, which is what the full path reads (None without that mart)."""
+    from crmine.clv._summary import rfm_from_mart
+
+    if not lookup.has(RFM) or not ws.has_table(RFM):
+        return None
+    rows = _rows(ws, lookup, RFM, ids)
+    return rfm_from_mart(rows).reset_index()
+
+
+RFM = "marts.customer_rfm"
+
 # Models whose features have a per-customer path (the others compute every customer's once).
 FEATURES_OF: dict[str, Callable[[Workspace, Lookup, Sequence[str]], pd.DataFrame | None]] = {
     "churn": churn_features_of,
+    "clv": clv_features_of,
 }

@@ -50,6 +50,7 @@ LOOKUP_TABLES: dict[str, tuple[str, ...] | None] = {
     "core.fct_subscriptions": None,
     "marts.customer_segments": None,
     "marts.customer_scores": None,
+    "marts.customer_rfm": None,  # CLV's features
     "marts.retention_list": None,
     "marts.lifecycle_stages": None,
     "marts.basket_recommendations": ("customer_id", "rank", "product_id", "product_name",
