@@ -98,3 +98,32 @@ def test_one_customer_clv_equals_the_full_table_path(app) -> None:  # type: igno
                 assert float(one[col]) == pytest.approx(float(row[col]), rel=1e-8, abs=1e-9), col
         single = scorer.score(ws, "clv", [ids[3]])["scores"]
         assert len(single) == 1 and _same(single[0], batch["scores"][3])
+
+
+def test_scores_of_everyone_equal_the_per_customer_path(app) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from crmine.api._scoring import RealtimeScorer
+
+    pool = app.state.crmine.pool
+    scorer = RealtimeScorer(borrow=pool.borrow)
+    with pool.borrow() as ws:
+        ids = [r[0] for r in ws.duck.execute(
+            "SELECT customer_id FROM core.dim_customer ORDER BY customer_id LIMIT 30").fetchall()]
+    for name in ("churn", "clv"):
+        with pool.borrow() as ws:
+            first = scorer.score(ws, name, ids)  # per customer; starts scoring everyone
+            version = first["version"]
+            copy = str(ws.warehouse_path)
+        deadline = time.monotonic() + 120
+        while (name, version, copy) not in scorer._scores:
+            assert time.monotonic() < deadline, f"{name}: everyone's scores never came"
+            time.sleep(0.2)
+        with pool.borrow() as ws:
+            looked_up = scorer.score(ws, name, ids)
+        assert looked_up["unknown"] == first["unknown"] and first["scores"], name
+        assert len(scorer._scores[(name, version, copy)]) > len(ids)
+        for a, b in zip(first["scores"], looked_up["scores"], strict=True):
+            assert _same(a, b), (name, a, b)
+    scorer.clear()
+    assert not scorer._scores

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from crmine.warehouse import Workspace
 
-__all__ = ["LOOKUP_TABLES", "Lookup", "build_lookups", "lookup_of"]
+__all__ = ["LOOKUP_TABLES", "Lookup", "build_lookups", "loaded_lookup", "lookup_of"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,13 @@ class Lookup:
 # -- finding the lookup of a connection ------------------------------------------------------
 _LOADED: dict[Path, Lookup | None] = {}
 _LOADED_LOCK = threading.Lock()
+
+
+def loaded_lookup(path: Path) -> Lookup | None:
+    """The lookup of the copy at ``path`` if it is already loaded (never loads: for callers
+    that must not wait, such as the event loop)."""
+    found = _LOADED.get(Path(path))
+    return found if isinstance(found, Lookup) else None
 
 
 def lookup_of(ws: Workspace) -> Lookup | None:

@@ -38,6 +38,7 @@ from crmine.exceptions import WorkspaceError
 from crmine.warehouse import Workspace
 
 if TYPE_CHECKING:
+    from crmine.api._lookup import Lookup
     from crmine.config import Config
     from crmine.cube._index import CubeIndex
     from crmine.cube._table import Cube
@@ -217,6 +218,14 @@ class ServingPool:
         """A connection and its cube (with the in-memory index once built)."""
         with self._lend() as (gen, ws):
             yield ws, gen.cube(ws)
+
+    def loaded_lookup(self) -> Lookup | None:
+        """The per-customer tables of the copy being served, if already loaded (else None:
+        read through a connection, which loads them)."""
+        from crmine.api._lookup import loaded_lookup
+
+        gen = self._current
+        return loaded_lookup(gen.path) if gen is not None and gen.prepared else None
 
     @property
     def index(self) -> CubeIndex | None:

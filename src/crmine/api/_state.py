@@ -63,14 +63,14 @@ class ServerState:
         self.root = root
         self.tokens = TokenCache()
         self.exports = RateLimiter(export_limit, export_window)
+        from crmine.api._jobs import JobManager
         from crmine.api._scoring import RealtimeScorer
 
-        self.scorer = RealtimeScorer()
-        from crmine.api._jobs import JobManager
-
         self.jobs = JobManager(root, on_done=self._after_job)
+        self.scorer = RealtimeScorer()  # before the pool: publishing a copy clears it
         self.pool = ServingPool(root, pool_size, writer_lock=self.jobs.writer_lock,
                                 on_publish=self._published)
+        self.scorer.borrow = self.pool.borrow  # to score every customer in the background
         if watch:
             self.pool.watch(watch)
         self.audit = AuditLog(root / AUDIT_FILE)

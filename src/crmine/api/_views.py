@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from crmine.api._lookup import Lookup
     from crmine.warehouse import Workspace
 
-__all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customers_page",
+__all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customer_360_of", "customers_page",
            "overview", "records", "rules_table", "segments_overview"]
 
 # Contact details added to listed customers (the cube keeps no personal data).
@@ -125,6 +125,13 @@ def customer_360(ws: Workspace, customer_id: str, *, pii: bool, orders: int = 50
     if lookup is not None:
         return _customer_360_lookup(lookup, cid, pii=pii, orders=orders)
     return _customer_360_sql(ws, cid, pii=pii, orders=orders)
+
+
+def customer_360_of(lookup: Lookup, customer_id: str, *, pii: bool, orders: int = 50
+                    ) -> dict[str, Any] | None:
+    """:func:`customer_360` from a serving copy's loaded per-customer tables (no
+    connection needed)."""
+    return _customer_360_lookup(lookup, str(customer_id), pii=pii, orders=orders)
 
 
 # What the 360 shows of the retention list's row
