@@ -15,9 +15,17 @@ from tests.privacy.conftest import PERSON, demo_order_lines
 pytestmark = pytest.mark.slow  # one demo, a segment fit and an erasure: about a minute
 
 
-def test_the_scan_found_the_person_before_erasure(erased):
+def test_the_scan_found_the_person_before_erasure(erased, privacy_template, monkeypatch):
     """The proof below means something only if the scan sees the person where they are."""
+    from crmine.privacy import _traces
+
     ws, _, before, needles, _ = erased
+    # both byte scanners find them at the same offsets of the database file before erasure
+    patterns = _traces._encodings(n for n in needles if len(n) >= _traces.MIN_BYTES)
+    by_grep = _traces.byte_offsets(privacy_template / "warehouse.duckdb", patterns)
+    monkeypatch.setattr(_traces, "_grep_offsets", lambda path, patterns: None)
+    assert by_grep and _traces.byte_offsets(privacy_template / "warehouse.duckdb",
+                                            patterns) == by_grep  # fmt: skip
     assert {"na.xu1357@example.cn", "+8613242129823", "徐娜",
             "No. 216 Renmin Road, Hangzhou"} <= set(needles)  # fmt: skip
     found = {t.where.removeprefix(str(ws.root) + "/"): t.how for t in before}
@@ -28,14 +36,19 @@ def test_the_scan_found_the_person_before_erasure(erased):
     assert any(w.startswith("models/segment/") for w in found)  # the segmenter keeps its ids
 
 
-def test_erasure_leaves_no_trace_anywhere(erased):
-    from crmine.privacy import file_traces, table_traces
+def test_erasure_leaves_no_trace_anywhere(erased, monkeypatch):
+    from crmine.privacy import _traces, file_traces, table_traces
 
     ws, receipt, before, needles, (lines, own, landing) = erased
     assert receipt.verified, receipt.remaining
     assert table_traces(ws, needles) == []
     assert file_traces(ws.root, needles) == []  # database bytes, landing files, models, report
     assert not (ws.root / "warehouse.duckdb.wal").exists()
+    # the database's bytes once more by the Python scanner (where no grep can be run)
+    monkeypatch.setattr(_traces, "_grep_offsets", lambda path, patterns: None)
+    patterns = _traces._encodings(n for n in needles if len(n) >= _traces.MIN_BYTES)
+    assert len(patterns) >= 3 * 4  # id, e-mail, phone and address in three encodings
+    assert _traces.byte_offsets(ws.warehouse_path, patterns) == {}
     assert landing > 100 and own == landing + 1  # the demo's lines + the good late_orders line
     # exactly the person's rows went; everyone else's stay
     assert ws.duck.execute("SELECT count(*) FROM core.fct_order_lines").fetchone()[0] == lines - own
@@ -46,6 +59,33 @@ def test_erasure_leaves_no_trace_anywhere(erased):
     # the report is rebuilt when it named the person, else left as it is (aggregates only)
     held = any(t.where.endswith("reports/index.html") for t in before)
     assert ("reports/index.html" in receipt.reports) == held
+
+
+def test_receipt_times_every_phase_and_says_how_the_file_was_purged(erased):
+    ws, receipt, *_ = erased
+    steps = ["subjects", "landing files", "tables", "models", "reports", "warehouse file",
+             "check tables", "check files"]  # fmt: skip
+    assert list(receipt.phases) == steps
+    assert all(receipt.phases[s] >= 0 for s in steps)
+    # each phase and the total are rounded to 0.01 s
+    assert receipt.seconds >= sum(receipt.phases.values()) - 0.005 * (len(steps) + 1)
+    purge = receipt.warehouse_purge
+    assert set(purge) == {"method", "rounds", "blocks_wiped", "segments_rewritten", "why",
+                          "seconds"}  # fmt: skip
+    assert purge["method"] in ("in place", "rewritten")
+    if purge["method"] == "rewritten":
+        assert purge["why"]
+    else:
+        assert purge["why"] == "" and purge["rounds"] >= 1
+    assert purge["blocks_wiped"] >= 0 and purge["segments_rewritten"] >= 0
+    assert purge["seconds"] and all(v >= 0 for v in purge["seconds"].values())
+    assert set(purge["seconds"]) <= {"checkpoint", "wipe", "scan", "segments", "rewrite"}
+    assert receipt.warehouse_bytes[0] > 0 and receipt.warehouse_bytes[1] > 0
+    stored = json.loads(ws.duck.execute(
+        "SELECT receipt FROM meta.erasure_receipts WHERE receipt_id = ?",
+        [receipt.receipt_id]).fetchone()[0])  # fmt: skip
+    assert stored["phases"] == receipt.phases
+    assert stored["warehouse_purge"] == purge
 
 
 def test_another_customers_text_naming_the_person_is_masked(erased):

@@ -98,7 +98,8 @@ def _grep_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]] |
     gigabytes in seconds, where Python's regex reads a few megabytes a second); None when
     no grep can be run. grep reads lines, so a pattern holding a newline byte (UTF-16 of
     some Chinese characters) is looked for by its longest line-free piece, and every hit is
-    checked against the whole pattern in the file."""
+    checked against the whole pattern in the file. grep reports the longest pattern at an
+    offset; the patterns it begins with start there too (as the Python scanner finds)."""
     import mmap
     import shutil
     import subprocess
@@ -121,6 +122,7 @@ def _grep_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]] |
     found: dict[bytes, list[int]] = {}
     if not done.stdout or path.stat().st_size == 0:
         return found
+    wanted = set(patterns)
     with path.open("rb") as src, mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for line in done.stdout.split(b"\n"):
             offset, sep, piece = line.partition(b":")
@@ -129,8 +131,10 @@ def _grep_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]] |
             for p, at in pieces[piece]:
                 start = int(offset) - at
                 if start >= 0 and data[start:start + len(p)] == p:
-                    found.setdefault(p, []).append(start)
-    return found
+                    for q in (p[:k] for k in range(1, len(p) + 1)):
+                        if q in wanted:
+                            found.setdefault(q, []).append(start)
+    return {p: sorted(set(starts)) for p, starts in found.items()}
 
 
 def byte_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]]:
