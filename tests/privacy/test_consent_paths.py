@@ -44,7 +44,7 @@ def _listed(root, table: str) -> set[str]:
         return {str(r[0]) for r in ws.duck.execute(f"SELECT customer_id FROM {table}").fetchall()}
 
 
-def test_commands_running_one_analysis_leave_opted_out_customers_off(demo_copy):
+def test_commands_running_one_analysis_leave_opted_out_customers_off(demo_copy, tmp_path):
     root, out = demo_copy
     basket = _invoke("basket", "recommend", "-w", str(root))
     assert basket["consent_excluded"]["basket_recommendations"] > 0
@@ -56,6 +56,29 @@ def test_commands_running_one_analysis_leave_opted_out_customers_off(demo_copy):
         assert listed and not listed & out, table
     # the targets were ranked among every customer: some who opted out had to be removed
     assert response["consent_excluded"]["response_targets"] > 0
+    # the scores exported, and the target list cut from them, among those who may be contacted
+    scored = _invoke("response", "score", "-w", str(root), "--out", str(tmp_path / "s.csv"))
+    ids = set(pd.read_csv(tmp_path / "s.csv")["customer_id"].astype(str))
+    assert not ids & out and scored["consent_excluded"] == len(out)
+    targets = _invoke("response", "score", "-w", str(root), "--cost-per-contact", "1",
+                      "--margin", "20", "--out", str(tmp_path / "t.csv"))  # fmt: skip
+    assert targets["rows"] and targets["consent_excluded"] == len(out)
+    assert not set(pd.read_csv(tmp_path / "t.csv")["customer_id"].astype(str)) & out
+
+
+def test_lifecycle_commands_count_who_they_left_out(demo_copy):
+    root, out = demo_copy
+    health = _invoke("lifecycle", "health", "-w", str(root))
+    assert health["verdict"]["status"] != "not_informative"  # else the lists are empty
+    excluded = health["consent_excluded"]
+    assert set(excluded) == {"lifecycle_health", "lifecycle_at_risk"}
+    assert excluded["lifecycle_health"] > 0 and excluded["lifecycle_at_risk"] > 0
+    shown = {r["customer_id"] for r in health["at_risk_list"]}
+    assert shown == _listed(root, "marts.lifecycle_at_risk") and not shown & out
+    assert health["at_risk"] == len(shown)
+    assert not _listed(root, "marts.lifecycle_health") & out
+    stages = _invoke("lifecycle", "stages", "-w", str(root))
+    assert stages["consent_excluded"] == excluded  # the same run, the same lists
 
 
 def test_cube_list_and_export_leave_them_off_and_count_them(demo_copy, tmp_path):

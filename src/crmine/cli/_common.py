@@ -249,6 +249,19 @@ def read_flat_file(path: Path, *, sheet: str | None = None,
     return pd.read_csv(path, sep=sep if sep is not None else r"\s+", encoding=encoding)
 
 
+def consented_rows(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of a ``--data`` file that may be scored into a list (its consent columns
+    honoured, ``crmine.warehouse._consent``) and what the filter did, for the output:
+    ``consent_excluded`` (None: no consent column, nobody left out) and ``consent`` in words."""
+    from crmine.warehouse._consent import drop_opted_out_rows
+
+    kept, excluded = drop_opted_out_rows(frame)
+    said = (f"{path.name} has no consent or opt-out column (such as marketing_opt_out): "
+            "nobody was left out" if excluded is None else
+            f"{excluded:,} customer(s) who opted out of marketing left out ({path.name})")
+    return kept, {"consent_excluded": excluded, "consent": said}  # fmt: skip
+
+
 def open_workspace(folder: Path, *, read_only: bool = False) -> Workspace:
     """The workspace in ``folder``, opened once its crmine.toml has been checked
     (:func:`check_workspace_config`): a misspelt setting stops the command with a clear

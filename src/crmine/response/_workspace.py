@@ -610,12 +610,19 @@ def workspace_scores(ws: Workspace, *, cost_per_contact: float | None = None,
                      margin: float | None = None) -> pd.DataFrame:
     """The workspace's customer scores (``marts.uplift_scores``), best response first; with
     ``cost_per_contact`` and ``margin`` only those worth contacting. Scores withheld by a
-    not-informative verdict are empty (and never worth contacting)."""
+    not-informative verdict are empty (and never worth contacting). Customers who opted out
+    are left out, before the depth is chosen (a list to contact or export); how many is in
+    ``attrs["consent_excluded"]``."""
+    from crmine.warehouse._consent import drop_opted_out
+
     if not ws.has_table("marts.uplift_scores"):
         raise DataError(f"{ws.root}: no response scores yet; run `crmine response train` first")
     result = ws.read("marts.uplift_scores").sort_values("response_score", ascending=False,
                                                         na_position="last")  # fmt: skip
-    return _cut_at_best_depth(result.reset_index(drop=True), cost_per_contact, margin)
+    result, left_out = drop_opted_out(ws, result)
+    cut = _cut_at_best_depth(result.reset_index(drop=True), cost_per_contact, margin)
+    cut.attrs["consent_excluded"] = left_out
+    return cut
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from crmine.warehouse._workspace import Workspace
 
 __all__ = ["CONSENT_COLUMNS", "EXCLUSIONS", "NOT_MARKETING", "OPT_OUT_COLUMNS", "consent_where",
-           "contact_marts", "drop_opted_out", "exclude_opted_out", "honour_consent",
-           "opted_out_condition", "opted_out_sql", "record_exclusions"]
+           "contact_marts", "drop_opted_out", "drop_opted_out_rows", "exclude_opted_out",
+           "honour_consent", "opted_out_condition", "opted_out_sql", "record_exclusions"]
 
 CUSTOMERS = "core.dim_customer"
 IDENTITY = "core.customer_identity"
@@ -125,6 +125,17 @@ def drop_opted_out(ws: Workspace | None, frame: pd.DataFrame,
         ids = {str(r[0]) for r in ws.duck.execute(query).fetchall()}  # type: ignore[union-attr]
         out |= frame[column].astype(str).isin(ids) & frame[column].notna()
     return frame[~out], int(out.sum())
+
+
+def drop_opted_out_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int | None]:
+    """``frame`` without the rows whose own consent columns say the customer opted out, and
+    how many were dropped; None when it has no consent column (nothing could be left out).
+    The filter of a flat file scored with ``--data``: no warehouse is asked who opted out."""
+    names = {str(c).lower() for c in frame.columns}
+    if not names & {*OPT_OUT_COLUMNS, *CONSENT_COLUMNS}:
+        return frame, None
+    kept, dropped = drop_opted_out(None, frame)
+    return kept.reset_index(drop=True), dropped
 
 
 def _as_bool(values: pd.Series) -> pd.Series:

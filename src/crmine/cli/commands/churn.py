@@ -11,6 +11,7 @@ import typer
 from crmine.cli._common import (
     JsonOpt,
     WorkspaceOpt,
+    consented_rows,
     console,
     emit,
     errors_handled,
@@ -151,7 +152,7 @@ def register(app: typer.Typer) -> None:
                         "(customer values come from the warehouse); drop them with --data"
                     )
                 model, meta = load_churn_model(_models_dir(workspace), version=version)
-                frame = read_flat_file(data, sheet=sheet)
+                frame, consent = consented_rows(read_flat_file(data, sheet=sheet), data)
                 scores = model.explain(frame)
                 id_col = _id_column(model, frame)
                 if id_col:
@@ -169,7 +170,7 @@ def register(app: typer.Typer) -> None:
                 info: dict[str, Any] = {"version": meta["version"], "customers": len(scores),
                                         "mean_risk": float(scores["churn_risk"].mean()),
                                         "out": str(out) if out else None,
-                                        "top": scores.head(top)}  # fmt: skip
+                                        "top": scores.head(top), **consent}  # fmt: skip
             else:
                 with open_workspace(workspace) as ws:
                     result = score_workspace(ws, version=version, offer_cost=offer_cost,
@@ -200,6 +201,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"Scored {info['customers']:,} customers with model {info['version']}"
                           f" (mean churn risk {info['mean_risk']:.1%})")  # fmt: skip
             print_frame(info["top"], title="Riskiest customers")
+            if "consent" in info:
+                console.print(f"[dim]{info['consent']}[/dim]")
             if info.get("out"):
                 console.print(f"scores written to {info['out']}")
 

@@ -69,9 +69,12 @@ def _run(
     as_of: str | None = None,
     since: str | None = None,
     horizon_days: int | None = None,
-) -> Any:
+) -> tuple[Any, dict[str, int] | None]:
     """The lifecycle run on the workspace, or on ``data`` (with the workspace's settings when
-    there is one)."""
+    there is one), and the opted-out customers left out of its lists per mart (None with
+    ``data``: an order file records no consent, nothing is left out)."""
+    from dataclasses import replace
+
     from crmine.lifecycle import lifecycle_of_file, run_lifecycle
 
     if data is not None:
@@ -83,13 +86,14 @@ def _run(
                 }
         return lifecycle_of_file(
             data, settings=settings, as_of=as_of, since=since, horizon_days=horizon_days
-        )
-    from crmine.warehouse._consent import honour_consent
+        ), None
+    from crmine.warehouse._consent import drop_opted_out, honour_consent
 
     with open_workspace(workspace) as ws:
         run = run_lifecycle(ws, as_of=as_of, since=since, horizon_days=horizon_days)
-        honour_consent(ws, "lifecycle")  # its lists to act on, as the pipeline's
-        return run
+        excluded = honour_consent(ws, "lifecycle")  # its lists to act on, as the pipeline's
+        at_risk, _ = drop_opted_out(ws, run.at_risk)  # the list shown is the mart's
+        return replace(run, at_risk=at_risk), excluded
 
 
 def _loyalty_command(
@@ -100,7 +104,7 @@ def _loyalty_command(
 ) -> None:
     """Loyalty per customer and segment: persistence, firmness, stability, loyalty index."""
     with errors_handled(json_out):
-        run = _run(workspace, data, as_of=as_of)
+        run, excluded = _run(workspace, data, as_of=as_of)
     check = run.loyalty_evaluation.verdict
     top = run.loyalty.sort_values("loyalty_index", ascending=False)
     data_out = {
@@ -110,6 +114,7 @@ def _loyalty_command(
         "verdict": check.to_dict(),
         "segments": run.loyalty_segments,
         "customers_by_loyalty": top,
+        "consent_excluded": excluded,
     }
 
     def render() -> None:
@@ -199,7 +204,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every customer's lifecycle stage, the transitions since --since and actions."""
         with errors_handled(json_out):
-            run = _run(workspace, data, as_of=as_of, since=since, horizon_days=horizon_days)
+            run, excluded = _run(workspace, data, as_of=as_of, since=since,
+                                 horizon_days=horizon_days)  # fmt: skip
         summary = run.summary()
         summary_frame = run.stages.groupby("stage").size().rename("customers").reset_index()
         matrix = (
@@ -211,6 +217,7 @@ def register(app: typer.Typer) -> None:
             **summary,
             "transitions": run.transitions,
             "transition_history": run.transition_history,
+            "consent_excluded": excluded,
         }
         if data is not None:  # nothing is kept: the customers' stages are the result
             out["customers_by_stage"] = run.to_frame()
@@ -240,7 +247,7 @@ def register(app: typer.Typer) -> None:
 
         with errors_handled(json_out):
             if data is not None:
-                transitions = _run(workspace, data, as_of=as_of, since=since).transitions
+                transitions = _run(workspace, data, as_of=as_of, since=since)[0].transitions
             else:
                 with open_workspace(workspace) as ws:
                     transitions = transitions_between(ws, as_of=as_of, since=since)
@@ -276,7 +283,7 @@ def register(app: typer.Typer) -> None:
             if value not in allowed:
                 raise ConfigError(f"--value {value!r} is not one of {', '.join(allowed)}")
             if data is not None:
-                cohorts = _run(workspace, data).cohorts
+                cohorts = _run(workspace, data)[0].cohorts
             else:
                 with open_workspace(workspace) as ws:
                     cohorts = cohort_matrix(ws)
@@ -306,9 +313,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The health score, its held-out churn AUC (the verdict) and the at-risk list."""
         with errors_handled(json_out):
-            run = _run(workspace, data, horizon_days=horizon_days)
+            run, excluded = _run(workspace, data, horizon_days=horizon_days)
         summary = run.summary()
-        out = {**summary, "deciles": run.evaluation.deciles, "at_risk_list": run.at_risk}
+        out = {**summary, "deciles": run.evaluation.deciles, "at_risk_list": run.at_risk,
+               "consent_excluded": excluded}  # fmt: skip
 
         def render() -> None:
             print_verdict(run.verdict)
@@ -321,6 +329,9 @@ def register(app: typer.Typer) -> None:
                 console.print(summary["withheld"])
                 return
             console.print(f"{len(run.at_risk):,} saveable customers below the health threshold")
+            if excluded and any(excluded.values()):
+                lists = ", ".join(f"{n:,} from {m}" for m, n in excluded.items() if n)
+                console.print(f"[dim]opted out of marketing, left out: {lists}[/dim]")
             print_frame(run.at_risk.drop(columns=["action"]).head(20), "Most at risk")
 
         emit(out, json_out, render)

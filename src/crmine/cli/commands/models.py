@@ -137,12 +137,12 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Score a file of customers with a saved model version (batch scoring)."""
-        from crmine.cli._common import read_flat_file
+        from crmine.cli._common import consented_rows, read_flat_file
         from crmine.models import score_table
 
         with errors_handled(json_out):
-            scores = score_table(_models_dir(workspace), name, read_flat_file(data),
-                                 version=version)  # fmt: skip
+            frame, consent = consented_rows(read_flat_file(data), data)
+            scores = score_table(_models_dir(workspace), name, frame, version=version)
             if out is not None:
                 from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
 
@@ -152,11 +152,12 @@ def register(app: typer.Typer) -> None:
                 else:
                     scores.to_csv(out, index=False)
         info = {"version": scores.attrs.get("version"), "rows": len(scores),
-                "out": str(out) if out else None, "top": scores.head(top)}  # fmt: skip
+                "out": str(out) if out else None, "top": scores.head(top), **consent}  # fmt: skip
 
         def render() -> None:
             console.print(f"{len(scores):,} rows scored with {name} model {info['version']}"
                           + (f"; written to {out}" if out else ""))
+            console.print(f"[dim]{consent['consent']}[/dim]")
             print_frame(scores.head(top).round(4), title="Scores")
 
         emit(info, json_out, render)

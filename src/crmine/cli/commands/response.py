@@ -12,6 +12,7 @@ from crmine._format import fmt_number
 from crmine.cli._common import (
     JsonOpt,
     WorkspaceOpt,
+    consented_rows,
     console,
     emit,
     errors_handled,
@@ -146,12 +147,14 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("give both --cost-per-contact and --margin, or neither")
             if data is not None:
                 saved = load_models(_model_path(model, workspace))
-                result = score_frame(saved, read_flat_file(data),
-                                     cost_per_contact=cost_per_contact, margin=margin)
+                frame, consent = consented_rows(read_flat_file(data), data)
+                result = score_frame(saved, frame, cost_per_contact=cost_per_contact,
+                                     margin=margin)  # fmt: skip
             else:
                 with open_workspace(workspace) as ws:
                     result = workspace_scores(ws, cost_per_contact=cost_per_contact,
                                               margin=margin)  # fmt: skip
+                consent = {"consent_excluded": result.attrs["consent_excluded"]}
             if out is not None:
                 from crmine.warehouse._sealed import refuse_plaintext_in_encrypted
 
@@ -160,11 +163,14 @@ def register(app: typer.Typer) -> None:
                     result.to_parquet(out, index=False)
                 else:
                     result.to_csv(out, index=False)
-        emit(
-            result.head(top) if out is None else {"written": str(out), "rows": len(result)},
-            json_out,
-            lambda: print_frame(result.head(top), title="Response scores"),
-        )
+
+        def render() -> None:
+            print_frame(result.head(top), title="Response scores")
+            if "consent" in consent:
+                console.print(f"[dim]{consent['consent']}[/dim]")
+
+        emit(result.head(top) if out is None else
+             {"written": str(out), "rows": len(result), **consent}, json_out, render)  # fmt: skip
 
     @resp.command("uplift")
     def uplift(
