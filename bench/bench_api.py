@@ -172,21 +172,26 @@ async def load(url: str, route: str, ids: list[str], headers: dict[str, str], cl
     def head(path: str) -> bytes:
         return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
 
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=3600) as client:
-        # warm the server's caches (the model, lookups); a score's first request starts
-        # scoring every customer in the background: wait for it (minutes at 1M)
-        t0 = time.perf_counter()
-        while True:
-            answer = await client.get(paths[0])
-            if answer.status_code != 200 or answer.json().get("precomputed", True):
-                break
-            if time.perf_counter() - t0 > 1200:
-                print("  every customer's scores not ready after 20 min: timing on-request")
-                break
-            await asyncio.sleep(2)
-        if route.startswith("score"):
-            print(f"  every customer scored in the background in "
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+    # warm the server's caches (the model, lookups); a score's first request starts scoring
+    # every customer in the background: wait for it (minutes at 1M). A fresh connection per
+    # poll: a server busy scoring may close an idle kept-alive one as it is reused.
+    t0 = time.perf_counter()
+    while True:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=3600) as client:
+            try:
+                answer = await client.get(paths[0])
+            except httpx.TransportError:
+                await asyncio.sleep(2)
+                continue
+        if answer.status_code != 200 or answer.json().get("precomputed", True):
+            break
+        if time.perf_counter() - t0 > 1200:
+            print("  every customer's scores not ready after 20 min: timing on-request")
+            break
+        await asyncio.sleep(2)
+    if route.startswith("score"):
+        print(f"  every customer scored in the background in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, int(port))

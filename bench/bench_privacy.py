@@ -88,6 +88,8 @@ def main() -> None:
         )
         print(f"  phases: {receipt.phases}")
         print(f"  warehouse file: {receipt.warehouse_purge}")
+        if receipt.remaining:
+            print(f"  traces left: {receipt.remaining[:10]}")
         refs = (("delete from core only", delete_s), ("rewrite of the file", rewrite_s))
         for name, ref_s in refs:
             if ref_s is not None:

@@ -292,7 +292,8 @@ def erase(
 
 def _purge_record(purge: Purge) -> dict[str, Any]:
     return {"method": purge.method, "rounds": purge.rounds, "blocks_wiped": purge.blocks_wiped,
-            "segments_rewritten": purge.segments_rewritten, "why": purge.why,
+            "segments_rewritten": purge.segments_rewritten,
+            "tables_reloaded": purge.tables_reloaded, "why": purge.why,
             "seconds": {k: round(v, 2) for k, v in purge.seconds.items()}}  # fmt: skip
 
 
