@@ -64,6 +64,21 @@ def test_model_learns_planted_signal_with_categoricals_and_missing():
     assert m.predict_proba(X.iloc[:5]).sum(axis=1) == pytest.approx(np.ones(5))
 
 
+def test_a_text_column_with_hundreds_of_values_keeps_the_frequent_ones():
+    rng = np.random.default_rng(3)
+    n = 6000
+    # 400 cities: "Big" (a third of the customers) responds far more; the rest are rare
+    city = np.where(rng.random(n) < 0.33, "Big", [f"town{i}" for i in rng.integers(0, 400, n)])
+    y = (rng.random(n) < np.where(city == "Big", 0.5, 0.1)).astype(int)
+    X = pd.DataFrame({"city": city, "age": rng.normal(40, 10, n)})
+    m = ResponseModel().fit(X, y)
+    cats = m.categories_["city"]
+    assert len(cats) == 254 and "(other)" in cats and "Big" in cats
+    score = m.predict_score(pd.DataFrame({"city": ["Big", "town9999", None], "age": 40.0}))
+    assert score[0] > 0.35 and score[1] < 0.2  # a town never seen counts as a rare one
+    assert roc_auc_score(y, m.predict_score(X)) > 0.65
+
+
 def test_model_errors():
     X, y, _ = _synthetic(200)
     with pytest.raises(NotFittedError):

@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 
+MAX_CATEGORIES = 254  # categories of a text column the trees see (their limit is 255)
+OTHER = "(other)"  # the rarer categories of a text column with more
+
+
 def _prepare(X: pd.DataFrame, categories: dict[str, pd.Index] | None = None
              ) -> tuple[pd.DataFrame, dict[str, pd.Index]]:
     """Text/bool columns become pandas categoricals with the categories seen in training."""
@@ -45,7 +49,15 @@ def _prepare(X: pd.DataFrame, categories: dict[str, pd.Index] | None = None
         if is_cat:
             s = s.astype("string")
             if categories is None:
-                learned[col] = pd.Index(sorted(s.dropna().unique()))
+                counts = s.value_counts()
+                if len(counts) > MAX_CATEGORIES:  # the trees split at most 255 categories:
+                    # the most frequent keep theirs, the rest share one
+                    kept = counts.index[: MAX_CATEGORIES - 1]
+                    learned[col] = pd.Index([*sorted(kept), OTHER])
+                else:
+                    learned[col] = pd.Index(sorted(counts.index))
+            if OTHER in learned[col]:
+                s = s.where(s.isna() | s.isin(learned[col]), OTHER)
             # Categories unseen in training become missing, which the trees route sensibly.
             out[col] = pd.Categorical(s, categories=learned[col])
         else:
