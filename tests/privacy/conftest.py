@@ -93,6 +93,11 @@ def erased(privacy_template, tmp_path_factory):
     own = ws.duck.execute("SELECT count(*) FROM core.fct_order_lines WHERE customer_id = ?",
                           [PERSON]).fetchone()[0]  # fmt: skip
     landing = demo_order_lines(ws)
+    # a stopped API server leaves its last copy (with lookup tables) for a restart
+    from crmine.api._serving import SERVING_DIR, ServingPool
+
+    ServingPool(target, 1).close()
+    assert any((target / SERVING_DIR).glob("*.duckdb.lookup"))
     receipt = erase(ws, [PERSON])
     yield ws, receipt, before, needles, (lines, own, landing)
     ws.close()

@@ -63,12 +63,14 @@ def test_erasure_leaves_no_trace_anywhere(erased, monkeypatch):
 
 def test_receipt_times_every_phase_and_says_how_the_file_was_purged(erased):
     ws, receipt, *_ = erased
-    steps = ["subjects", "landing files", "tables", "models", "reports", "warehouse file",
-             "check tables", "check files"]  # fmt: skip
+    steps = ["subjects", "landing files", "tables", "serving copies", "models", "reports",
+             "warehouse file", "check tables", "check files"]  # fmt: skip
     assert list(receipt.phases) == steps
     assert all(receipt.phases[s] >= 0 for s in steps)
     # each phase and the total are rounded to 0.01 s
     assert receipt.seconds >= sum(receipt.phases.values()) - 0.005 * (len(steps) + 1)
+    # the server's copy of the warehouse as it was is gone with its lookup tables
+    assert len(receipt.serving_copies) == 1 and not any((ws.root / ".serving").iterdir())
     purge = receipt.warehouse_purge
     assert set(purge) == {"method", "rounds", "blocks_wiped", "segments_rewritten",
                           "tables_reloaded", "why", "seconds"}  # fmt: skip

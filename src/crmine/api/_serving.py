@@ -425,6 +425,25 @@ class ServingPool:
                     p.unlink()
 
 
+def remove_copies(root: Path) -> list[str]:
+    """Delete every serving copy of the workspace at ``root`` (their files, notes and lookup
+    tables), e.g. after an erasure: they hold the warehouse as it was. A server reading one
+    goes on with its open files and copies the warehouse afresh once it sees it changed.
+    Returns the copies' names."""
+    folder = Path(root) / SERVING_DIR
+    if not folder.is_dir():
+        return []
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        if entry.suffix == ".duckdb":
+            removed.append(f"{SERVING_DIR}/{entry.name}")
+    return removed
+
+
 def _note(copy: Path) -> Path:
     """Beside a prepared copy: the state of the warehouse it was copied from."""
     return copy.with_name(copy.name + ".json")

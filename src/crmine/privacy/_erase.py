@@ -52,6 +52,7 @@ class ErasureReceipt:
     models_flagged: list[str] = field(default_factory=list)
     models_refitted: list[str] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
+    serving_copies: list[str] = field(default_factory=list)  # the API server's, deleted
     warehouse_bytes: tuple[int, int] = (0, 0)  # file size before and after
     # how no freed page keeps their bytes: "in place" (scrubbed, free blocks wiped) or
     # "rewritten" (the whole file copied), rounds, blocks wiped, and why a rewrite was needed
@@ -73,7 +74,8 @@ class ErasureReceipt:
             f"{rows:,} rows from {len(self.tables)} tables, {len(self.landing_files)} landing "
             f"file(s) rewritten, {len(self.models_deleted)} model version(s) deleted, "
             f"{len(self.models_flagged)} flagged for refit, {len(self.reports)} report file(s)"
-            f" rebuilt or removed, warehouse file {self._purge_words()} "
+            f" rebuilt or removed, {len(self.serving_copies)} serving cop(ies) deleted, "
+            f"warehouse file {self._purge_words()} "
             f"({self.warehouse_bytes[0]:,} -> {self.warehouse_bytes[1]:,} bytes)",
             self._models_line(),
             "verified: no trace left in any table or file" if self.verified else
@@ -248,6 +250,10 @@ def erase(
         if rw.old != rw.new:
             rw.old.unlink(missing_ok=True)
     lap("tables")
+    from crmine.api._serving import remove_copies
+
+    receipt.serving_copies = remove_copies(ws.root)
+    lap("serving copies")
     model_done = erase_from_models(ws, subjects, receipt.receipt_id, seen)
     receipt.models_deleted, receipt.models_flagged = model_done.deleted, model_done.flagged
     if policy == "refit" and model_done.names:
