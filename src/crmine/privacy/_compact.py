@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from crmine.privacy._sql import literal, quote
-from crmine.privacy._traces import MIN_BYTES, _encodings, byte_offsets
+from crmine.privacy._traces import MIN_BYTES, _encodings, byte_offsets, unexplained
 from crmine.warehouse import Workspace
 from crmine.warehouse._encryption import attach_clause, is_encrypted, workspace_key
 from crmine.warehouse._pseudonyms import SCHEMA as PSEUDONYMISED
@@ -173,19 +173,25 @@ def _reload_tables(ws: Workspace, blocks: set[int]) -> int:
 _RELOAD = "temp._crmine_reload"
 
 
-def _blocks_holding(ws: Workspace, patterns: list[bytes]) -> tuple[set[int], int]:
-    """Blocks of the warehouse file whose raw bytes hold one of ``patterns``, and hits in
-    the file's headers (before the first block)."""
+def _blocks_holding(ws: Workspace, patterns: list[bytes],
+                    containers: dict[bytes, list[bytes]]) -> tuple[set[int], int]:  # fmt: skip
+    """Blocks of the warehouse file whose raw bytes hold one of ``patterns`` (not as part of
+    a live value ``containers`` names), and hits in the file's headers (before the first
+    block)."""
     block = _size(ws)[0]
-    hits = byte_offsets(ws.warehouse_path, patterns)
+    hits = unexplained(ws.warehouse_path, byte_offsets(ws.warehouse_path, patterns),
+                       containers)
     offsets = [o for found in hits.values() for o in found]
     return {(o - _HEADER) // block for o in offsets if o >= _HEADER}, sum(
         o < _HEADER for o in offsets
     )
 
 
-def purge_freed_pages(ws: Workspace, needles: Iterable[str]) -> Purge:
-    """Leave no erased value in any page of the warehouse file (module docstring)."""
+def purge_freed_pages(ws: Workspace, needles: Iterable[str],
+                      containers: dict[bytes, list[bytes]] | None = None) -> Purge:
+    """Leave no erased value in any page of the warehouse file (module docstring);
+    ``containers``: live values holding an erased one, whose bytes are not its trace
+    (:func:`crmine.privacy._traces.live_containers`)."""
     import time
 
     path = ws.warehouse_path
@@ -209,7 +215,7 @@ def purge_freed_pages(ws: Workspace, needles: Iterable[str]) -> Purge:
         result.blocks_wiped += wipe_free_blocks(ws)
         seconds["wipe"] = seconds.get("wipe", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
-        blocks, in_header = _blocks_holding(ws, patterns)
+        blocks, in_header = _blocks_holding(ws, patterns, containers or {})
         seconds["scan"] = seconds.get("scan", 0.0) + time.perf_counter() - t0
         result.rounds = round_ + 1
         if not blocks and not in_header:

@@ -26,7 +26,7 @@ from crmine.privacy._landing import landing_views, plan_landing_rewrites
 from crmine.privacy._model_files import erase_from_models
 from crmine.privacy._subjects import Subjects, find_subjects
 from crmine.privacy._tables import erase_from_tables
-from crmine.privacy._traces import Trace, file_traces, table_traces
+from crmine.privacy._traces import Trace, file_traces, live_containers, table_traces
 from crmine.warehouse import Workspace
 
 __all__ = ["RECEIPTS", "ErasureReceipt", "erase", "first_seen", "load_accounting", "model_policy"]
@@ -261,7 +261,8 @@ def erase(
     lap("models")
     receipt.reports = _rebuild_reports(ws, needles)
     lap("reports")
-    purge = purge_freed_pages(ws, needles)
+    containers = live_containers(ws, needles)  # someone else's C0128761 holds C012876
+    purge = purge_freed_pages(ws, needles, containers)
     receipt.warehouse_bytes = (purge.before, purge.after)
     receipt.warehouse_purge = _purge_record(purge)
     lap("warehouse file")
@@ -272,7 +273,7 @@ def erase(
                                        if p != ws.warehouse_path)  # fmt: skip
     remaining = table_traces(ws, needles)
     lap("check tables")
-    remaining += file_traces(ws.root, needles, ws.duck, skip)
+    remaining += file_traces(ws.root, needles, ws.duck, skip, containers)
     lap("check files")
     receipt.remaining = sorted({_where(t, ws) for t in remaining})
     receipt.verified = not remaining

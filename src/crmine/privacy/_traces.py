@@ -20,7 +20,8 @@ from typing import Any
 from crmine.privacy._sql import base_tables, column_types, literal, quote
 from crmine.warehouse import Workspace
 
-__all__ = ["Trace", "byte_offsets", "file_traces", "table_traces", "traces"]
+__all__ = ["Trace", "byte_offsets", "file_traces", "live_containers", "table_traces", "traces",
+           "unexplained"]
 
 _CHUNK = 1 << 24
 MIN_BYTES = 5
@@ -159,6 +160,58 @@ def byte_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]]:
     return found
 
 
+# Live values that may hold an erased one inside them (C0128761 holds C012876): a person's
+# contact details and ids, where a workspace keeps them.
+_CONTAINER_COLUMNS = (("core.dim_customer", ("customer_id", "email", "phone")),)
+
+
+def live_containers(ws: Workspace, needles: Iterable[str]) -> dict[bytes, list[bytes]]:
+    """Per erased value (UTF-8), the live values that hold it as a proper part. Their
+    bytes in a file are someone else's, not a trace: a warehouse packs strings without
+    separators, so ``C012876`` turns up inside every live ``C012876x``."""
+    values = sorted({v for v in needles if len(v) >= MIN_BYTES})
+    out: dict[bytes, list[bytes]] = {}
+    if not values:
+        return out
+    for table, columns in _CONTAINER_COLUMNS:
+        if not ws.has_table(table):
+            continue
+        for col in (c for c in columns if c in ws.columns(table)):
+            rows = ws.duck.execute(
+                f"SELECT n.v, c.x FROM (SELECT unnest(?::VARCHAR[]) AS v) n JOIN (SELECT "
+                f"DISTINCT CAST({quote(col)} AS VARCHAR) AS x FROM {table} WHERE {quote(col)} "
+                "IS NOT NULL) c ON contains(c.x, n.v) AND c.x <> n.v", [values]
+            ).fetchall()
+            for value, container in rows:
+                out.setdefault(str(value).encode(), []).append(str(container).encode())
+    return out
+
+
+def unexplained(path: Path, hits: dict[bytes, list[int]],
+                containers: dict[bytes, list[bytes]]) -> dict[bytes, list[int]]:  # fmt: skip
+    """``hits`` less those lying inside a live value that holds the pattern (the file's
+    bytes around the hit spell that whole value)."""
+    out: dict[bytes, list[int]] = {}
+    with path.open("rb") as f:
+        for pattern, offsets in hits.items():
+            longer = containers.get(pattern, [])
+            for offset in offsets:
+                if not any(_spelled_at(f, offset, pattern, c) for c in longer):
+                    out.setdefault(pattern, []).append(offset)
+    return out
+
+
+def _spelled_at(f: Any, offset: int, pattern: bytes, container: bytes) -> bool:
+    k = container.find(pattern)
+    while k >= 0:
+        if offset - k >= 0:
+            f.seek(offset - k)
+            if f.read(len(container)) == container:
+                return True
+        k = container.find(pattern, k + 1)
+    return False
+
+
 def _count_in_file(path: Path, patterns: list[bytes],
                    matcher: re.Pattern[bytes] | None = None) -> int:  # fmt: skip
     """Distinct patterns found in a file's raw bytes (grep when there is one)."""
@@ -206,12 +259,15 @@ def _decoded(path: Path, duck: Any = None) -> tuple[str, bytes] | None:
 
 
 def file_traces(root: Path, needles: Iterable[str], duck: Any = None,
-                skip: Iterable[Path] = ()) -> list[Trace]:  # fmt: skip
+                skip: Iterable[Path] = (),
+                containers: dict[bytes, list[bytes]] | None = None) -> list[Trace]:  # fmt: skip
     """Every file under ``root`` holding any of ``needles`` in its bytes or decoded content.
 
     Raw bytes are searched for values of at least ``MIN_BYTES`` characters only: a shorter
     one ("C1") turns up by chance in any megabyte of compressed or encrypted data.
     ``skip``: files searched another way (a landing file through its view's cells).
+    ``containers``: live values holding an erased one (:func:`live_containers`); a byte hit
+    inside one of them is not counted.
     """
     skipped = {Path(p) for p in skip}
     values = list(needles)
@@ -222,6 +278,8 @@ def file_traces(root: Path, needles: Iterable[str], duck: Any = None,
     long_every = _trie_pattern(long_patterns) if long_patterns else None
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p not in skipped):
         hits = _count_in_file(path, long_patterns, long_every)
+        if hits and containers:
+            hits = len(unexplained(path, byte_offsets(path, long_patterns), containers))
         if hits:
             found.append(Trace(str(path), "bytes", hits))
         decoded = _decoded(path, duck)
