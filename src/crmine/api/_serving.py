@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from crmine.exceptions import WorkspaceError
 from crmine.warehouse import Workspace
+from crmine.warehouse._serving_copies import SERVING_DIR
 
 if TYPE_CHECKING:
     from crmine.api._lookup import Lookup
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVING_DIR", "ServingPool", "WarehouseBusy"]
 
-SERVING_DIR = ".serving"
 # One-customer lookups of the 360 view: an index turns a scan of every order line into a few
 # page reads.
 _LOOKUPS = ("core.dim_customer", "core.fct_order_lines", "core.fct_tickets",
@@ -423,25 +423,6 @@ class ServingPool:
             if pid.isdigit() and (closed_here or not _alive(int(pid))):
                 with contextlib.suppress(OSError):
                     p.unlink()
-
-
-def remove_copies(root: Path) -> list[str]:
-    """Delete every serving copy of the workspace at ``root`` (their files, notes and lookup
-    tables), e.g. after an erasure: they hold the warehouse as it was. A server reading one
-    goes on with its open files and copies the warehouse afresh once it sees it changed.
-    Returns the copies' names."""
-    folder = Path(root) / SERVING_DIR
-    if not folder.is_dir():
-        return []
-    removed = []
-    for entry in sorted(folder.iterdir()):
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        if entry.suffix == ".duckdb":
-            removed.append(f"{SERVING_DIR}/{entry.name}")
-    return removed
 
 
 def _note(copy: Path) -> Path:

@@ -28,6 +28,7 @@ from crmine.privacy._subjects import Subjects, find_subjects
 from crmine.privacy._tables import erase_from_tables
 from crmine.privacy._traces import Trace, file_traces, live_containers, table_traces
 from crmine.warehouse import Workspace
+from crmine.warehouse._serving_copies import remove_copies
 
 __all__ = ["RECEIPTS", "ErasureReceipt", "erase", "first_seen", "load_accounting", "model_policy"]
 
@@ -250,8 +251,6 @@ def erase(
         if rw.old != rw.new:
             rw.old.unlink(missing_ok=True)
     lap("tables")
-    from crmine.api._serving import remove_copies
-
     receipt.serving_copies = remove_copies(ws.root)
     lap("serving copies")
     model_done = erase_from_models(ws, subjects, receipt.receipt_id, seen)
