@@ -198,7 +198,7 @@ class RealtimeScorer:
             rows = frame.loc[known].reset_index(drop=True)
             scores = _scored(specs[name].score(model, meta, rows), rows) if known else None
         return {"model": name, "version": str(meta["version"]),
-                "scores": records(scores) if known and scores is not None else [],
+                "scores": records(scores) if scores is not None else [],
                 "unknown": [c for c in ids if c not in set(known)],
                 "precomputed": everyone is not None}
 

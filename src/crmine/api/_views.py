@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from crmine.api._lookup import Lookup
     from crmine.warehouse import Workspace
 
-__all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customer_360_of", "customers_page",
-           "overview", "records", "rules_table", "segments_overview"]
+__all__ = ["analyses_summary", "campaign_kpis", "customer_360", "customer_360_of",
+           "customers_page", "overview", "records", "rules_table", "segments_overview"]
 
 # Contact details added to listed customers (the cube keeps no personal data).
 _CONTACT = ("name", "email", "phone")
@@ -123,7 +123,7 @@ def customer_360(ws: Workspace, customer_id: str, *, pii: bool, orders: int = 50
 
     lookup = lookup_of(ws)
     if lookup is not None:
-        return _customer_360_lookup(lookup, cid, pii=pii, orders=orders)
+        return customer_360_of(lookup, cid, pii=pii, orders=orders)
     return _customer_360_sql(ws, cid, pii=pii, orders=orders)
 
 

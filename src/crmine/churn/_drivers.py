@@ -237,7 +237,7 @@ def customer_reasons(
     # fixed cost per call dominates scoring one customer), in chunks of about 200,000 rows.
     per_call = max(1, 200_000 // max(n, 1))
     risk = np.empty(0)
-    for first in range(0, len(features), per_call):
+    for first in range(0, max(len(features), 1), per_call):
         cols = features[first:first + per_call]
         copies = [] if first else [Xt]
         for col in cols:
@@ -249,8 +249,6 @@ def customer_reasons(
             risk, scored = scored[0], scored[1:]
         for k in range(len(cols)):
             contrib[:, first + k] = (risk - scored[k]) * 100
-    if not features:
-        risk = risk_fn(Xt)
     order = np.argsort(-contrib, axis=1)[:, :top]
     values = {col: Xt[col].to_numpy() for col in features}
     reasons: list[list[str | None]] = []

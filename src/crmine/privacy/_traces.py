@@ -160,9 +160,10 @@ def byte_offsets(path: Path, patterns: list[bytes]) -> dict[bytes, list[int]]:
     return found
 
 
-# Live values that may hold an erased one inside them (C0128761 holds C012876): a person's
-# contact details and ids, where a workspace keeps them.
-_CONTAINER_COLUMNS = (("core.dim_customer", ("customer_id", "email", "phone")),)
+# Live values that may hold an erased one inside them (C0128761 holds C012876): the
+# customers' ids and contact details.
+_CUSTOMERS = "core.dim_customer"
+_CONTAINER_COLUMNS = ("customer_id", "email", "phone")
 
 
 def live_containers(ws: Workspace, needles: Iterable[str]) -> dict[bytes, list[bytes]]:
@@ -171,19 +172,16 @@ def live_containers(ws: Workspace, needles: Iterable[str]) -> dict[bytes, list[b
     separators, so ``C012876`` turns up inside every live ``C012876x``."""
     values = sorted({v for v in needles if len(v) >= MIN_BYTES})
     out: dict[bytes, list[bytes]] = {}
-    if not values:
+    if not values or not ws.has_table(_CUSTOMERS):
         return out
-    for table, columns in _CONTAINER_COLUMNS:
-        if not ws.has_table(table):
-            continue
-        for col in (c for c in columns if c in ws.columns(table)):
-            rows = ws.duck.execute(
-                f"SELECT n.v, c.x FROM (SELECT unnest(?::VARCHAR[]) AS v) n JOIN (SELECT "
-                f"DISTINCT CAST({quote(col)} AS VARCHAR) AS x FROM {table} WHERE {quote(col)} "
-                "IS NOT NULL) c ON contains(c.x, n.v) AND c.x <> n.v", [values]
-            ).fetchall()
-            for value, container in rows:
-                out.setdefault(str(value).encode(), []).append(str(container).encode())
+    for col in (c for c in _CONTAINER_COLUMNS if c in ws.columns(_CUSTOMERS)):
+        rows = ws.duck.execute(
+            f"SELECT n.v, c.x FROM (SELECT unnest(?::VARCHAR[]) AS v) n JOIN (SELECT DISTINCT "
+            f"CAST({quote(col)} AS VARCHAR) AS x FROM {_CUSTOMERS} WHERE {quote(col)} IS NOT "
+            "NULL) c ON contains(c.x, n.v) AND c.x <> n.v", [values]
+        ).fetchall()
+        for value, container in rows:
+            out.setdefault(str(value).encode(), []).append(str(container).encode())
     return out
 
 

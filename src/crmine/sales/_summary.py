@@ -188,9 +188,10 @@ def sales_by(
 
 
 def _count_mode(counts: bool | str) -> bool:
-    mode = {"exact": True, "none": False}.get(counts, counts) if isinstance(counts, str) else counts
-    if mode is True or mode is False:
-        return mode
+    if counts is True or counts == "exact":
+        return True
+    if counts is False or counts == "none":
+        return False
     raise DataError(f"sales counts {counts!r}: use exact (True) or none (False)")
 
 

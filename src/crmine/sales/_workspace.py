@@ -229,7 +229,7 @@ def _elasticity_verdict(fit: pd.DataFrame) -> Verdict:
     found = (usable["p_holm"] < 0.05) & (usable["elasticity"] < 0) & ~weak
     share, k = float(found.mean()), int(found.sum())
     wrong = int(((usable["p_holm"] < 0.05) & (usable["elasticity"] > 0) & ~weak).sum())
-    confounded = (
+    notes = (
         f"; {wrong} show demand rising with price, a sign that price moved with something "
         "else (mix, seasonal pricing): their what-ifs are not to be acted on"
         if wrong
@@ -237,7 +237,7 @@ def _elasticity_verdict(fit: pd.DataFrame) -> Verdict:
     )
     if weak.any():
         names = ", ".join(map(str, usable.loc[weak, "group"]))
-        confounded += (
+        notes += (
             f"; {int(weak.sum())} ({names[:120]}) cannot tell: too few lines for their two "
             f"halves' prices to agree (first-stage F < {MIN_FIRST_STAGE_F:g}), so their "
             "intervals are Anderson-Rubin's, wider"
@@ -249,7 +249,7 @@ def _elasticity_verdict(fit: pd.DataFrame) -> Verdict:
         None,
         min_gain=ELASTICITY_MIN_GAIN,
         why=f"{k} of {len(usable)} categories whose prices varied show demand falling with "
-        f"price, distinguishable from 0 after Holm's correction{confounded}",
+        f"price, distinguishable from 0 after Holm's correction{notes}",
         what_to_try="more weeks of data, or deliberate price tests, before acting on what-ifs",
     )
 
